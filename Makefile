@@ -1,0 +1,86 @@
+# mvmm: build the library, the command, the guest SDK and examples, tests and benchmarks.
+#
+#   make         build everything (installs missing Debian packages when root)
+#   make demo    build and run the demonstration
+#   make test    build and run the Criterion suites, plain and under ASan+UBSan
+#   make bench   run the benchmarks in bench/ (CSV and PNG under build/bench/)
+#   make clean
+
+BUILD      := build
+CC         := gcc
+SHARED_INC := shared
+AR         := ar
+
+WARN       := -Wall -Wextra -Werror
+CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
+CPPFLAGS   := -I$(SHARED_INC) -Ivmm -MMD -MP
+LDLIBS     := -lelf -lcapstone -lpthread
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+LIB_SRCS := vmm/error.c vmm/kvm.c vmm/elfload.c vmm/x86.c vmm/image.c vmm/gmem.c \
+	    vmm/bootinfo.c vmm/hypercall.c vmm/exit.c vmm/fault.c vmm/vm.c
+CLI_SRCS := vmm/main.c vmm/cmd_run.c vmm/cli_parse.c
+
+LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS     := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
+CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
+
+# Debian packages: the build's, the tests', the benchmarks'.
+DEPS_BUILD := libelf-dev libcapstone-dev pkg-config
+DEPS_TEST  := libcriterion-dev
+DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
+
+.PHONY: all demo test test-plain test-asan bench clean deps
+all: $(BUILD)/mvmm $(BUILD)/libmvmm.a guest
+
+# Checks for the packages and installs what is missing (as root), else says what to install.
+$(BUILD)/.deps-%: Makefile
+	@mkdir -p $(BUILD)
+	@missing=""; \
+	for p in $(DEPS_$*); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian packages:$$missing"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+				>$(BUILD)/apt-$*.log 2>&1 || { cat $(BUILD)/apt-$*.log; exit 1; }; \
+		else \
+			echo "mvmm needs these Debian packages: sudo apt-get install$$missing"; exit 1; \
+		fi; \
+	fi; \
+	touch $@
+deps: $(BUILD)/.deps-BUILD
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.deps-BUILD
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c | $(BUILD)/.deps-BUILD
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libmvmm.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libmvmm-asan.a: $(LIB_SAN_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/mvmm: $(CLI_OBJS) $(BUILD)/libmvmm.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmvmm.a $(LDLIBS)
+
+$(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS)
+
+-include guest/guest.mk
+-include tests/tests.mk
+-include bench/bench.mk
+
+demo: all
+	$(BUILD)/mvmm run $(BUILD)/guest/hello.elf
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

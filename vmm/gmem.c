@@ -1,0 +1,25 @@
+/* gmem.c: bounds-checked guest address translation. */
+#include "gmem.h"
+
+#include <stddef.h>
+
+/* [gpa, gpa + len) within [lo, hi), without wrapping. */
+static int range_within(uint64_t gpa, uint64_t len, uint64_t lo, uint64_t hi)
+{
+	return gpa >= lo && gpa <= hi && len <= hi - gpa;
+}
+
+void *gmem_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len)
+{
+	if (!range_within(gpa, len, 0, m->size))
+		return NULL;
+	return m->host + gpa;
+}
+
+void *gmem_user_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len)
+{
+	if (range_within(gpa, len, MVMM_BOOTINFO_GPA, MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE) ||
+	    range_within(gpa, len, MVMM_IMAGE_BASE, m->size))
+		return gmem_ptr(m, gpa, len);
+	return NULL;
+}

@@ -1,0 +1,192 @@
+/* hypercall.c: the hypercall handlers and the table that routes to them. */
+#define _GNU_SOURCE
+#include "hypercall.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mvmm_abi.h"
+
+#define HC_BLOCK_MAX 64 /* largest argument block */
+
+typedef enum exit_action (*hc_fn)(struct vm *vm, void *blk);
+
+struct hc_entry {
+	const char *name;
+	hc_fn fn;
+	size_t size;
+};
+
+static int fd_for_stream(const struct vm *vm, uint32_t fd)
+{
+	switch (fd) {
+	case 0:
+		return vm->in_fd;
+	case 1:
+		return vm->out_fd;
+	case 2:
+		return vm->err_fd;
+	default:
+		return -1;
+	}
+}
+
+/* Writes all of buf unless the host fd fails; a timeout stops early. */
+static int64_t write_all(struct vm *vm, int fd, const uint8_t *buf, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
+
+		if (n < 0 && errno == EINTR && !vm_deadline_passed(vm))
+			continue;
+		if (n < 0)
+			return done ? (int64_t)done : -MVMM_EIO;
+		done += (uint64_t)n;
+	}
+	return (int64_t)done;
+}
+
+static enum exit_action hc_write(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_write *a = blk;
+	const uint8_t *buf;
+	int fd;
+
+	if (a->fd != 1 && a->fd != 2) {
+		a->ret = -MVMM_EINVAL;
+		return EXIT_CONTINUE;
+	}
+	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return exit_guest_error(vm, "hypercall write: buffer 0x%lx+%lu outside guest memory",
+					(unsigned long)a->buf, (unsigned long)a->len);
+	fd = fd_for_stream(vm, a->fd);
+	a->ret = fd < 0 ? -MVMM_EIO : write_all(vm, fd, buf, a->len);
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action hc_read(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_read *a = blk;
+	uint8_t *buf;
+	ssize_t n;
+	int fd;
+
+	if (a->fd != 0) {
+		a->ret = -MVMM_EINVAL;
+		return EXIT_CONTINUE;
+	}
+	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return exit_guest_error(vm, "hypercall read: buffer 0x%lx+%lu outside guest memory",
+					(unsigned long)a->buf, (unsigned long)a->len);
+	fd = fd_for_stream(vm, 0);
+	if (fd < 0) {
+		a->ret = 0; /* no input: end of file */
+		return EXIT_CONTINUE;
+	}
+	do
+		n = read(fd, buf, a->len);
+	while (n < 0 && errno == EINTR && !vm_deadline_passed(vm));
+	if (n < 0 && errno == EINTR) {
+		vm->res->end = VM_END_TIMEOUT;
+		return EXIT_STOP;
+	}
+	a->ret = n < 0 ? -MVMM_EIO : n;
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action hc_exit(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_exit *a = blk;
+
+	vm->res->end = VM_END_EXIT;
+	vm->res->status = (int)(a->status & 0xff);
+	return EXIT_STOP;
+}
+
+static enum exit_action hc_clock(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_clock *a = blk;
+
+	(void)vm;
+	a->ns = vm_now_ns();
+	a->ret = 0;
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action hc_bootinfo(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_bootinfo *a = blk;
+
+	a->bootinfo = MVMM_BOOTINFO_GPA;
+	a->size = vm->bootinfo_size;
+	a->ret = 0;
+	return EXIT_CONTINUE;
+}
+
+/* Keeps the message printable: a guest must not send escape sequences to a terminal. */
+static void copy_printable(char *dst, size_t cap, const uint8_t *src, uint64_t len)
+{
+	size_t i, n = len < cap - 1 ? (size_t)len : cap - 1;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) || src[i] == '\n' ? (char)src[i] : '?';
+	dst[n] = '\0';
+}
+
+static enum exit_action hc_abort(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_abort *a = blk;
+	const uint8_t *msg;
+
+	msg = gmem_user_ptr(&vm->mem, a->msg, a->len);
+	if (!msg)
+		return exit_guest_error(vm, "hypercall abort: message 0x%lx+%lu outside guest memory",
+					(unsigned long)a->msg, (unsigned long)a->len);
+	vm->res->end = VM_END_ABORT;
+	copy_printable(vm->res->message, sizeof(vm->res->message), msg, a->len);
+	return EXIT_STOP;
+}
+
+static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
+	[MVMM_HC_WRITE] = { "write", hc_write, sizeof(struct mvmm_hc_write) },
+	[MVMM_HC_READ] = { "read", hc_read, sizeof(struct mvmm_hc_read) },
+	[MVMM_HC_EXIT] = { "exit", hc_exit, sizeof(struct mvmm_hc_exit) },
+	[MVMM_HC_CLOCK] = { "clock", hc_clock, sizeof(struct mvmm_hc_clock) },
+	[MVMM_HC_BOOTINFO] = { "bootinfo", hc_bootinfo, sizeof(struct mvmm_hc_bootinfo) },
+	[MVMM_HC_ABORT] = { "abort", hc_abort, sizeof(struct mvmm_hc_abort) },
+};
+
+const char *hypercall_name(unsigned nr)
+{
+	return nr < MVMM_HC_COUNT ? hc_table[nr].name : NULL;
+}
+
+enum exit_action hypercall_dispatch(struct vm *vm, unsigned nr, mvmm_gpa_t arg)
+{
+	uint64_t copy[HC_BLOCK_MAX / 8];
+	const struct hc_entry *hc;
+	enum exit_action act;
+	void *blk;
+
+	if (nr >= MVMM_HC_COUNT || !hc_table[nr].fn)
+		return exit_guest_error(vm, "unknown hypercall %u", nr);
+	hc = &hc_table[nr];
+	if (arg % 8)
+		return exit_guest_error(vm, "hypercall %s: argument block 0x%lx not 8-byte aligned",
+					hc->name, (unsigned long)arg);
+	blk = gmem_user_ptr(&vm->mem, arg, hc->size);
+	if (!blk)
+		return exit_guest_error(vm, "hypercall %s: argument block 0x%lx outside guest memory",
+					hc->name, (unsigned long)arg);
+	/* Work on a copy: the handler never reads guest memory twice. */
+	memcpy(copy, blk, hc->size);
+	vm->res->hypercalls++;
+	act = hc->fn(vm, copy);
+	memcpy(blk, copy, hc->size);
+	return act;
+}

@@ -1,0 +1,176 @@
+/* image.c: load a guest ELF into a sealed memfd with its page and descriptor tables. */
+#define _GNU_SOURCE
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "layout.h"
+#include "mvmm_abi.h"
+#include "x86.h"
+
+#define IMAGE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+static int image_check_size(uint64_t *mem_size)
+{
+	uint64_t m = (*mem_size + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+
+	if (*mem_size < MVMM_MEM_MIN || m > MVMM_MEM_MAX)
+		return err_set("guest memory size %lu bytes is outside %u MiB .. %llu MiB",
+			       (unsigned long)*mem_size, MVMM_MEM_MIN >> 20, MVMM_MEM_MAX >> 20);
+	*mem_size = m;
+	return 0;
+}
+
+static void image_copy_segments(uint8_t *mem, const uint8_t *file,
+				const struct elfload_program *prog)
+{
+	size_t i;
+
+	/* Bytes past p_filesz stay zero: the memfd is fresh. */
+	for (i = 0; i < prog->nsegs; i++)
+		memcpy(mem + prog->segs[i].gpa, file + prog->segs[i].offset,
+		       prog->segs[i].filesz);
+}
+
+/* Writes program and tables through a shared mapping, then seals the memfd. */
+static int image_fill(struct image *img, const void *file)
+{
+	uint8_t *mem;
+
+	img->memfd = memfd_create("mvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (img->memfd < 0)
+		return err_sys("memfd_create");
+	if (ftruncate(img->memfd, (off_t)img->mem_size) < 0)
+		return err_sys("sizing the image memfd");
+	mem = mmap(NULL, img->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, img->memfd, 0);
+	if (mem == MAP_FAILED)
+		return err_sys("mapping the image memfd");
+	image_copy_segments(mem, file, &img->prog);
+	x86_build_tables(mem, img->mem_size, &img->prog, img->heap_start);
+	munmap(mem, img->mem_size);
+	/* From here on nobody can change a page under a running guest. */
+	if (fcntl(img->memfd, F_ADD_SEALS, IMAGE_SEALS) < 0)
+		return err_sys("sealing the image memfd");
+	return 0;
+}
+
+struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size)
+{
+	struct image *img;
+
+	if (image_check_size(&mem_size) < 0)
+		return NULL;
+	img = calloc(1, sizeof(*img));
+	if (!img) {
+		err_set("out of memory");
+		return NULL;
+	}
+	img->memfd = -1;
+	img->refs = 1;
+	img->mem_size = mem_size;
+	img->name = strdup(name ? name : "(buffer)");
+	if (!img->name) {
+		err_set("out of memory");
+		goto fail;
+	}
+	if (elfload_parse(elf, len, mem_size, MVMM_IMAGE_BASE, &img->prog) < 0) {
+		err_prefix("%s", img->name);
+		goto fail;
+	}
+	img->heap_start = img->prog.hi;
+	img->heap_end = layout_guard_page(mem_size);
+	if (image_fill(img, elf) < 0) {
+		err_prefix("%s", img->name);
+		goto fail;
+	}
+	return img;
+fail:
+	image_put(img);
+	return NULL;
+}
+
+static void *image_read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	void *buf = NULL;
+	size_t done = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_sys("%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		err_sys("%s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > MVMM_MEM_MAX) {
+		err_set("%s: file larger than any guest memory", path);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		err_set("out of memory");
+		goto out;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, (char *)buf + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_sys("%s: read", path);
+			free(buf);
+			buf = NULL;
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	*len = done;
+out:
+	close(fd);
+	return buf;
+}
+
+struct image *image_load_file(const char *path, uint64_t mem_size)
+{
+	struct image *img;
+	size_t len = 0;
+	void *buf;
+
+	buf = image_read_file(path, &len);
+	if (!buf)
+		return NULL;
+	img = image_load_buffer(buf, len, path, mem_size);
+	free(buf);
+	return img;
+}
+
+struct image *image_get(struct image *img)
+{
+	__atomic_add_fetch(&img->refs, 1, __ATOMIC_RELAXED);
+	return img;
+}
+
+void image_put(struct image *img)
+{
+	if (!img || __atomic_sub_fetch(&img->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (img->memfd >= 0)
+		close(img->memfd);
+	elfload_free(&img->prog);
+	free(img->name);
+	free(img);
+}

@@ -1,0 +1,33 @@
+/* image.h: a guest program prepared once in a sealed memfd, mapped by every instance. */
+#ifndef MVMM_IMAGE_H
+#define MVMM_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elfload.h"
+
+struct image {
+	int memfd;	    /* sealed: F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE */
+	uint64_t mem_size;  /* guest memory size; the memfd's size */
+	uint64_t heap_start;
+	uint64_t heap_end;
+	struct elfload_program prog;
+	char *name;	    /* path or caller-given name, for messages */
+	int refs;
+};
+
+/*
+ * Prepares a guest image from an ELF file or buffer: segments loaded, page
+ * and descriptor tables built, the rest of memory left as holes (read as
+ * zero, cost nothing until written). mem_size is rounded up to 2 MiB and
+ * must lie in [MVMM_MEM_MIN, MVMM_MEM_MAX].
+ */
+struct image *image_load_file(const char *path, uint64_t mem_size);
+struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size);
+
+/* Reference counting: instances hold the image they map. */
+struct image *image_get(struct image *img);
+void image_put(struct image *img);
+
+#endif

@@ -1,0 +1,24 @@
+/* kvm.h: the process's handle on /dev/kvm, opened once and checked. */
+#ifndef MVMM_KVM_H
+#define MVMM_KVM_H
+
+#include <stddef.h>
+
+struct kvm_sys {
+	int fd;		 /* /dev/kvm */
+	size_t run_size; /* bytes to mmap for a vCPU's struct kvm_run */
+	int max_memslots;
+};
+
+/*
+ * Opens /dev/kvm and checks the API version and every capability mvmm
+ * relies on. On failure the message is one line saying what is wrong and
+ * what to do about it.
+ */
+int kvm_sys_open(struct kvm_sys *kvm);
+void kvm_sys_close(struct kvm_sys *kvm);
+
+/* Exposed for tests: the advice for an errno from open("/dev/kvm"). */
+const char *kvm_open_advice(int err);
+
+#endif

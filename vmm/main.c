@@ -1,0 +1,70 @@
+/* main.c: the mvmm command: a table of subcommands over libmvmm. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mvmm_abi.h"
+
+#define MVMM_VERSION "0.1.0"
+
+static const char usage_text[] =
+	"usage: mvmm run [OPTIONS] GUEST.elf [ARGS...]\n"
+	"       mvmm --help | --version\n"
+	"\n"
+	"Runs GUEST.elf, a static x86-64 ELF built with mvmm-cc, in a fresh KVM virtual\n"
+	"machine. The guest's stdout and stderr are mvmm's; it reads mvmm's stdin.\n"
+	"\n"
+	"run options:\n"
+	"  --mem SIZE          guest memory, e.g. 64M (default 64M; 8M to 1G)\n"
+	"  --timeout SECONDS   stop the guest after SECONDS (fractions allowed)\n"
+	"  --env NAME=VALUE    add to the guest's environment (repeatable)\n"
+	"\n"
+	"exit status of run:\n"
+	"  0-255  the guest's exit code\n"
+	"  123    the guest faulted (crash report on stderr) or broke the hypercall ABI\n"
+	"  124    the guest was stopped by --timeout\n"
+	"  125    mvmm's own error (usage, bad ELF, no KVM)\n"
+	"  134    the guest called abort()\n";
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fputs(usage_text, stdout);
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("mvmm %s (guest ABI %d)\n", MVMM_VERSION, MVMM_ABI_VERSION);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "run", cmd_run },
+	{ "help", cmd_help },
+	{ "--help", cmd_help },
+	{ "-h", cmd_help },
+	{ "--version", cmd_version },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return CLI_STATUS_ERROR;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "mvmm: unknown command '%s' (try 'mvmm --help')\n", argv[1]);
+	return CLI_STATUS_ERROR;
+}

@@ -1,0 +1,247 @@
+/* vm.c: create a VM over an image, run its vCPU to the end, destroy it. */
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bootinfo.h"
+#include "error.h"
+#include "exit.h"
+#include "layout.h"
+#include "x86.h"
+
+/* The kvm_run of the vCPU this thread is running, for the kick signal handler. */
+static _Thread_local struct kvm_run *vm_running;
+static pthread_once_t vm_signal_once = PTHREAD_ONCE_INIT;
+static int vm_signal_ok;
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int vm_deadline_passed(const struct vm *vm)
+{
+	return vm->deadline_ns && vm_now_ns() >= vm->deadline_ns;
+}
+
+/*
+ * The handler only asks KVM to return: a signal landing before KVM_RUN is
+ * entered leaves immediate_exit set, so the next KVM_RUN returns EINTR at
+ * once and the kick is never lost.
+ */
+static void vm_kick_handler(int sig)
+{
+	(void)sig;
+	if (vm_running)
+		vm_running->immediate_exit = 1;
+}
+
+static void vm_install_signal(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vm_kick_handler;
+	sigemptyset(&sa.sa_mask);
+	vm_signal_ok = sigaction(VM_KICK_SIGNAL, &sa, NULL) == 0;
+}
+
+static int vm_map_memory(struct vm *vm)
+{
+	struct kvm_userspace_memory_region slot;
+	void *mem;
+
+	/* MAP_PRIVATE: the guest's writes are copied on write; the image never changes. */
+	mem = mmap(NULL, vm->img->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+		   vm->img->memfd, 0);
+	if (mem == MAP_FAILED)
+		return err_sys("mapping guest memory");
+	vm->mem.host = mem;
+	vm->mem.size = vm->img->mem_size;
+	memset(&slot, 0, sizeof(slot));
+	slot.memory_size = vm->mem.size;
+	slot.userspace_addr = (uintptr_t)mem;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return err_sys("KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+static int vm_create_vcpu(struct vm *vm, uint64_t entry)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		return err_sys("KVM_CREATE_VCPU");
+	vm->run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd,
+		       0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		return err_sys("mapping kvm_run");
+	}
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return err_sys("KVM_GET_SREGS");
+	x86_user_sregs(&sregs);
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+		return err_sys("KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = entry;
+	regs.rsp = layout_stack_top(vm->mem.size);
+	regs.rdi = MVMM_BOOTINFO_GPA;
+	regs.rflags = 0x2;
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+		return err_sys("KVM_SET_REGS");
+	return 0;
+}
+
+struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_config *cfg)
+{
+	struct vm *vm;
+	int64_t used;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		err_set("out of memory");
+		return NULL;
+	}
+	vm->kvm = kvm;
+	vm->img = image_get(img);
+	vm->fd = vm->vcpu_fd = -1;
+	vm->in_fd = cfg->in_fd;
+	vm->out_fd = cfg->out_fd;
+	vm->err_fd = cfg->err_fd;
+	vm->timeout_ns = cfg->timeout_ns;
+
+	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		err_sys("KVM_CREATE_VM");
+		goto fail;
+	}
+	if (vm_map_memory(vm) < 0)
+		goto fail;
+	used = bootinfo_write(&vm->mem, img, cfg->argv, cfg->envp, cfg->instance);
+	if (used < 0)
+		goto fail;
+	vm->bootinfo_size = (uint64_t)used;
+	if (vm_create_vcpu(vm, img->prog.entry) < 0)
+		goto fail;
+	return vm;
+fail:
+	vm_destroy(vm);
+	return NULL;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->run)
+		munmap(vm->run, vm->kvm->run_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->mem.host)
+		munmap(vm->mem.host, vm->mem.size);
+	image_put(vm->img);
+	free(vm);
+}
+
+void vm_result_clear(struct vm_result *res)
+{
+	free(res->report);
+	memset(res, 0, sizeof(*res));
+}
+
+/* A per-thread timer that sends the kick signal to this thread every tick after the deadline. */
+static int vm_arm_timer(struct vm *vm, timer_t *timer)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+
+	pthread_once(&vm_signal_once, vm_install_signal);
+	if (!vm_signal_ok)
+		return err_sys("installing the vCPU kick signal handler");
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = VM_KICK_SIGNAL;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
+		return err_sys("timer_create");
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(vm->timeout_ns / 1000000000ull);
+	its.it_value.tv_nsec = (long)(vm->timeout_ns % 1000000000ull);
+	/* Keep kicking: a kick that lands in a host write may be absorbed there. */
+	its.it_interval.tv_nsec = 10 * 1000 * 1000;
+	if (timer_settime(*timer, 0, &its, NULL) < 0) {
+		timer_delete(*timer);
+		return err_sys("timer_settime");
+	}
+	return 0;
+}
+
+static void vm_run_loop(struct vm *vm)
+{
+	for (;;) {
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno != EINTR && errno != EAGAIN) {
+				exit_host_error(vm, "KVM_RUN: %s", strerror(errno));
+				return;
+			}
+			vm->run->immediate_exit = 0;
+			if (vm_deadline_passed(vm)) {
+				vm->res->end = VM_END_TIMEOUT;
+				return;
+			}
+			continue;
+		}
+		vm->res->exits++;
+		if (exit_dispatch(vm) == EXIT_STOP)
+			return;
+	}
+}
+
+int vm_run(struct vm *vm, struct vm_result *res)
+{
+	timer_t timer;
+	int timed = vm->timeout_ns > 0;
+
+	memset(res, 0, sizeof(*res));
+	vm->res = res;
+	if (timed) {
+		vm->deadline_ns = vm_now_ns() + vm->timeout_ns;
+		if (vm_arm_timer(vm, &timer) < 0) {
+			res->end = VM_END_HOST_ERROR;
+			snprintf(res->message, sizeof(res->message), "%s", mvmm_errmsg());
+			vm->res = NULL;
+			return -1;
+		}
+	}
+	vm_running = vm->run;
+	vm_run_loop(vm);
+	vm_running = NULL;
+	if (timed) {
+		timer_delete(timer);
+		vm->run->immediate_exit = 0;
+	}
+	vm->deadline_ns = 0;
+	vm->res = NULL;
+	if (res->end == VM_END_HOST_ERROR) {
+		err_set("%s", res->message);
+		return -1;
+	}
+	return 0;
+}

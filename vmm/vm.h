@@ -1,0 +1,93 @@
+/* vm.h: one guest instance: a VM with one vCPU over a private mapping of an image. */
+#ifndef MVMM_VM_H
+#define MVMM_VM_H
+
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "gmem.h"
+#include "image.h"
+#include "kvm.h"
+
+/* How a run ended. */
+enum vm_end {
+	VM_END_NONE,	    /* still running */
+	VM_END_EXIT,	    /* the guest called exit; status is its code */
+	VM_END_FAULT,	    /* a CPU exception (or triple fault); see fault and report */
+	VM_END_ABORT,	    /* the guest called abort; message is its text */
+	VM_END_GUEST_ERROR, /* the guest broke the ABI (bad hypercall, bad pointer); see message */
+	VM_END_TIMEOUT,	    /* stopped at its deadline */
+	VM_END_HOST_ERROR,  /* mvmm itself failed; see message */
+};
+
+struct vm_fault {
+	unsigned vector;
+	int triple;	 /* KVM_EXIT_SHUTDOWN: no frame, registers only */
+	uint64_t error_code;
+	uint64_t cr2;	 /* faulting address for #PF */
+	uint64_t rip, rsp, rflags; /* where the guest was */
+	struct kvm_regs regs;
+};
+
+struct vm_result {
+	enum vm_end end;
+	int status;	  /* VM_END_EXIT: 0-255 */
+	char message[512];
+	struct vm_fault fault;
+	char *report;	  /* VM_END_FAULT: multi-line crash report (owned; vm_result_clear frees) */
+	uint64_t exits;	  /* KVM_RUN returns */
+	uint64_t hypercalls;
+};
+
+struct vm_config {
+	const char *const *argv; /* NULL-terminated; argv[0] is the program name */
+	const char *const *envp; /* NULL-terminated, or NULL for none */
+	int in_fd, out_fd, err_fd; /* guest stdin/stdout/stderr; -1 to refuse */
+	uint64_t timeout_ns;	   /* 0: no limit */
+	uint64_t instance;
+};
+
+struct vm {
+	struct kvm_sys *kvm;
+	struct image *img;
+	struct gmem mem;
+	int fd;
+	int vcpu_fd;
+	struct kvm_run *run;
+	int in_fd, out_fd, err_fd;
+	uint64_t timeout_ns;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 while not running or no limit */
+	uint64_t bootinfo_size;
+	struct vm_result *res; /* of the run in progress */
+};
+
+/*
+ * Creates a VM over a private (copy-on-write) mapping of img, with one
+ * vCPU set to enter the program at CPL3 and the boot info written. The VM
+ * holds a reference on img. NULL on failure (see mvmm_errmsg()).
+ */
+struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_config *cfg);
+
+/*
+ * Runs the vCPU on the calling thread until the guest ends, faults, breaks
+ * the ABI or reaches its deadline; fills *res. Returns 0 when the run ended
+ * for a guest reason (res->end says which) and -1 when mvmm failed (res->end
+ * is VM_END_HOST_ERROR and the message is set). A timeout interrupts the
+ * vCPU with a real-time signal (VM_KICK_SIGNAL) aimed at this thread.
+ */
+int vm_run(struct vm *vm, struct vm_result *res);
+void vm_destroy(struct vm *vm);
+
+void vm_result_clear(struct vm_result *res);
+
+/* The signal that interrupts a running vCPU; mvmm installs a handler for it. */
+#define VM_KICK_SIGNAL (SIGRTMIN + 4)
+
+/* Monotonic clock in nanoseconds. */
+uint64_t vm_now_ns(void);
+
+/* Whether the run in progress has passed its deadline. */
+int vm_deadline_passed(const struct vm *vm);
+
+#endif
