@@ -42,6 +42,7 @@ enum mvmm_hypercall {
 	MVMM_HC_CLOCK = 3,    /* struct mvmm_hc_clock */
 	MVMM_HC_BOOTINFO = 4, /* struct mvmm_hc_bootinfo */
 	MVMM_HC_ABORT = 5,    /* struct mvmm_hc_abort, does not return */
+	MVMM_HC_WAIT = 6,     /* struct mvmm_hc_wait */
 	MVMM_HC_COUNT	      /* number of hypercalls; keep last */
 };
 
@@ -101,6 +102,15 @@ struct mvmm_hc_abort {
 	/* IN */
 	mvmm_gpa_t msg;
 	uint64_t len;
+};
+
+/*
+ * MVMM_HC_WAIT: block until the host releases this guest (mvmm run --hold
+ * holds every instance here until all have arrived, measures them, then
+ * releases them). Returns at once when nothing holds the guest.
+ */
+struct mvmm_hc_wait {
+	int64_t ret; /* OUT: 0 */
 };
 
 /*

@@ -1,33 +1,53 @@
-/* cmd_run.c: `mvmm run`: one guest from an ELF, its end turned into an exit status. */
+/* cmd_run.c: `mvmm run`: one or many instances of a guest ELF, ends turned into exit statuses. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_output.h"
+#include "cli_stats.h"
 #include "error.h"
+#include "fleet.h"
 #include "image.h"
 #include "kvm.h"
 #include "vm.h"
 
-#define RUN_MAX_ENV 256
+#define RUN_MAX_ENV   256
+#define RUN_MAX_COUNT 100000
 
 struct run_opts {
 	uint64_t mem_size;
 	uint64_t timeout_ns;
 	const char *env[RUN_MAX_ENV + 1];
 	int nenv;
+	unsigned count;
+	int hold;
+	int no_share;
+	const char *output_dir;
+	enum cli_stats_mode stats;
 	char **guest_argv; /* guest path, then its arguments */
 };
 
 static int run_usage(const char *why)
 {
-	fprintf(stderr, "mvmm run: %s\nusage: mvmm run [--mem SIZE] [--timeout SECONDS] "
-			"[--env NAME=VALUE]... GUEST.elf [ARGS...]\n",
-		why);
+	fprintf(stderr, "mvmm run: %s\n(see 'mvmm --help')\n", why);
 	return -1;
+}
+
+static int parse_stats_mode(const char *arg, enum cli_stats_mode *mode)
+{
+	if (!arg || strcmp(arg, "table") == 0)
+		*mode = CLI_STATS_TABLE;
+	else if (strcmp(arg, "json") == 0)
+		*mode = CLI_STATS_JSON;
+	else
+		return run_usage("--stats takes no value, =table or =json");
+	return 0;
 }
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -36,12 +56,18 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "mem", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "env", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "hold", no_argument, NULL, 'H' },
+		{ "no-share", no_argument, NULL, 'P' },
+		{ "output-dir", required_argument, NULL, 'o' },
+		{ "stats", optional_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *end;
 	int c;
 
 	o->mem_size = MVMM_MEM_DEFAULT;
+	o->count = 1;
 	optind = 0; /* full re-initialisation of getopt for the subcommand's argv */
 	opterr = 0;
 	/* '+': stop at GUEST.elf; what follows belongs to the guest. */
@@ -60,8 +86,27 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return run_usage("too many --env options");
 			o->env[o->nenv++] = optarg;
 			break;
-		case 'h':
-			return run_usage("help");
+		case 'n': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*optarg < '1' || *optarg > '9' || *end || n > RUN_MAX_COUNT)
+				return run_usage("--count needs a number from 1 to 100000");
+			o->count = (unsigned)n;
+			break;
+		}
+		case 'H':
+			o->hold = 1;
+			break;
+		case 'P':
+			o->no_share = 1;
+			break;
+		case 'o':
+			o->output_dir = optarg;
+			break;
+		case 's':
+			if (parse_stats_mode(optarg, &o->stats) < 0)
+				return -1;
+			break;
 		default:
 			return run_usage("unknown option or missing value");
 		}
@@ -72,70 +117,149 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/* Turns the way a run ended into mvmm's exit status, explaining on stderr. */
-static int run_status(const struct vm_result *res, const struct run_opts *o)
+/* Turns the way a run ended into an exit status, explaining on stderr. */
+static int run_status(const struct vm_result *res, const struct run_opts *o, const char *who)
 {
 	switch (res->end) {
 	case VM_END_EXIT:
 		return res->status;
 	case VM_END_FAULT:
 		if (res->report)
-			fprintf(stderr, "mvmm: %s", res->report);
+			fprintf(stderr, "mvmm: %s%s", who, res->report);
 		else
-			fprintf(stderr, "mvmm: guest fault: %s\n", res->message);
+			fprintf(stderr, "mvmm: %sguest fault: %s\n", who, res->message);
 		return CLI_STATUS_FAULT;
 	case VM_END_GUEST_ERROR:
-		fprintf(stderr, "mvmm: guest error: %s; guest stopped\n", res->message);
+		fprintf(stderr, "mvmm: %sguest error: %s; guest stopped\n", who, res->message);
 		return CLI_STATUS_FAULT;
 	case VM_END_ABORT:
-		fprintf(stderr, "mvmm: guest aborted: %s\n", res->message);
+		fprintf(stderr, "mvmm: %sguest aborted: %s\n", who, res->message);
 		return CLI_STATUS_ABORT;
 	case VM_END_TIMEOUT:
-		fprintf(stderr, "mvmm: guest stopped after its timeout of %.3g s\n",
+		fprintf(stderr, "mvmm: %sguest stopped after its timeout of %.3g s\n", who,
 			(double)o->timeout_ns / 1e9);
 		return CLI_STATUS_TIMEOUT;
 	default:
-		fprintf(stderr, "mvmm: %s\n", res->message);
+		fprintf(stderr, "mvmm: %s%s\n", who, res->message);
 		return CLI_STATUS_ERROR;
 	}
 }
 
+static void run_vm_config(const struct run_opts *o, struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->argv = (const char *const *)o->guest_argv;
+	cfg->envp = o->env;
+	cfg->in_fd = o->count == 1 ? STDIN_FILENO : -1; /* many instances: no shared stdin */
+	cfg->out_fd = STDOUT_FILENO;
+	cfg->err_fd = STDERR_FILENO;
+	cfg->timeout_ns = o->timeout_ns;
+	cfg->no_share = o->no_share;
+}
+
+/* One instance on this thread: the short path that `mvmm run hello.elf` takes. */
+static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
+{
+	struct vm_result res = { 0 };
+	struct vm_config cfg;
+	struct vm *vm;
+	int status;
+
+	run_vm_config(o, &cfg);
+	vm = vm_create(kvm, img, &cfg);
+	if (!vm) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		return CLI_STATUS_ERROR;
+	}
+	vm_run(vm, &res);
+	status = run_status(&res, o, "");
+	vm_result_clear(&res);
+	vm_destroy(vm);
+	return status;
+}
+
+/* Thousands of instances hold two fds each at most: use the whole hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int run_many(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
+{
+	struct fleet_config fc = { 0 };
+	struct cli_stats stats = { .mode = o->stats, .no_share = o->no_share };
+	struct cli_output out;
+	struct fleet f;
+	int *statuses = NULL, status = 0;
+	unsigned i;
+
+	if (cli_output_init(&out, o->count, o->output_dir) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		return CLI_STATUS_ERROR;
+	}
+	raise_fd_limit();
+	run_vm_config(o, &fc.vm);
+	fc.vm.lean = o->count > 1;
+	fc.kvm = kvm;
+	fc.img = img;
+	fc.count = o->count;
+	fc.hold = o->hold;
+	if (o->count > 1 || o->output_dir) {
+		fc.hooks = &cli_output_hooks;
+		fc.hooks_ctx = &out;
+	}
+	fc.on_hold = cli_stats_on_hold;
+	fc.on_hold_ctx = &stats;
+	cli_stats_begin(&stats);
+	if (fleet_run(&f, &fc) < 0)
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+	cli_output_finish(&out);
+
+	statuses = calloc(o->count, sizeof(*statuses));
+	for (i = 0; i < o->count; i++) {
+		char who[32] = "";
+		int s;
+
+		if (o->count > 1)
+			snprintf(who, sizeof(who), "[%u] ", i);
+		s = f.inst[i].thread_ok ? run_status(&f.inst[i].res, o, who) : CLI_STATUS_ERROR;
+		if (statuses)
+			statuses[i] = s;
+		if (s && !status)
+			status = s; /* the first non-zero status in instance order */
+	}
+	if (statuses)
+		cli_stats_print(&stats, &f, statuses);
+	free(statuses);
+	fleet_free(&f);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	struct vm_config cfg = { 0 };
-	struct vm_result res = { 0 };
 	struct run_opts o = { 0 };
 	struct kvm_sys kvm = { .fd = -1 };
 	struct image *img = NULL;
-	struct vm *vm = NULL;
-	int status = CLI_STATUS_ERROR, ran = 0;
+	int status;
 
 	if (run_parse(argc, argv, &o) < 0)
 		return CLI_STATUS_ERROR;
 	/* A guest writing to a closed pipe gets an error back, mvmm does not die. */
 	signal(SIGPIPE, SIG_IGN);
-	if (kvm_sys_open(&kvm) < 0)
-		goto out;
-	img = image_load_file(o.guest_argv[0], o.mem_size);
-	if (!img)
-		goto out;
-	cfg.argv = (const char *const *)o.guest_argv;
-	cfg.envp = o.env;
-	cfg.in_fd = STDIN_FILENO;
-	cfg.out_fd = STDOUT_FILENO;
-	cfg.err_fd = STDERR_FILENO;
-	cfg.timeout_ns = o.timeout_ns;
-	vm = vm_create(&kvm, img, &cfg);
-	if (!vm)
-		goto out;
-	vm_run(vm, &res);
-	ran = 1;
-	status = run_status(&res, &o);
-	vm_result_clear(&res);
-out:
-	if (!ran)
+	if (kvm_sys_open(&kvm) < 0 || !(img = image_load_file(o.guest_argv[0], o.mem_size))) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
-	vm_destroy(vm);
+		kvm_sys_close(&kvm);
+		return CLI_STATUS_ERROR;
+	}
+	if (o.count == 1 && !o.hold && !o.stats && !o.output_dir)
+		status = run_single(&kvm, img, &o);
+	else
+		status = run_many(&kvm, img, &o);
 	image_put(img);
 	kvm_sys_close(&kvm);
 	return status;

@@ -63,6 +63,12 @@ static enum exit_action hc_write(struct vm *vm, void *blk)
 	if (!buf)
 		return exit_guest_error(vm, "hypercall write: buffer 0x%lx+%lu outside guest memory",
 					(unsigned long)a->buf, (unsigned long)a->len);
+	if (vm->hooks && vm->hooks->output) {
+		int64_t n = vm->hooks->output(vm->hooks_ctx, vm, (int)a->fd, buf, a->len);
+
+		a->ret = n < 0 ? -MVMM_EIO : n;
+		return EXIT_CONTINUE;
+	}
 	fd = fd_for_stream(vm, a->fd);
 	a->ret = fd < 0 ? -MVMM_EIO : write_all(vm, fd, buf, a->len);
 	return EXIT_CONTINUE;
@@ -152,6 +158,18 @@ static enum exit_action hc_abort(struct vm *vm, void *blk)
 	return EXIT_STOP;
 }
 
+static enum exit_action hc_wait(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_wait *a = blk;
+
+	a->ret = 0;
+	if (vm->hooks && vm->hooks->wait && vm->hooks->wait(vm->hooks_ctx, vm) < 0) {
+		vm->res->end = VM_END_TIMEOUT;
+		return EXIT_STOP;
+	}
+	return EXIT_CONTINUE;
+}
+
 static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
 	[MVMM_HC_WRITE] = { "write", hc_write, sizeof(struct mvmm_hc_write) },
 	[MVMM_HC_READ] = { "read", hc_read, sizeof(struct mvmm_hc_read) },
@@ -159,6 +177,7 @@ static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
 	[MVMM_HC_CLOCK] = { "clock", hc_clock, sizeof(struct mvmm_hc_clock) },
 	[MVMM_HC_BOOTINFO] = { "bootinfo", hc_bootinfo, sizeof(struct mvmm_hc_bootinfo) },
 	[MVMM_HC_ABORT] = { "abort", hc_abort, sizeof(struct mvmm_hc_abort) },
+	[MVMM_HC_WAIT] = { "wait", hc_wait, sizeof(struct mvmm_hc_wait) },
 };
 
 const char *hypercall_name(unsigned nr)

@@ -61,6 +61,62 @@ static int image_fill(struct image *img, const void *file)
 	return 0;
 }
 
+/*
+ * Records which pages hold data, asking the memfd itself (SEEK_DATA and
+ * SEEK_HOLE) so that the accounting and --no-share copies follow exactly
+ * what was written, not a guess.
+ */
+static int image_map_data(struct image *img)
+{
+	uint64_t npages = img->mem_size / MVMM_PAGE_SIZE, p;
+	off_t data = 0, hole;
+
+	img->data_map = calloc((npages + 7) / 8, 1);
+	if (!img->data_map)
+		return err_set("out of memory");
+	for (;;) {
+		data = lseek(img->memfd, data, SEEK_DATA);
+		if (data < 0)
+			break; /* ENXIO: no data after this point */
+		hole = lseek(img->memfd, data, SEEK_HOLE);
+		if (hole < 0)
+			return err_sys("SEEK_HOLE on the image memfd");
+		for (p = (uint64_t)data / MVMM_PAGE_SIZE; p * MVMM_PAGE_SIZE < (uint64_t)hole; p++) {
+			img->data_map[p >> 3] |= (uint8_t)(1u << (p & 7));
+			img->data_pages++;
+		}
+		data = hole;
+	}
+	return 0;
+}
+
+int image_copy_to(const struct image *img, uint8_t *mem)
+{
+	uint64_t npages = img->mem_size / MVMM_PAGE_SIZE, p, q;
+
+	for (p = 0; p < npages; p = q) {
+		if (!image_page_has_data(img, p)) {
+			q = p + 1;
+			continue;
+		}
+		for (q = p + 1; q < npages && image_page_has_data(img, q); q++)
+			;
+		size_t len = (size_t)(q - p) * MVMM_PAGE_SIZE, done = 0;
+
+		while (done < len) {
+			ssize_t n = pread(img->memfd, mem + p * MVMM_PAGE_SIZE + done, len - done,
+					  (off_t)(p * MVMM_PAGE_SIZE + done));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return err_sys("copying the image");
+			done += (size_t)n;
+		}
+	}
+	return 0;
+}
+
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size)
 {
 	struct image *img;
@@ -86,7 +142,7 @@ struct image *image_load_buffer(const void *elf, size_t len, const char *name, u
 	}
 	img->heap_start = img->prog.hi;
 	img->heap_end = layout_guard_page(mem_size);
-	if (image_fill(img, elf) < 0) {
+	if (image_fill(img, elf) < 0 || image_map_data(img) < 0) {
 		err_prefix("%s", img->name);
 		goto fail;
 	}
@@ -171,6 +227,7 @@ void image_put(struct image *img)
 	if (img->memfd >= 0)
 		close(img->memfd);
 	elfload_free(&img->prog);
+	free(img->data_map);
 	free(img->name);
 	free(img);
 }

@@ -13,6 +13,8 @@ struct image {
 	uint64_t heap_start;
 	uint64_t heap_end;
 	struct elfload_program prog;
+	uint8_t *data_map;  /* one bit per page: 1 where the image holds data, 0 for holes */
+	uint64_t data_pages;
 	char *name;	    /* path or caller-given name, for messages */
 	int refs;
 };
@@ -25,6 +27,15 @@ struct image {
  */
 struct image *image_load_file(const char *path, uint64_t mem_size);
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size);
+
+/* Whether guest page `page` (index) holds image data rather than a hole. */
+static inline int image_page_has_data(const struct image *img, uint64_t page)
+{
+	return (img->data_map[page >> 3] >> (page & 7)) & 1;
+}
+
+/* Copies the image's data pages into mem (a private, zeroed guest-sized mapping). */
+int image_copy_to(const struct image *img, uint8_t *mem);
 
 /* Reference counting: instances hold the image they map. */
 struct image *image_get(struct image *img);

@@ -63,13 +63,24 @@ static int vm_map_memory(struct vm *vm)
 	struct kvm_userspace_memory_region slot;
 	void *mem;
 
-	/* MAP_PRIVATE: the guest's writes are copied on write; the image never changes. */
-	mem = mmap(NULL, vm->img->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
-		   vm->img->memfd, 0);
-	if (mem == MAP_FAILED)
-		return err_sys("mapping guest memory");
-	vm->mem.host = mem;
-	vm->mem.size = vm->img->mem_size;
+	if (vm->no_share) {
+		mem = mmap(NULL, vm->img->mem_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (mem == MAP_FAILED)
+			return err_sys("allocating guest memory");
+		vm->mem.host = mem;
+		vm->mem.size = vm->img->mem_size;
+		if (image_copy_to(vm->img, mem) < 0)
+			return -1;
+	} else {
+		/* MAP_PRIVATE: the guest's writes are copied on write; the image never changes. */
+		mem = mmap(NULL, vm->img->mem_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_NORESERVE, vm->img->memfd, 0);
+		if (mem == MAP_FAILED)
+			return err_sys("mapping guest memory");
+		vm->mem.host = mem;
+		vm->mem.size = vm->img->mem_size;
+	}
 	memset(&slot, 0, sizeof(slot));
 	slot.memory_size = vm->mem.size;
 	slot.userspace_addr = (uintptr_t)mem;
@@ -124,6 +135,10 @@ struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_con
 	vm->out_fd = cfg->out_fd;
 	vm->err_fd = cfg->err_fd;
 	vm->timeout_ns = cfg->timeout_ns;
+	vm->instance = cfg->instance;
+	vm->hooks = cfg->hooks;
+	vm->hooks_ctx = cfg->hooks_ctx;
+	vm->no_share = cfg->no_share;
 
 	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
@@ -138,6 +153,11 @@ struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_con
 	vm->bootinfo_size = (uint64_t)used;
 	if (vm_create_vcpu(vm, img->prog.entry) < 0)
 		goto fail;
+	if (cfg->lean) {
+		/* The vCPU keeps the VM alive; thousands of instances then fit the fd limit. */
+		close(vm->fd);
+		vm->fd = -1;
+	}
 	return vm;
 fail:
 	vm_destroy(vm);

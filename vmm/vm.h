@@ -40,12 +40,29 @@ struct vm_result {
 	uint64_t hypercalls;
 };
 
+struct vm;
+
+/* Optional callbacks that replace the default handling of guest I/O and waits. */
+struct vm_hooks {
+	/* Guest output on stream 1 or 2; returns bytes taken or -1. NULL: write to out_fd/err_fd. */
+	int64_t (*output)(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len);
+	/*
+	 * MVMM_HC_WAIT: blocks until the host releases the guest. Returns 0, or
+	 * -1 when the VM's deadline passed first. NULL: returns at once.
+	 */
+	int (*wait)(void *ctx, struct vm *vm);
+};
+
 struct vm_config {
 	const char *const *argv; /* NULL-terminated; argv[0] is the program name */
 	const char *const *envp; /* NULL-terminated, or NULL for none */
 	int in_fd, out_fd, err_fd; /* guest stdin/stdout/stderr; -1 to refuse */
 	uint64_t timeout_ns;	   /* 0: no limit */
 	uint64_t instance;
+	const struct vm_hooks *hooks;
+	void *hooks_ctx;
+	int no_share; /* private anonymous copy of the image instead of a shared mapping */
+	int lean;     /* close the VM fd once set up: one fd per instance, no later memslots */
 };
 
 struct vm {
@@ -59,6 +76,10 @@ struct vm {
 	uint64_t timeout_ns;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 while not running or no limit */
 	uint64_t bootinfo_size;
+	uint64_t instance;
+	const struct vm_hooks *hooks;
+	void *hooks_ctx;
+	int no_share;
 	struct vm_result *res; /* of the run in progress */
 };
 

@@ -1,0 +1,215 @@
+/* fleet.c: run many instances of one image, hold them at their wait, release them. */
+#define _GNU_SOURCE
+#include "fleet.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+
+#define FLEET_STACK_SIZE (256u << 10)
+
+struct fleet_arg {
+	struct fleet *f;
+	unsigned i;
+};
+
+static int64_t fleet_output(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len)
+{
+	struct fleet *f = ctx;
+
+	return f->cfg.hooks->output(f->cfg.hooks_ctx, vm, stream, buf, len);
+}
+
+static int fleet_wait(void *ctx, struct vm *vm)
+{
+	struct fleet *f = ctx;
+	struct fleet_instance *in = &f->inst[vm->instance];
+	int ret = 0;
+
+	if (!f->cfg.hold)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	in->waiting = 1;
+	f->waiting++;
+	pthread_cond_signal(&f->arrived);
+	while (!f->released) {
+		if (vm->deadline_ns) {
+			struct timespec ts = { (time_t)(vm->deadline_ns / 1000000000ull),
+					       (long)(vm->deadline_ns % 1000000000ull) };
+
+			if (pthread_cond_clockwait(&f->release, &f->lock, CLOCK_MONOTONIC, &ts) ==
+			    ETIMEDOUT) {
+				ret = -1;
+				break;
+			}
+		} else {
+			pthread_cond_wait(&f->release, &f->lock);
+		}
+	}
+	in->waiting = 0;
+	f->waiting--;
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+static const struct vm_hooks fleet_hooks_out = { .output = fleet_output, .wait = fleet_wait };
+static const struct vm_hooks fleet_hooks = { .wait = fleet_wait };
+
+/* Bounds concurrent VM creation to the CPU count: more only thrashes KVM's locks. */
+static void fleet_creator_enter(struct fleet *f)
+{
+	pthread_mutex_lock(&f->lock);
+	while (f->creators >= f->max_creators)
+		pthread_cond_wait(&f->creator, &f->lock);
+	f->creators++;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void fleet_creator_leave(struct fleet *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->creators--;
+	pthread_cond_signal(&f->creator);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void fleet_instance_end(struct fleet *f, struct fleet_instance *in)
+{
+	pthread_mutex_lock(&f->lock);
+	in->ended = 1;
+	f->ended++;
+	pthread_cond_signal(&f->arrived);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *fleet_instance_main(void *p)
+{
+	struct fleet_arg *a = p;
+	struct fleet *f = a->f;
+	struct fleet_instance *in = &f->inst[a->i];
+	struct vm_config cfg = f->cfg.vm;
+
+	cfg.instance = a->i;
+	cfg.hooks = f->cfg.hooks && f->cfg.hooks->output ? &fleet_hooks_out : &fleet_hooks;
+	cfg.hooks_ctx = f;
+	fleet_creator_enter(f);
+	in->vm = vm_create(f->cfg.kvm, f->cfg.img, &cfg);
+	fleet_creator_leave(f);
+	if (!in->vm) {
+		in->create_failed = 1;
+		in->res.end = VM_END_HOST_ERROR;
+		snprintf(in->res.message, sizeof(in->res.message), "%s", mvmm_errmsg());
+	} else {
+		vm_run(in->vm, &in->res);
+		if (!in->mem_taken)
+			in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
+		vm_destroy(in->vm);
+		in->vm = NULL;
+	}
+	fleet_instance_end(f, in);
+	free(a);
+	return NULL;
+}
+
+static int fleet_start_threads(struct fleet *f)
+{
+	pthread_attr_t attr;
+	unsigned i;
+	int ret = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, FLEET_STACK_SIZE);
+	for (i = 0; i < f->cfg.count; i++) {
+		struct fleet_arg *a = malloc(sizeof(*a));
+		int err;
+
+		if (!a) {
+			ret = err_set("out of memory");
+			break;
+		}
+		a->f = f;
+		a->i = i;
+		err = pthread_create(&f->inst[i].thread, &attr, fleet_instance_main, a);
+		if (err) {
+			free(a);
+			errno = err;
+			ret = err_sys("starting instance thread %u", i);
+			break;
+		}
+		f->inst[i].thread_ok = 1;
+	}
+	pthread_attr_destroy(&attr);
+	return ret;
+}
+
+/* Waits until every instance is waiting or ended, then measures and releases them. */
+static void fleet_hold_and_release(struct fleet *f, unsigned started)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&f->lock);
+	while (f->waiting + f->ended < started)
+		pthread_cond_wait(&f->arrived, &f->lock);
+	f->t_held_ns = vm_now_ns();
+	for (i = 0; i < started; i++) {
+		struct fleet_instance *in = &f->inst[i];
+
+		if (in->waiting && in->vm)
+			in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
+	}
+	if (f->cfg.on_hold)
+		f->cfg.on_hold(f->cfg.on_hold_ctx, f);
+	f->released = 1;
+	pthread_cond_broadcast(&f->release);
+	pthread_mutex_unlock(&f->lock);
+}
+
+int fleet_run(struct fleet *f, const struct fleet_config *cfg)
+{
+	unsigned i, started = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->cfg = *cfg;
+	f->max_creators = ncpu > 0 ? (int)ncpu : 1;
+	f->inst = calloc(cfg->count ? cfg->count : 1, sizeof(*f->inst));
+	if (!f->inst)
+		return err_set("out of memory");
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->arrived, NULL);
+	pthread_cond_init(&f->release, NULL);
+	pthread_cond_init(&f->creator, NULL);
+	f->t_start_ns = vm_now_ns();
+	ret = fleet_start_threads(f);
+	for (i = 0; i < cfg->count; i++)
+		started += f->inst[i].thread_ok;
+	if (cfg->hold)
+		fleet_hold_and_release(f, started);
+	for (i = 0; i < cfg->count; i++)
+		if (f->inst[i].thread_ok)
+			pthread_join(f->inst[i].thread, NULL);
+	f->t_end_ns = vm_now_ns();
+	return ret;
+}
+
+void fleet_free(struct fleet *f)
+{
+	unsigned i;
+
+	if (!f->inst)
+		return;
+	for (i = 0; i < f->cfg.count; i++)
+		vm_result_clear(&f->inst[i].res);
+	free(f->inst);
+	f->inst = NULL;
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->arrived);
+	pthread_cond_destroy(&f->release);
+	pthread_cond_destroy(&f->creator);
+}

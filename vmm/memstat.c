@@ -1,0 +1,98 @@
+/* memstat.c: classify guest pages with /proc/self/pagemap; read smaps_rollup and meminfo. */
+#define _GNU_SOURCE
+#include "memstat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+#define PM_PRESENT   (1ull << 63)
+#define PM_SWAPPED   (1ull << 62)
+#define PM_FILE	     (1ull << 61) /* file page or shared anonymous */
+#define PM_BATCH     512
+
+static void memstat_count(const struct image *img, uint64_t page, uint64_t e,
+			  struct memstat_vm *st)
+{
+	int data = image_page_has_data(img, page);
+	int present = (e & (PM_PRESENT | PM_SWAPPED)) != 0;
+	int shared = (e & PM_FILE) != 0;
+
+	if (data && !present)
+		st->image_untouched++;
+	else if (data)
+		shared ? st->image_shared++ : st->image_private++;
+	else if (present)
+		shared ? st->zero_shared++ : st->zero_private++;
+}
+
+int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
+{
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page = 0;
+	uint64_t buf[PM_BATCH];
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys("/proc/self/pagemap");
+	while (page < npages) {
+		uint64_t n = npages - page < PM_BATCH ? npages - page : PM_BATCH, i;
+		off_t off = (off_t)(((uintptr_t)vm->mem.host / MVMM_PAGE_SIZE + page) * 8);
+		ssize_t got = pread(fd, buf, n * 8, off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0 || got % 8) {
+			close(fd);
+			return err_sys("reading /proc/self/pagemap");
+		}
+		for (i = 0; i < (uint64_t)got / 8; i++)
+			memstat_count(vm->img, page + i, buf[i], st);
+		page += (uint64_t)got / 8;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Finds "Key:   N kB" lines in a /proc file. */
+static void read_kb_fields(const char *path, const char *const *keys, uint64_t *const *vals,
+			   int n)
+{
+	char line[256];
+	FILE *f = fopen(path, "re");
+	int i;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		for (i = 0; i < n; i++) {
+			size_t kl = strlen(keys[i]);
+			unsigned long long v;
+
+			if (strncmp(line, keys[i], kl) == 0 && line[kl] == ':' &&
+			    sscanf(line + kl + 1, "%llu", &v) == 1)
+				*vals[i] = v;
+		}
+	}
+	fclose(f);
+}
+
+int memstat_proc_read(struct memstat_proc *st)
+{
+	static const char *const rollup_keys[] = { "Rss", "Pss", "Private_Dirty" };
+	static const char *const meminfo_keys[] = { "MemAvailable" };
+	uint64_t *rollup_vals[] = { &st->rss_kb, &st->pss_kb, &st->private_dirty_kb };
+	uint64_t *meminfo_vals[] = { &st->mem_available_kb };
+
+	memset(st, 0, sizeof(*st));
+	read_kb_fields("/proc/self/smaps_rollup", rollup_keys, rollup_vals, 3);
+	read_kb_fields("/proc/meminfo", meminfo_keys, meminfo_vals, 1);
+	if (!st->rss_kb || !st->mem_available_kb)
+		return err_set("cannot read /proc/self/smaps_rollup or /proc/meminfo");
+	return 0;
+}

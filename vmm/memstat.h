@@ -1,0 +1,35 @@
+/* memstat.h: exact per-instance and process-wide memory accounting, read from the kernel. */
+#ifndef MVMM_MEMSTAT_H
+#define MVMM_MEMSTAT_H
+
+#include <stdint.h>
+
+#include "vm.h"
+
+/* Page counts for one instance's guest memory, from /proc/self/pagemap. */
+struct memstat_vm {
+	uint64_t image_untouched; /* image data pages the guest never touched */
+	uint64_t image_shared;	  /* image data pages mapped from the image, shared */
+	uint64_t image_private;	  /* image data pages the guest wrote: copied, diverged */
+	uint64_t zero_shared;	  /* hole pages only read (mapped from the image's cache) */
+	uint64_t zero_private;	  /* hole pages (heap, stack, boot info) the guest wrote */
+};
+
+/* Process-wide figures, in KiB, from /proc/self/smaps_rollup and /proc/meminfo. */
+struct memstat_proc {
+	uint64_t rss_kb;
+	uint64_t pss_kb;
+	uint64_t private_dirty_kb;
+	uint64_t mem_available_kb; /* system-wide MemAvailable */
+};
+
+/*
+ * Classifies every page of vm's guest memory: present or not, and for a
+ * present page whether it is the image's (file-backed, shared) page or a
+ * private anonymous copy. Returns 0, or -1 if pagemap could not be read.
+ */
+int memstat_vm_read(const struct vm *vm, struct memstat_vm *st);
+
+int memstat_proc_read(struct memstat_proc *st);
+
+#endif
