@@ -44,8 +44,8 @@ static void write_fully(int fd, const char *buf, size_t len)
 }
 
 /* Appends to DIR/N.out or DIR/N.err; opened per write so 10,000 instances need no fds. */
-static int64_t output_to_file(struct cli_output *o, uint64_t instance, int stream,
-			      const void *buf, uint64_t len)
+static int64_t output_to_file(struct cli_output *o, uint64_t instance, int stream, const void *buf,
+			      uint64_t len)
 {
 	char path[PATH_MAX];
 	int fd;
@@ -73,8 +73,8 @@ static void emit_line(struct cli_output *o, uint64_t instance, int stream, const
 	pthread_mutex_unlock(&o->lock);
 }
 
-static int64_t output_prefixed(struct cli_output *o, uint64_t instance, int stream,
-			       const char *buf, uint64_t len)
+static int64_t output_prefixed(struct cli_output *o, uint64_t instance, int stream, const char *buf,
+			       uint64_t len)
 {
 	struct cli_line *l = &o->lines[instance * 2 + (stream == 2)];
 	uint64_t i;
@@ -90,8 +90,7 @@ static int64_t output_prefixed(struct cli_output *o, uint64_t instance, int stre
 	return (int64_t)len;
 }
 
-static int64_t cli_output_write(void *ctx, struct vm *vm, int stream, const void *buf,
-				uint64_t len)
+static int64_t cli_output_write(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len)
 {
 	struct cli_output *o = ctx;
 
@@ -102,7 +101,7 @@ static int64_t cli_output_write(void *ctx, struct vm *vm, int stream, const void
 	return output_prefixed(o, vm->instance, stream, buf, len);
 }
 
-const struct vm_hooks cli_output_hooks = { .output = cli_output_write };
+const struct vm_hooks cli_output_hooks = {.output = cli_output_write};
 
 void cli_output_finish(struct cli_output *o)
 {

@@ -9,9 +9,12 @@
 #define KIB_PER_PAGE (MVMM_PAGE_SIZE / 1024)
 
 static const char *const end_names[] = {
-	[VM_END_NONE] = "none",		[VM_END_EXIT] = "exit",
-	[VM_END_FAULT] = "fault",	[VM_END_ABORT] = "abort",
-	[VM_END_GUEST_ERROR] = "guest-error", [VM_END_TIMEOUT] = "timeout",
+	[VM_END_NONE] = "none",
+	[VM_END_EXIT] = "exit",
+	[VM_END_FAULT] = "fault",
+	[VM_END_ABORT] = "abort",
+	[VM_END_GUEST_ERROR] = "guest-error",
+	[VM_END_TIMEOUT] = "timeout",
 	[VM_END_HOST_ERROR] = "host-error",
 };
 
@@ -77,8 +80,10 @@ static void print_json(const struct cli_stats *s, const struct fleet *f, const i
 		(double)(f->t_end_ns - f->t_start_ns) / 1e6, t->shared, t->private, t->zero_private,
 		s->held.rss_kb, s->held.pss_kb, s->held.private_dirty_kb,
 		s->held_ok ? (long)(s->mem_available_before_kb - s->held.mem_available_kb) : 0L,
-		s->held_ok && n ? (double)((long)(s->mem_available_before_kb -
-						  s->held.mem_available_kb)) / n : 0.0);
+		s->held_ok && n
+			? (double)((long)(s->mem_available_before_kb - s->held.mem_available_kb)) /
+				  n
+			: 0.0);
 }
 
 static void print_table(const struct cli_stats *s, const struct fleet *f, const int *statuses,
@@ -86,8 +91,9 @@ static void print_table(const struct cli_stats *s, const struct fleet *f, const 
 {
 	unsigned i, n = f->cfg.count;
 
-	fprintf(stderr, "\nmvmm stats: %u instance%s of %s, %lu MiB guests, image %lu pages (%.1f MiB)"
-			" of data, %s\n",
+	fprintf(stderr,
+		"\nmvmm stats: %u instance%s of %s, %lu MiB guests, image %lu pages (%.1f MiB)"
+		" of data, %s\n",
 		n, n == 1 ? "" : "s", f->cfg.img->name, (unsigned long)(f->cfg.img->mem_size >> 20),
 		f->cfg.img->data_pages, f->cfg.img->data_pages * 4.0 / 1024,
 		s->no_share ? "private copies (--no-share)" : "shared image");
@@ -109,14 +115,16 @@ static void print_table(const struct cli_stats *s, const struct fleet *f, const 
 			(double)t->zero_shared / t->measured,
 			(double)t->zero_private / t->measured);
 	if (!s->held_ok) {
-		fprintf(stderr, "  (process memory is measured while instances are held: use --hold)\n");
+		fprintf(stderr,
+			"  (process memory is measured while instances are held: use --hold)\n");
 		return;
 	}
 	long drop = (long)(s->mem_available_before_kb - s->held.mem_available_kb);
 
 	fprintf(stderr, "  all %u started and held in %.1f ms\n", n,
 		(double)(f->t_held_ns - f->t_start_ns) / 1e6);
-	fprintf(stderr, "  process while held: RSS %.1f MiB, PSS %.1f MiB, Private_Dirty %.1f MiB\n",
+	fprintf(stderr,
+		"  process while held: RSS %.1f MiB, PSS %.1f MiB, Private_Dirty %.1f MiB\n",
 		s->held.rss_kb / 1024.0, s->held.pss_kb / 1024.0,
 		s->held.private_dirty_kb / 1024.0);
 	fprintf(stderr, "  host memory used (MemAvailable drop): %.1f MiB, %.0f KiB per instance\n",
@@ -125,7 +133,7 @@ static void print_table(const struct cli_stats *s, const struct fleet *f, const 
 
 void cli_stats_print(const struct cli_stats *s, const struct fleet *f, const int *statuses)
 {
-	struct totals t = { 0 };
+	struct totals t = {0};
 	unsigned i;
 
 	for (i = 0; i < f->cfg.count; i++)

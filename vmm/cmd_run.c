@@ -53,15 +53,15 @@ static int parse_stats_mode(const char *arg, enum cli_stats_mode *mode)
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "mem", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "hold", no_argument, NULL, 'H' },
-		{ "no-share", no_argument, NULL, 'P' },
-		{ "output-dir", required_argument, NULL, 'o' },
-		{ "stats", optional_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
+		{"mem", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 't'},
+		{"env", required_argument, NULL, 'e'},
+		{"count", required_argument, NULL, 'n'},
+		{"hold", no_argument, NULL, 'H'},
+		{"no-share", no_argument, NULL, 'P'},
+		{"output-dir", required_argument, NULL, 'o'},
+		{"stats", optional_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -160,7 +160,7 @@ static void run_vm_config(const struct run_opts *o, struct vm_config *cfg)
 /* One instance on this thread: the short path that `mvmm run hello.elf` takes. */
 static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
 {
-	struct vm_result res = { 0 };
+	struct vm_result res = {0};
 	struct vm_config cfg;
 	struct vm *vm;
 	int status;
@@ -191,8 +191,8 @@ static void raise_fd_limit(void)
 
 static int run_many(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
 {
-	struct fleet_config fc = { 0 };
-	struct cli_stats stats = { .mode = o->stats, .no_share = o->no_share };
+	struct fleet_config fc = {0};
+	struct cli_stats stats = {.mode = o->stats, .no_share = o->no_share};
 	struct cli_output out;
 	struct fleet f;
 	int *statuses = NULL, status = 0;
@@ -242,8 +242,8 @@ static int run_many(struct kvm_sys *kvm, struct image *img, const struct run_opt
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = { 0 };
-	struct kvm_sys kvm = { .fd = -1 };
+	struct run_opts o = {0};
+	struct kvm_sys kvm = {.fd = -1};
 	struct image *img = NULL;
 	int status;
 

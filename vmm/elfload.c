@@ -27,8 +27,10 @@ static int add_ok(uint64_t a, uint64_t b, uint64_t *sum)
 
 static int elfload_check_ident(const unsigned char *file, size_t len)
 {
-	if (len < EI_NIDENT || memcmp(file, ELFMAG, SELFMAG) != 0)
+	if (len < SELFMAG || memcmp(file, ELFMAG, SELFMAG) != 0)
 		return err_set("not an ELF file (bad magic)");
+	if (len < EI_NIDENT)
+		return err_set("truncated ELF header (%zu of %zu bytes)", len, sizeof(Elf64_Ehdr));
 	if (file[EI_CLASS] != ELFCLASS64)
 		return err_set("not a 64-bit ELF (class %u); guests are x86-64 ELF64",
 			       file[EI_CLASS]);
@@ -141,10 +143,12 @@ static int elfload_place(struct elfload_program *prog, int pie, uint64_t mem_siz
 		struct elfload_segment *s = &prog->segs[i];
 
 		if (add_ok(s->gpa, prog->base, &s->gpa) < 0 || add_ok(s->gpa, s->memsz, &end) < 0)
-			return err_set("segment at 0x%lx: address overflows", (unsigned long)s->gpa);
+			return err_set("segment at 0x%lx: address overflows",
+				       (unsigned long)s->gpa);
 		if (s->gpa < MVMM_IMAGE_BASE)
-			return err_set("segment at 0x%lx overlaps the VMM's reserved area below 0x%x",
-				       (unsigned long)s->gpa, MVMM_IMAGE_BASE);
+			return err_set(
+				"segment at 0x%lx overlaps the VMM's reserved area below 0x%x",
+				(unsigned long)s->gpa, MVMM_IMAGE_BASE);
 		if (end > limit)
 			return err_set("segment 0x%lx-0x%lx lies outside guest memory's program "
 				       "area (ends at 0x%lx; try a larger --mem)",

@@ -9,7 +9,7 @@
 #define ELFLOAD_MAX_SYMBOLS  (1u << 20)
 
 struct elfload_segment {
-	uint64_t gpa;	 /* where it goes in guest memory (load base applied) */
+	uint64_t gpa; /* where it goes in guest memory (load base applied) */
 	uint64_t memsz;
 	uint64_t filesz;
 	uint64_t offset; /* in the file */
@@ -23,10 +23,10 @@ struct elfload_symbol {
 };
 
 struct elfload_program {
-	int pie;	  /* ET_DYN: loaded at `base` */
-	uint64_t base;	  /* load bias added to every address (0 for ET_EXEC) */
-	uint64_t entry;	  /* guest address of the entry point */
-	uint64_t lo, hi;  /* page-aligned guest span of all PT_LOAD segments */
+	int pie;	 /* ET_DYN: loaded at `base` */
+	uint64_t base;	 /* load bias added to every address (0 for ET_EXEC) */
+	uint64_t entry;	 /* guest address of the entry point */
+	uint64_t lo, hi; /* page-aligned guest span of all PT_LOAD segments */
 	size_t nsegs;
 	struct elfload_segment segs[ELFLOAD_MAX_SEGMENTS];
 	struct elfload_symbol *syms; /* sorted by address */

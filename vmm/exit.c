@@ -48,7 +48,7 @@ static enum exit_action exit_io(struct vm *vm, const struct kvm_run *run)
 	if (run->io.direction == KVM_EXIT_IO_OUT && port == MVMM_FAULT_PORT && run->io.size == 1)
 		return fault_capture(vm, 0);
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1 ||
-	    port < MVMM_HC_PORT_BASE || port >= MVMM_HC_PORT_BASE + X86_HC_PORT_SLOTS + 8)
+	    port < MVMM_HC_PORT_BASE || port >= MVMM_HC_PORT_BASE + X86_HC_PORT_SLOTS)
 		return exit_guest_error(vm, "port I/O (%s port 0x%x, %u bytes) is not a hypercall",
 					run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", port,
 					run->io.size);
@@ -71,9 +71,9 @@ enum exit_action exit_dispatch(struct vm *vm)
 		return exit_guest_error(vm, "access to unbacked guest-physical address 0x%llx",
 					(unsigned long long)run->mmio.phys_addr);
 	case KVM_EXIT_FAIL_ENTRY:
-		return exit_host_error(vm, "KVM could not enter the guest (reason 0x%llx)",
-				       (unsigned long long)
-					       run->fail_entry.hardware_entry_failure_reason);
+		return exit_host_error(
+			vm, "KVM could not enter the guest (reason 0x%llx)",
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_host_error(vm, "KVM internal error (suberror %u)",
 				       run->internal.suberror);

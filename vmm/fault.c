@@ -12,10 +12,10 @@
 #include "mvmm_abi.h"
 #include "x86.h"
 
-#define DISASM_BEFORE	 6   /* instructions shown before the faulting one */
-#define DISASM_AFTER	 3
-#define DISASM_MAX_BACK	 2048 /* from a symbol's start, at most this far back */
-#define DISASM_AHEAD	 64
+#define DISASM_BEFORE	6 /* instructions shown before the faulting one */
+#define DISASM_AFTER	3
+#define DISASM_MAX_BACK 2048 /* from a symbol's start, at most this far back */
+#define DISASM_AHEAD	64
 
 /* A growing string; on allocation failure it stops growing and reports NULL at the end. */
 struct sbuf {
@@ -76,7 +76,9 @@ static void describe_error_code(struct sbuf *b, const struct vm_fault *f)
 	sb_printf(b, "  error code 0x%lx", (unsigned long)e);
 	if (f->vector == 14)
 		sb_printf(b, " (%s %s, %s%s)", e & 4 ? "user" : "supervisor",
-			  e & 16 ? "instruction fetch" : e & 2 ? "write" : "read",
+			  e & 16  ? "instruction fetch"
+			  : e & 2 ? "write"
+				  : "read",
 			  e & 1 ? "protection violation" : "page not present",
 			  e & 8 ? ", reserved bit set" : "");
 	else if (e && f->vector != 8)
@@ -94,11 +96,11 @@ static void describe_registers(struct sbuf *b, const struct vm_fault *f)
 		const char *name;
 		uint64_t v;
 	} regs[] = {
-		{ "rax", r->rax }, { "rbx", r->rbx }, { "rcx", r->rcx }, { "rdx", r->rdx },
-		{ "rsi", r->rsi }, { "rdi", r->rdi }, { "rbp", r->rbp }, { "rsp", f->rsp },
-		{ "r8", r->r8 },   { "r9", r->r9 },   { "r10", r->r10 }, { "r11", r->r11 },
-		{ "r12", r->r12 }, { "r13", r->r13 }, { "r14", r->r14 }, { "r15", r->r15 },
-		{ "rip", f->rip }, { "rflags", f->rflags },
+		{"rax", r->rax}, {"rbx", r->rbx},	{"rcx", r->rcx}, {"rdx", r->rdx},
+		{"rsi", r->rsi}, {"rdi", r->rdi},	{"rbp", r->rbp}, {"rsp", f->rsp},
+		{"r8", r->r8},	 {"r9", r->r9},		{"r10", r->r10}, {"r11", r->r11},
+		{"r12", r->r12}, {"r13", r->r13},	{"r14", r->r14}, {"r15", r->r15},
+		{"rip", f->rip}, {"rflags", f->rflags},
 	};
 	size_t i;
 
@@ -129,8 +131,7 @@ static int print_insns(struct sbuf *b, const struct image *img, const cs_insn *i
 	return 0;
 }
 
-static size_t disasm_at(csh h, const struct gmem *mem, uint64_t start, uint64_t rip,
-			cs_insn **insn)
+static size_t disasm_at(csh h, const struct gmem *mem, uint64_t start, uint64_t rip, cs_insn **insn)
 {
 	uint64_t len = rip - start + DISASM_AHEAD;
 	const uint8_t *code;
@@ -182,11 +183,12 @@ static void describe_code(struct sbuf *b, const struct image *img, const struct 
 
 char *fault_format(const struct image *img, const struct gmem *mem, const struct vm_fault *f)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 	const char *name = x86_vector_name(f->vector);
 
 	if (f->triple) {
-		sb_printf(&b, "guest fault: triple fault (the CPU shut the guest down) at rip 0x%lx ",
+		sb_printf(&b,
+			  "guest fault: triple fault (the CPU shut the guest down) at rip 0x%lx ",
 			  (unsigned long)f->rip);
 	} else {
 		sb_printf(&b, "guest fault: %s (%s, vector %u) at rip 0x%lx ",

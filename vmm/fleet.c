@@ -39,8 +39,8 @@ static int fleet_wait(void *ctx, struct vm *vm)
 	pthread_cond_signal(&f->arrived);
 	while (!f->released) {
 		if (vm->deadline_ns) {
-			struct timespec ts = { (time_t)(vm->deadline_ns / 1000000000ull),
-					       (long)(vm->deadline_ns % 1000000000ull) };
+			struct timespec ts = {(time_t)(vm->deadline_ns / 1000000000ull),
+					      (long)(vm->deadline_ns % 1000000000ull)};
 
 			if (pthread_cond_clockwait(&f->release, &f->lock, CLOCK_MONOTONIC, &ts) ==
 			    ETIMEDOUT) {
@@ -57,8 +57,8 @@ static int fleet_wait(void *ctx, struct vm *vm)
 	return ret;
 }
 
-static const struct vm_hooks fleet_hooks_out = { .output = fleet_output, .wait = fleet_wait };
-static const struct vm_hooks fleet_hooks = { .wait = fleet_wait };
+static const struct vm_hooks fleet_hooks_out = {.output = fleet_output, .wait = fleet_wait};
+static const struct vm_hooks fleet_hooks = {.wait = fleet_wait};
 
 /* Bounds concurrent VM creation to the CPU count: more only thrashes KVM's locks. */
 static void fleet_creator_enter(struct fleet *f)

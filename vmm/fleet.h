@@ -9,12 +9,12 @@
 #include "vm.h"
 
 struct fleet_instance {
-	struct vm *vm;		/* live between creation and the end of its run */
+	struct vm *vm; /* live between creation and the end of its run */
 	struct vm_result res;
-	struct memstat_vm mem;	/* taken at the hold point, or just before teardown */
+	struct memstat_vm mem; /* taken at the hold point, or just before teardown */
 	int mem_taken;
-	int create_failed;	/* res.message says why */
-	int waiting;		/* blocked in MVMM_HC_WAIT */
+	int create_failed; /* res.message says why */
+	int waiting;	   /* blocked in MVMM_HC_WAIT */
 	int ended;
 	pthread_t thread;
 	int thread_ok;
@@ -26,10 +26,10 @@ struct fleet_config {
 	struct kvm_sys *kvm;
 	struct image *img;
 	unsigned count;
-	struct vm_config vm;	     /* for every instance; .instance and .hooks are set per VM */
+	struct vm_config vm;	      /* for every instance; .instance and .hooks are set per VM */
 	const struct vm_hooks *hooks; /* the caller's output hook (wait is the fleet's) */
 	void *hooks_ctx;
-	int hold;		     /* hold instances at MVMM_HC_WAIT until all arrive */
+	int hold; /* hold instances at MVMM_HC_WAIT until all arrive */
 	/* Called once every instance is waiting or has ended, before release. */
 	void (*on_hold)(void *ctx, struct fleet *f);
 	void *on_hold_ctx;
@@ -40,9 +40,9 @@ struct fleet {
 	struct fleet_instance *inst;
 	pthread_mutex_t lock;
 	/* Separate conditions: one broadcast per event would wake thousands of threads. */
-	pthread_cond_t arrived;	 /* main waits: an instance reached its wait or ended */
-	pthread_cond_t release;	 /* held instances wait: broadcast once, at release */
-	pthread_cond_t creator;	 /* a creation slot became free */
+	pthread_cond_t arrived; /* main waits: an instance reached its wait or ended */
+	pthread_cond_t release; /* held instances wait: broadcast once, at release */
+	pthread_cond_t creator; /* a creation slot became free */
 	unsigned waiting, ended;
 	int released;
 	uint64_t t_start_ns, t_held_ns, t_end_ns;

@@ -7,8 +7,8 @@
 #include "mvmm_abi.h"
 
 struct gmem {
-	uint8_t *host;	 /* host mapping of guest-physical 0 */
-	uint64_t size;	 /* bytes */
+	uint8_t *host; /* host mapping of guest-physical 0 */
+	uint64_t size; /* bytes */
 };
 
 /*

@@ -61,8 +61,9 @@ static enum exit_action hc_write(struct vm *vm, void *blk)
 	}
 	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(vm, "hypercall write: buffer 0x%lx+%lu outside guest memory",
-					(unsigned long)a->buf, (unsigned long)a->len);
+		return exit_guest_error(
+			vm, "hypercall write: buffer 0x%lx+%lu outside the guest's user memory",
+			(unsigned long)a->buf, (unsigned long)a->len);
 	if (vm->hooks && vm->hooks->output) {
 		int64_t n = vm->hooks->output(vm->hooks_ctx, vm, (int)a->fd, buf, a->len);
 
@@ -87,8 +88,9 @@ static enum exit_action hc_read(struct vm *vm, void *blk)
 	}
 	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(vm, "hypercall read: buffer 0x%lx+%lu outside guest memory",
-					(unsigned long)a->buf, (unsigned long)a->len);
+		return exit_guest_error(
+			vm, "hypercall read: buffer 0x%lx+%lu outside the guest's user memory",
+			(unsigned long)a->buf, (unsigned long)a->len);
 	fd = fd_for_stream(vm, 0);
 	if (fd < 0) {
 		a->ret = 0; /* no input: end of file */
@@ -151,8 +153,9 @@ static enum exit_action hc_abort(struct vm *vm, void *blk)
 
 	msg = gmem_user_ptr(&vm->mem, a->msg, a->len);
 	if (!msg)
-		return exit_guest_error(vm, "hypercall abort: message 0x%lx+%lu outside guest memory",
-					(unsigned long)a->msg, (unsigned long)a->len);
+		return exit_guest_error(
+			vm, "hypercall abort: message 0x%lx+%lu outside the guest's user memory",
+			(unsigned long)a->msg, (unsigned long)a->len);
 	vm->res->end = VM_END_ABORT;
 	copy_printable(vm->res->message, sizeof(vm->res->message), msg, a->len);
 	return EXIT_STOP;
@@ -171,13 +174,13 @@ static enum exit_action hc_wait(struct vm *vm, void *blk)
 }
 
 static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
-	[MVMM_HC_WRITE] = { "write", hc_write, sizeof(struct mvmm_hc_write) },
-	[MVMM_HC_READ] = { "read", hc_read, sizeof(struct mvmm_hc_read) },
-	[MVMM_HC_EXIT] = { "exit", hc_exit, sizeof(struct mvmm_hc_exit) },
-	[MVMM_HC_CLOCK] = { "clock", hc_clock, sizeof(struct mvmm_hc_clock) },
-	[MVMM_HC_BOOTINFO] = { "bootinfo", hc_bootinfo, sizeof(struct mvmm_hc_bootinfo) },
-	[MVMM_HC_ABORT] = { "abort", hc_abort, sizeof(struct mvmm_hc_abort) },
-	[MVMM_HC_WAIT] = { "wait", hc_wait, sizeof(struct mvmm_hc_wait) },
+	[MVMM_HC_WRITE] = {"write", hc_write, sizeof(struct mvmm_hc_write)},
+	[MVMM_HC_READ] = {"read", hc_read, sizeof(struct mvmm_hc_read)},
+	[MVMM_HC_EXIT] = {"exit", hc_exit, sizeof(struct mvmm_hc_exit)},
+	[MVMM_HC_CLOCK] = {"clock", hc_clock, sizeof(struct mvmm_hc_clock)},
+	[MVMM_HC_BOOTINFO] = {"bootinfo", hc_bootinfo, sizeof(struct mvmm_hc_bootinfo)},
+	[MVMM_HC_ABORT] = {"abort", hc_abort, sizeof(struct mvmm_hc_abort)},
+	[MVMM_HC_WAIT] = {"wait", hc_wait, sizeof(struct mvmm_hc_wait)},
 };
 
 const char *hypercall_name(unsigned nr)
@@ -200,8 +203,9 @@ enum exit_action hypercall_dispatch(struct vm *vm, unsigned nr, mvmm_gpa_t arg)
 					hc->name, (unsigned long)arg);
 	blk = gmem_user_ptr(&vm->mem, arg, hc->size);
 	if (!blk)
-		return exit_guest_error(vm, "hypercall %s: argument block 0x%lx outside guest memory",
-					hc->name, (unsigned long)arg);
+		return exit_guest_error(
+			vm, "hypercall %s: argument block 0x%lx outside the guest's user memory",
+			hc->name, (unsigned long)arg);
 	/* Work on a copy: the handler never reads guest memory twice. */
 	memcpy(copy, blk, hc->size);
 	vm->res->hypercalls++;

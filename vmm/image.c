@@ -19,12 +19,11 @@
 
 static int image_check_size(uint64_t *mem_size)
 {
-	uint64_t m = (*mem_size + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
-
-	if (*mem_size < MVMM_MEM_MIN || m > MVMM_MEM_MAX)
+	/* Check before rounding: rounding a size near 2^64 up would wrap to 0. */
+	if (*mem_size < MVMM_MEM_MIN || *mem_size > MVMM_MEM_MAX)
 		return err_set("guest memory size %lu bytes is outside %u MiB .. %llu MiB",
 			       (unsigned long)*mem_size, MVMM_MEM_MIN >> 20, MVMM_MEM_MAX >> 20);
-	*mem_size = m;
+	*mem_size = (*mem_size + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
 	return 0;
 }
 
@@ -35,8 +34,7 @@ static void image_copy_segments(uint8_t *mem, const uint8_t *file,
 
 	/* Bytes past p_filesz stay zero: the memfd is fresh. */
 	for (i = 0; i < prog->nsegs; i++)
-		memcpy(mem + prog->segs[i].gpa, file + prog->segs[i].offset,
-		       prog->segs[i].filesz);
+		memcpy(mem + prog->segs[i].gpa, file + prog->segs[i].offset, prog->segs[i].filesz);
 }
 
 /* Writes program and tables through a shared mapping, then seals the memfd. */
@@ -81,7 +79,8 @@ static int image_map_data(struct image *img)
 		hole = lseek(img->memfd, data, SEEK_HOLE);
 		if (hole < 0)
 			return err_sys("SEEK_HOLE on the image memfd");
-		for (p = (uint64_t)data / MVMM_PAGE_SIZE; p * MVMM_PAGE_SIZE < (uint64_t)hole; p++) {
+		for (p = (uint64_t)data / MVMM_PAGE_SIZE; p * MVMM_PAGE_SIZE < (uint64_t)hole;
+		     p++) {
 			img->data_map[p >> 3] |= (uint8_t)(1u << (p & 7));
 			img->data_pages++;
 		}

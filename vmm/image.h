@@ -8,14 +8,14 @@
 #include "elfload.h"
 
 struct image {
-	int memfd;	    /* sealed: F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE */
-	uint64_t mem_size;  /* guest memory size; the memfd's size */
+	int memfd;	   /* sealed: F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE */
+	uint64_t mem_size; /* guest memory size; the memfd's size */
 	uint64_t heap_start;
 	uint64_t heap_end;
 	struct elfload_program prog;
-	uint8_t *data_map;  /* one bit per page: 1 where the image holds data, 0 for holes */
+	uint8_t *data_map; /* one bit per page: 1 where the image holds data, 0 for holes */
 	uint64_t data_pages;
-	char *name;	    /* path or caller-given name, for messages */
+	char *name; /* path or caller-given name, for messages */
 	int refs;
 };
 

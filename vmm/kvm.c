@@ -17,9 +17,9 @@ static const struct {
 	int cap;
 	const char *name;
 } kvm_required_caps[] = {
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
 };
 
 const char *kvm_open_advice(int err)
@@ -46,7 +46,7 @@ static int kvm_check_caps(int fd)
 	for (i = 0; i < sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]); i++) {
 		if (ioctl(fd, KVM_CHECK_EXTENSION, kvm_required_caps[i].cap) <= 0)
 			return err_set(KVM_PATH ": this KVM lacks %s, which mvmm needs; "
-				       "use a newer kernel",
+						"use a newer kernel",
 				       kvm_required_caps[i].name);
 	}
 	return 0;

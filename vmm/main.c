@@ -47,11 +47,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{ "run", cmd_run },
-	{ "help", cmd_help },
-	{ "--help", cmd_help },
-	{ "-h", cmd_help },
-	{ "--version", cmd_version },
+	{"run", cmd_run}, {"help", cmd_help},	      {"--help", cmd_help},
+	{"-h", cmd_help}, {"--version", cmd_version},
 };
 
 int main(int argc, char **argv)

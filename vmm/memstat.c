@@ -10,13 +10,12 @@
 
 #include "error.h"
 
-#define PM_PRESENT   (1ull << 63)
-#define PM_SWAPPED   (1ull << 62)
-#define PM_FILE	     (1ull << 61) /* file page or shared anonymous */
-#define PM_BATCH     512
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE	   (1ull << 61) /* file page or shared anonymous */
+#define PM_BATCH   512
 
-static void memstat_count(const struct image *img, uint64_t page, uint64_t e,
-			  struct memstat_vm *st)
+static void memstat_count(const struct image *img, uint64_t page, uint64_t e, struct memstat_vm *st)
 {
 	int data = image_page_has_data(img, page);
 	int present = (e & (PM_PRESENT | PM_SWAPPED)) != 0;
@@ -60,8 +59,7 @@ int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
 }
 
 /* Finds "Key:   N kB" lines in a /proc file. */
-static void read_kb_fields(const char *path, const char *const *keys, uint64_t *const *vals,
-			   int n)
+static void read_kb_fields(const char *path, const char *const *keys, uint64_t *const *vals, int n)
 {
 	char line[256];
 	FILE *f = fopen(path, "re");
@@ -84,10 +82,10 @@ static void read_kb_fields(const char *path, const char *const *keys, uint64_t *
 
 int memstat_proc_read(struct memstat_proc *st)
 {
-	static const char *const rollup_keys[] = { "Rss", "Pss", "Private_Dirty" };
-	static const char *const meminfo_keys[] = { "MemAvailable" };
-	uint64_t *rollup_vals[] = { &st->rss_kb, &st->pss_kb, &st->private_dirty_kb };
-	uint64_t *meminfo_vals[] = { &st->mem_available_kb };
+	static const char *const rollup_keys[] = {"Rss", "Pss", "Private_Dirty"};
+	static const char *const meminfo_keys[] = {"MemAvailable"};
+	uint64_t *rollup_vals[] = {&st->rss_kb, &st->pss_kb, &st->private_dirty_kb};
+	uint64_t *meminfo_vals[] = {&st->mem_available_kb};
 
 	memset(st, 0, sizeof(*st));
 	read_kb_fields("/proc/self/smaps_rollup", rollup_keys, rollup_vals, 3);

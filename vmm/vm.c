@@ -97,8 +97,7 @@ static int vm_create_vcpu(struct vm *vm, uint64_t entry)
 	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		return err_sys("KVM_CREATE_VCPU");
-	vm->run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd,
-		       0);
+	vm->run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED) {
 		vm->run = NULL;
 		return err_sys("mapping kvm_run");

@@ -23,20 +23,20 @@ enum vm_end {
 
 struct vm_fault {
 	unsigned vector;
-	int triple;	 /* KVM_EXIT_SHUTDOWN: no frame, registers only */
+	int triple; /* KVM_EXIT_SHUTDOWN: no frame, registers only */
 	uint64_t error_code;
-	uint64_t cr2;	 /* faulting address for #PF */
+	uint64_t cr2;		   /* faulting address for #PF */
 	uint64_t rip, rsp, rflags; /* where the guest was */
 	struct kvm_regs regs;
 };
 
 struct vm_result {
 	enum vm_end end;
-	int status;	  /* VM_END_EXIT: 0-255 */
+	int status; /* VM_END_EXIT: 0-255 */
 	char message[512];
 	struct vm_fault fault;
-	char *report;	  /* VM_END_FAULT: multi-line crash report (owned; vm_result_clear frees) */
-	uint64_t exits;	  /* KVM_RUN returns */
+	char *report;	/* VM_END_FAULT: multi-line crash report (owned; vm_result_clear frees) */
+	uint64_t exits; /* KVM_RUN returns */
 	uint64_t hypercalls;
 };
 
@@ -44,7 +44,8 @@ struct vm;
 
 /* Optional callbacks that replace the default handling of guest I/O and waits. */
 struct vm_hooks {
-	/* Guest output on stream 1 or 2; returns bytes taken or -1. NULL: write to out_fd/err_fd. */
+	/* Guest output on stream 1 or 2; returns bytes taken or -1. NULL: write to out_fd/err_fd.
+	 */
 	int64_t (*output)(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len);
 	/*
 	 * MVMM_HC_WAIT: blocks until the host releases the guest. Returns 0, or
@@ -54,8 +55,8 @@ struct vm_hooks {
 };
 
 struct vm_config {
-	const char *const *argv; /* NULL-terminated; argv[0] is the program name */
-	const char *const *envp; /* NULL-terminated, or NULL for none */
+	const char *const *argv;   /* NULL-terminated; argv[0] is the program name */
+	const char *const *envp;   /* NULL-terminated, or NULL for none */
 	int in_fd, out_fd, err_fd; /* guest stdin/stdout/stderr; -1 to refuse */
 	uint64_t timeout_ns;	   /* 0: no limit */
 	uint64_t instance;

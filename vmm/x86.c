@@ -6,27 +6,27 @@
 #include "layout.h"
 #include "mvmm_abi.h"
 
-#define PTE_P	(1ull << 0)
-#define PTE_RW	(1ull << 1)
-#define PTE_US	(1ull << 2)
-#define PTE_A	(1ull << 5)
-#define PTE_D	(1ull << 6)
-#define PTE_NX	(1ull << 63)
+#define PTE_P  (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_A  (1ull << 5)
+#define PTE_D  (1ull << 6)
+#define PTE_NX (1ull << 63)
 
 #define PTE_TABLE   (PTE_P | PTE_RW | PTE_US | PTE_A)
 #define PTE_SYS	    (PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX)
 #define PTE_SYS_X   (PTE_P | PTE_A | PTE_D)
 #define PTE_USER_RW (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX)
 
-#define TSS_SIZE	104
-#define TSS_IOMAP_BASE	TSS_SIZE
+#define TSS_SIZE       104
+#define TSS_IOMAP_BASE TSS_SIZE
 /* Bitmap bytes up to and including the last open port + 3 (outl tests 4 bits), then 0xff. */
-#define IOMAP_OPEN_LO	(MVMM_HC_PORT_BASE / 8)
-#define IOMAP_OPEN_HI	((MVMM_HC_PORT_BASE + X86_HC_PORT_SLOTS + 3) / 8)
-#define IOMAP_BYTES	(IOMAP_OPEN_HI + 2)
-#define TSS_LIMIT	(TSS_IOMAP_BASE + IOMAP_BYTES - 1)
-#define GDT_ENTRIES	7
-#define STUB_SIZE	16
+#define IOMAP_OPEN_LO (MVMM_HC_PORT_BASE / 8)
+#define IOMAP_OPEN_HI ((MVMM_HC_PORT_BASE + X86_HC_PORT_SLOTS + 3) / 8)
+#define IOMAP_BYTES   (IOMAP_OPEN_HI + 2)
+#define TSS_LIMIT     (TSS_IOMAP_BASE + IOMAP_BYTES - 1)
+#define GDT_ENTRIES   7
+#define STUB_SIZE     16
 
 _Static_assert(MVMM_FAULT_PORT < 0x100, "stubs use out %al,$imm8");
 _Static_assert(TSS_IOMAP_BASE + IOMAP_BYTES <= MVMM_PAGE_SIZE, "TSS must fit its page");
@@ -65,8 +65,8 @@ static void map_segment(uint8_t *mem, const struct elfload_segment *seg)
 	}
 }
 
-static void build_page_tables(uint8_t *mem, uint64_t mem_size,
-			      const struct elfload_program *prog, uint64_t heap_start)
+static void build_page_tables(uint8_t *mem, uint64_t mem_size, const struct elfload_program *prog,
+			      uint64_t heap_start)
 {
 	uint64_t *pml4 = (uint64_t *)(mem + LAYOUT_PML4_GPA);
 	uint64_t *pdpt = (uint64_t *)(mem + LAYOUT_PDPT_GPA);
@@ -209,7 +209,7 @@ void x86_user_sregs(struct kvm_sregs *s)
 
 	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE */
 	s->cr3 = LAYOUT_PML4_GPA;
-	s->cr4 = 0x620; /* OSXMMEXCPT OSFXSR PAE */
+	s->cr4 = 0x620;	 /* OSXMMEXCPT OSFXSR PAE */
 	s->efer = 0xd00; /* NXE LMA LME */
 }
 
@@ -217,26 +217,26 @@ static const struct {
 	const char *mnemonic;
 	const char *name;
 } x86_vectors[32] = {
-	[0] = { "#DE", "divide error" },
-	[1] = { "#DB", "debug" },
-	[2] = { "NMI", "non-maskable interrupt" },
-	[3] = { "#BP", "breakpoint" },
-	[4] = { "#OF", "overflow" },
-	[5] = { "#BR", "bound range exceeded" },
-	[6] = { "#UD", "invalid opcode" },
-	[7] = { "#NM", "device not available" },
-	[8] = { "#DF", "double fault" },
-	[10] = { "#TS", "invalid TSS" },
-	[11] = { "#NP", "segment not present" },
-	[12] = { "#SS", "stack-segment fault" },
-	[13] = { "#GP", "general protection fault" },
-	[14] = { "#PF", "page fault" },
-	[16] = { "#MF", "x87 floating-point error" },
-	[17] = { "#AC", "alignment check" },
-	[18] = { "#MC", "machine check" },
-	[19] = { "#XM", "SIMD floating-point exception" },
-	[20] = { "#VE", "virtualization exception" },
-	[21] = { "#CP", "control protection" },
+	[0] = {"#DE", "divide error"},
+	[1] = {"#DB", "debug"},
+	[2] = {"NMI", "non-maskable interrupt"},
+	[3] = {"#BP", "breakpoint"},
+	[4] = {"#OF", "overflow"},
+	[5] = {"#BR", "bound range exceeded"},
+	[6] = {"#UD", "invalid opcode"},
+	[7] = {"#NM", "device not available"},
+	[8] = {"#DF", "double fault"},
+	[10] = {"#TS", "invalid TSS"},
+	[11] = {"#NP", "segment not present"},
+	[12] = {"#SS", "stack-segment fault"},
+	[13] = {"#GP", "general protection fault"},
+	[14] = {"#PF", "page fault"},
+	[16] = {"#MF", "x87 floating-point error"},
+	[17] = {"#AC", "alignment check"},
+	[18] = {"#MC", "machine check"},
+	[19] = {"#XM", "SIMD floating-point exception"},
+	[20] = {"#VE", "virtualization exception"},
+	[21] = {"#CP", "control protection"},
 };
 
 const char *x86_vector_name(unsigned v)
