@@ -48,6 +48,8 @@ struct fleet {
 	uint64_t t_start_ns, t_held_ns, t_end_ns;
 	int creators; /* instances being created right now (bounded by the CPU count) */
 	int max_creators;
+	void *stacks; /* one mapping holds every instance thread's stack */
+	size_t stacks_size;
 };
 
 /*
