@@ -43,6 +43,10 @@ enum mvmm_hypercall {
 	MVMM_HC_BOOTINFO = 4, /* struct mvmm_hc_bootinfo */
 	MVMM_HC_ABORT = 5,    /* struct mvmm_hc_abort, does not return */
 	MVMM_HC_WAIT = 6,     /* struct mvmm_hc_wait */
+	MVMM_HC_READY = 7,    /* struct mvmm_hc_ready */
+	MVMM_HC_REQUEST = 8,  /* struct mvmm_hc_request */
+	MVMM_HC_RANDOM = 9,   /* struct mvmm_hc_random */
+	MVMM_HC_CHECKPOINT = 10, /* struct mvmm_hc_checkpoint */
 	MVMM_HC_COUNT	      /* number of hypercalls; keep last */
 };
 
@@ -111,6 +115,50 @@ struct mvmm_hc_abort {
  */
 struct mvmm_hc_wait {
 	int64_t ret; /* OUT: 0 */
+};
+
+/*
+ * MVMM_HC_READY: the guest's initialization is done. Outside template mode
+ * it returns 0 at once. In template mode the VMM freezes the guest here
+ * (registers, FPU state, memory) as a template; every clone made from it
+ * resumes from this call with ret = its clone number (>= 1), like fork().
+ */
+struct mvmm_hc_ready {
+	int64_t ret; /* OUT: 0, or the clone number in a clone */
+};
+
+/*
+ * MVMM_HC_REQUEST: a clone's own request (the arguments it was launched
+ * with), as `argc` NUL-terminated strings back to back. Copies at most len
+ * bytes; ret is the full size, so a guest can retry with a larger buffer.
+ * Outside a clone the request is the program's own argv[1..].
+ */
+struct mvmm_hc_request {
+	int64_t ret; /* OUT: bytes of the whole request */
+	/* IN */
+	mvmm_gpa_t buf;
+	uint64_t len;
+	/* OUT */
+	uint64_t argc;
+};
+
+/* MVMM_HC_RANDOM: fresh host randomness (getrandom), at most 4096 bytes a call. */
+#define MVMM_RANDOM_MAX 4096u
+struct mvmm_hc_random {
+	int64_t ret; /* OUT: bytes written */
+	/* IN */
+	mvmm_gpa_t buf;
+	uint64_t len;
+};
+
+/*
+ * MVMM_HC_CHECKPOINT: marks a later state of the guest. Under
+ * `mvmm run --template --snapshot PATH` each checkpoint writes PATH.1,
+ * PATH.2, ... as page diffs against the state before. Returns the
+ * checkpoint's number (>= 1), or 0 when no snapshot is being taken.
+ */
+struct mvmm_hc_checkpoint {
+	int64_t ret;
 };
 
 /*
@@ -195,6 +243,8 @@ MVMM_CHECK_LAYOUT(struct mvmm_hc_bootinfo, size, 16);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_abort, len, 16);
 MVMM_CHECK_LAYOUT(struct mvmm_bootinfo, argc, 40);
 MVMM_CHECK_LAYOUT(struct mvmm_bootinfo, instance, 64);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_request, argc, 24);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_random, len, 16);
 _Static_assert(sizeof(struct mvmm_bootinfo) == 72, "boot info size changed");
 _Static_assert(sizeof(struct mvmm_fault_frame) == 56, "fault frame size changed");
 

@@ -15,6 +15,8 @@
 #include "fleet.h"
 #include "image.h"
 #include "kvm.h"
+#include "shellpool.h"
+#include "template.h"
 #include "vm.h"
 
 #define RUN_MAX_ENV   256
@@ -28,6 +30,7 @@ struct run_opts {
 	unsigned count;
 	int hold;
 	int no_share;
+	int template;
 	const char *output_dir;
 	enum cli_stats_mode stats;
 	char **guest_argv; /* guest path, then its arguments */
@@ -59,6 +62,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{"count", required_argument, NULL, 'n'},
 		{"hold", no_argument, NULL, 'H'},
 		{"no-share", no_argument, NULL, 'P'},
+		{"template", no_argument, NULL, 'T'},
 		{"output-dir", required_argument, NULL, 'o'},
 		{"stats", optional_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
@@ -99,6 +103,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'P':
 			o->no_share = 1;
+			break;
+		case 'T':
+			o->template = 1;
 			break;
 		case 'o':
 			o->output_dir = optarg;
@@ -189,7 +196,9 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int run_many(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
+static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl,
+		    struct shell_pool *pool, const struct vm_request *request,
+		    const struct run_opts *o)
 {
 	struct fleet_config fc = {0};
 	struct cli_stats stats = {.mode = o->stats, .no_share = o->no_share};
@@ -205,8 +214,11 @@ static int run_many(struct kvm_sys *kvm, struct image *img, const struct run_opt
 	raise_fd_limit();
 	run_vm_config(o, &fc.vm);
 	fc.vm.lean = o->count > 1;
+	fc.vm.request = request;
 	fc.kvm = kvm;
 	fc.img = img;
+	fc.tpl = tpl;
+	fc.pool = pool;
 	fc.count = o->count;
 	fc.hold = o->hold;
 	if (o->count > 1 || o->output_dir) {
@@ -240,6 +252,45 @@ static int run_many(struct kvm_sys *kvm, struct image *img, const struct run_opt
 	return status;
 }
 
+/*
+ * --template: boot one instance to its ready call, freeze it, then run
+ * --count clones of it, each resuming from ready with the run's ARGS as its
+ * request.
+ */
+static int run_template(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
+{
+	struct vm_request request = { 0 };
+	struct shell_pool pool;
+	struct vm_result res;
+	struct vm_config cfg;
+	struct template *tpl;
+	int status;
+
+	run_vm_config(o, &cfg);
+	tpl = template_create(kvm, img, &cfg, &res);
+	if (!tpl) {
+		status = res.end != VM_END_NONE && res.end != VM_END_HOST_ERROR
+				 ? run_status(&res, o, "template: ")
+				 : CLI_STATUS_ERROR;
+		fprintf(stderr, "mvmm: template: %s\n", mvmm_errmsg());
+		vm_result_clear(&res);
+		return status ? status : CLI_STATUS_ERROR;
+	}
+	vm_result_clear(&res);
+	if (vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0 ||
+	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		vm_request_free(&request);
+		template_put(tpl);
+		return CLI_STATUS_ERROR;
+	}
+	status = run_many(kvm, img, tpl, &pool, &request, o);
+	shell_pool_stop(&pool);
+	vm_request_free(&request);
+	template_put(tpl);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {0};
@@ -256,10 +307,12 @@ int cmd_run(int argc, char **argv)
 		kvm_sys_close(&kvm);
 		return CLI_STATUS_ERROR;
 	}
-	if (o.count == 1 && !o.hold && !o.stats && !o.output_dir)
+	if (o.template)
+		status = run_template(&kvm, img, &o);
+	else if (o.count == 1 && !o.hold && !o.stats && !o.output_dir)
 		status = run_single(&kvm, img, &o);
 	else
-		status = run_many(&kvm, img, &o);
+		status = run_many(&kvm, img, NULL, NULL, NULL, &o);
 	image_put(img);
 	kvm_sys_close(&kvm);
 	return status;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "shellpool.h"
+#include "template.h"
 
 #define FLEET_STACK_SIZE (256u << 10)
 
@@ -99,7 +101,10 @@ static void *fleet_instance_main(void *p)
 	cfg.hooks = f->cfg.hooks && f->cfg.hooks->output ? &fleet_hooks_out : &fleet_hooks;
 	cfg.hooks_ctx = f;
 	fleet_creator_enter(f);
-	in->vm = vm_create(f->cfg.kvm, f->cfg.img, &cfg);
+	if (f->cfg.tpl)
+		in->vm = template_clone(f->cfg.tpl, f->cfg.kvm, f->cfg.pool, &cfg);
+	else
+		in->vm = vm_create(f->cfg.kvm, f->cfg.img, &cfg);
 	fleet_creator_leave(f);
 	if (!in->vm) {
 		in->create_failed = 1;
@@ -109,7 +114,10 @@ static void *fleet_instance_main(void *p)
 		vm_run(in->vm, &in->res);
 		if (!in->mem_taken)
 			in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
-		vm_destroy(in->vm);
+		if (f->cfg.pool)
+			shell_pool_reap(f->cfg.pool, in->vm);
+		else
+			vm_destroy(in->vm);
 		in->vm = NULL;
 	}
 	fleet_instance_end(f, in);

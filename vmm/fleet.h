@@ -21,10 +21,14 @@ struct fleet_instance {
 };
 
 struct fleet;
+struct template;
+struct shell_pool;
 
 struct fleet_config {
 	struct kvm_sys *kvm;
 	struct image *img;
+	struct template *tpl;	  /* if set, instances are clones of it (img is its image) */
+	struct shell_pool *pool;  /* shells for clones, and teardown off the critical path */
 	unsigned count;
 	struct vm_config vm;	      /* for every instance; .instance and .hooks are set per VM */
 	const struct vm_hooks *hooks; /* the caller's output hook (wait is the fleet's) */

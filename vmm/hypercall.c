@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include "error.h"
 
 #include "mvmm_abi.h"
 
@@ -173,6 +176,90 @@ static enum exit_action hc_wait(struct vm *vm, void *blk)
 	return EXIT_CONTINUE;
 }
 
+static enum exit_action hc_ready(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_ready *a = blk;
+
+	a->ret = (int64_t)vm->clone_no;
+	if (!vm->template_mode)
+		return EXIT_CONTINUE;
+	/* Freeze: the template is taken from this state; each clone gets its number here. */
+	vm->ready_block = vm->hc_arg;
+	vm->res->end = VM_END_READY;
+	return EXIT_STOP;
+}
+
+static enum exit_action hc_request(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_request *a = blk;
+	const struct vm_request *r = vm->request;
+	uint64_t n;
+	uint8_t *buf;
+
+	if (!r) {
+		a->ret = 0;
+		a->argc = 0;
+		return EXIT_CONTINUE;
+	}
+	/* The whole range the guest claims must be its own, not only what gets copied. */
+	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return exit_guest_error(vm,
+					"hypercall request: buffer 0x%lx+%lu outside the guest's "
+					"user memory",
+					(unsigned long)a->buf, (unsigned long)a->len);
+	n = a->len < r->len ? a->len : r->len;
+	memcpy(buf, r->data, n);
+	a->ret = (int64_t)r->len;
+	a->argc = r->argc;
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action hc_random(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_random *a = blk;
+	uint8_t *buf;
+	uint64_t done = 0;
+
+	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return exit_guest_error(vm,
+					"hypercall random: buffer 0x%lx+%lu outside the guest's "
+					"user memory",
+					(unsigned long)a->buf, (unsigned long)a->len);
+	if (a->len > MVMM_RANDOM_MAX) {
+		a->ret = -MVMM_EINVAL;
+		return EXIT_CONTINUE;
+	}
+	while (done < a->len) {
+		ssize_t n = getrandom(buf + done, a->len - done, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			a->ret = -MVMM_EIO;
+			return EXIT_CONTINUE;
+		}
+		done += (uint64_t)n;
+	}
+	a->ret = (int64_t)done;
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action hc_checkpoint(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_checkpoint *a = blk;
+
+	if (!vm->hooks || !vm->hooks->checkpoint) {
+		a->ret = 0;
+		return EXIT_CONTINUE;
+	}
+	a->ret = vm->hooks->checkpoint(vm->hooks_ctx, vm);
+	if (a->ret < 0)
+		return exit_host_error(vm, "checkpoint: %s", mvmm_errmsg());
+	return EXIT_CONTINUE;
+}
+
 static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
 	[MVMM_HC_WRITE] = {"write", hc_write, sizeof(struct mvmm_hc_write)},
 	[MVMM_HC_READ] = {"read", hc_read, sizeof(struct mvmm_hc_read)},
@@ -181,6 +268,10 @@ static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
 	[MVMM_HC_BOOTINFO] = {"bootinfo", hc_bootinfo, sizeof(struct mvmm_hc_bootinfo)},
 	[MVMM_HC_ABORT] = {"abort", hc_abort, sizeof(struct mvmm_hc_abort)},
 	[MVMM_HC_WAIT] = {"wait", hc_wait, sizeof(struct mvmm_hc_wait)},
+	[MVMM_HC_READY] = {"ready", hc_ready, sizeof(struct mvmm_hc_ready)},
+	[MVMM_HC_REQUEST] = {"request", hc_request, sizeof(struct mvmm_hc_request)},
+	[MVMM_HC_RANDOM] = {"random", hc_random, sizeof(struct mvmm_hc_random)},
+	[MVMM_HC_CHECKPOINT] = {"checkpoint", hc_checkpoint, sizeof(struct mvmm_hc_checkpoint)},
 };
 
 const char *hypercall_name(unsigned nr)
@@ -209,6 +300,7 @@ enum exit_action hypercall_dispatch(struct vm *vm, unsigned nr, mvmm_gpa_t arg)
 	/* Work on a copy: the handler never reads guest memory twice. */
 	memcpy(copy, blk, hc->size);
 	vm->res->hypercalls++;
+	vm->hc_arg = arg;
 	act = hc->fn(vm, copy);
 	memcpy(blk, copy, hc->size);
 	return act;

@@ -29,20 +29,17 @@ static void memstat_count(const struct image *img, uint64_t page, uint64_t e, st
 		shared ? st->zero_shared++ : st->zero_private++;
 }
 
-int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
+int memstat_pagemap_read(const struct vm *vm, uint64_t first, uint64_t n, uint64_t *entries)
 {
-	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page = 0;
-	uint64_t buf[PM_BATCH];
+	uint64_t done = 0;
 	int fd;
 
-	memset(st, 0, sizeof(*st));
 	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys("/proc/self/pagemap");
-	while (page < npages) {
-		uint64_t n = npages - page < PM_BATCH ? npages - page : PM_BATCH, i;
-		off_t off = (off_t)(((uintptr_t)vm->mem.host / MVMM_PAGE_SIZE + page) * 8);
-		ssize_t got = pread(fd, buf, n * 8, off);
+	while (done < n) {
+		off_t off = (off_t)(((uintptr_t)vm->mem.host / MVMM_PAGE_SIZE + first + done) * 8);
+		ssize_t got = pread(fd, entries + done, (n - done) * 8, off);
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -50,11 +47,31 @@ int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
 			close(fd);
 			return err_sys("reading /proc/self/pagemap");
 		}
-		for (i = 0; i < (uint64_t)got / 8; i++)
-			memstat_count(vm->img, page + i, buf[i], st);
-		page += (uint64_t)got / 8;
+		done += (uint64_t)got / 8;
 	}
 	close(fd);
+	return 0;
+}
+
+int memstat_entry_private(uint64_t e)
+{
+	return (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE);
+}
+
+int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
+{
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page, i;
+	uint64_t buf[PM_BATCH];
+
+	memset(st, 0, sizeof(*st));
+	for (page = 0; page < npages; page += PM_BATCH) {
+		uint64_t n = npages - page < PM_BATCH ? npages - page : PM_BATCH;
+
+		if (memstat_pagemap_read(vm, page, n, buf) < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			memstat_count(vm->img, page + i, buf[i], st);
+	}
 	return 0;
 }
 

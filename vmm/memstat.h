@@ -32,4 +32,10 @@ int memstat_vm_read(const struct vm *vm, struct memstat_vm *st);
 
 int memstat_proc_read(struct memstat_proc *st);
 
+/* Raw /proc/self/pagemap entries of guest pages [first, first + n). */
+int memstat_pagemap_read(const struct vm *vm, uint64_t first, uint64_t n, uint64_t *entries);
+/* Whether a pagemap entry is a private (anonymous, copied or zero-filled) page. */
+int memstat_entry_private(uint64_t entry);
+#define MEMSTAT_BATCH 512
+
 #endif

@@ -58,42 +58,55 @@ static void vm_install_signal(void)
 	vm_signal_ok = sigaction(VM_KICK_SIGNAL, &sa, NULL) == 0;
 }
 
-static int vm_map_memory(struct vm *vm)
+/*
+ * Guest memory is placed over the shell's reserved range with MAP_FIXED:
+ * the memslot already points there, and KVM's MMU notifiers see the new
+ * pages at the guest's next access, so no memslot change is needed.
+ */
+static int vm_map_image(struct vm *vm, struct image *img)
+{
+	void *mem;
+
+	if (vm->no_share) {
+		mem = mmap(vm->mem.host, vm->mem.size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		if (mem == MAP_FAILED)
+			return err_sys("allocating guest memory");
+		return image_copy_to(img, mem);
+	}
+	return vm_map_memfd(vm, img->memfd);
+}
+
+int vm_map_memfd(struct vm *vm, int memfd)
+{
+	/* MAP_PRIVATE: the guest's writes are copied on write; the memfd never changes. */
+	if (mmap(vm->mem.host, vm->mem.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, memfd, 0) == MAP_FAILED)
+		return err_sys("mapping guest memory");
+	return 0;
+}
+
+static int vm_shell_memory(struct vm *vm, uint64_t mem_size)
 {
 	struct kvm_userspace_memory_region slot;
 	void *mem;
 
-	if (vm->no_share) {
-		mem = mmap(NULL, vm->img->mem_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (mem == MAP_FAILED)
-			return err_sys("allocating guest memory");
-		vm->mem.host = mem;
-		vm->mem.size = vm->img->mem_size;
-		if (image_copy_to(vm->img, mem) < 0)
-			return -1;
-	} else {
-		/* MAP_PRIVATE: the guest's writes are copied on write; the image never changes. */
-		mem = mmap(NULL, vm->img->mem_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_NORESERVE, vm->img->memfd, 0);
-		if (mem == MAP_FAILED)
-			return err_sys("mapping guest memory");
-		vm->mem.host = mem;
-		vm->mem.size = vm->img->mem_size;
-	}
+	/* Reserved, inaccessible until a guest is mapped over it. */
+	mem = mmap(NULL, mem_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return err_sys("reserving guest memory");
+	vm->mem.host = mem;
+	vm->mem.size = mem_size;
 	memset(&slot, 0, sizeof(slot));
-	slot.memory_size = vm->mem.size;
+	slot.memory_size = mem_size;
 	slot.userspace_addr = (uintptr_t)mem;
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 		return err_sys("KVM_SET_USER_MEMORY_REGION");
 	return 0;
 }
 
-static int vm_create_vcpu(struct vm *vm, uint64_t entry)
+static int vm_shell_vcpu(struct vm *vm)
 {
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-
 	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		return err_sys("KVM_CREATE_VCPU");
@@ -102,6 +115,60 @@ static int vm_create_vcpu(struct vm *vm, uint64_t entry)
 		vm->run = NULL;
 		return err_sys("mapping kvm_run");
 	}
+	return 0;
+}
+
+struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
+{
+	struct vm *vm;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		err_set("out of memory");
+		return NULL;
+	}
+	vm->kvm = kvm;
+	vm->fd = vm->vcpu_fd = -1;
+	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		err_sys("KVM_CREATE_VM");
+		goto fail;
+	}
+	if (vm_shell_memory(vm, mem_size) < 0 || vm_shell_vcpu(vm) < 0)
+		goto fail;
+	return vm;
+fail:
+	vm_destroy(vm);
+	return NULL;
+}
+
+void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
+{
+	vm->in_fd = cfg->in_fd;
+	vm->out_fd = cfg->out_fd;
+	vm->err_fd = cfg->err_fd;
+	vm->timeout_ns = cfg->timeout_ns;
+	vm->instance = cfg->instance;
+	vm->hooks = cfg->hooks;
+	vm->hooks_ctx = cfg->hooks_ctx;
+	vm->no_share = cfg->no_share;
+	vm->template_mode = cfg->template_mode;
+	vm->request = cfg->request;
+}
+
+/* After set-up the VM fd is only needed for new memslots: thousands of instances fit the fd limit. */
+void vm_drop_vm_fd(struct vm *vm)
+{
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+}
+
+static int vm_enter_program(struct vm *vm, uint64_t entry)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
 	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return err_sys("KVM_GET_SREGS");
 	x86_user_sregs(&sregs);
@@ -117,50 +184,73 @@ static int vm_create_vcpu(struct vm *vm, uint64_t entry)
 	return 0;
 }
 
-struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_config *cfg)
+int vm_request_init(struct vm_request *r, const char *const *args)
 {
-	struct vm *vm;
+	size_t len = 0, argc = 0, i;
+	char *p;
+
+	for (i = 0; args && args[i]; i++, argc++)
+		len += strlen(args[i]) + 1;
+	p = malloc(len ? len : 1);
+	if (!p)
+		return err_set("out of memory");
+	r->data = p;
+	r->len = len;
+	r->argc = argc;
+	for (i = 0; i < argc; i++) {
+		size_t l = strlen(args[i]) + 1;
+
+		memcpy(p, args[i], l);
+		p += l;
+	}
+	return 0;
+}
+
+void vm_request_free(struct vm_request *r)
+{
+	free((void *)r->data);
+	r->data = NULL;
+}
+
+int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
+{
 	int64_t used;
 
-	vm = calloc(1, sizeof(*vm));
-	if (!vm) {
-		err_set("out of memory");
-		return NULL;
-	}
-	vm->kvm = kvm;
+	if (img->mem_size != vm->mem.size)
+		return err_set("image is for %lu MiB guests, this VM has %lu MiB",
+			       (unsigned long)(img->mem_size >> 20),
+			       (unsigned long)(vm->mem.size >> 20));
+	vm_apply_config(vm, cfg);
 	vm->img = image_get(img);
-	vm->fd = vm->vcpu_fd = -1;
-	vm->in_fd = cfg->in_fd;
-	vm->out_fd = cfg->out_fd;
-	vm->err_fd = cfg->err_fd;
-	vm->timeout_ns = cfg->timeout_ns;
-	vm->instance = cfg->instance;
-	vm->hooks = cfg->hooks;
-	vm->hooks_ctx = cfg->hooks_ctx;
-	vm->no_share = cfg->no_share;
-
-	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
-	if (vm->fd < 0) {
-		err_sys("KVM_CREATE_VM");
-		goto fail;
+	/* A guest that is not a clone gets its own argv[1..] as its request. */
+	if (!vm->request) {
+		if (vm_request_init(&vm->argv_request,
+				    cfg->argv && cfg->argv[0] ? cfg->argv + 1 : NULL) < 0)
+			return -1;
+		vm->request = &vm->argv_request;
 	}
-	if (vm_map_memory(vm) < 0)
-		goto fail;
+	if (vm_map_image(vm, img) < 0)
+		return -1;
 	used = bootinfo_write(&vm->mem, img, cfg->argv, cfg->envp, cfg->instance);
 	if (used < 0)
-		goto fail;
+		return -1;
 	vm->bootinfo_size = (uint64_t)used;
-	if (vm_create_vcpu(vm, img->prog.entry) < 0)
-		goto fail;
-	if (cfg->lean) {
-		/* The vCPU keeps the VM alive; thousands of instances then fit the fd limit. */
-		close(vm->fd);
-		vm->fd = -1;
+	return vm_enter_program(vm, img->prog.entry);
+}
+
+struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_config *cfg)
+{
+	struct vm *vm = vm_shell_create(kvm, img->mem_size);
+
+	if (!vm)
+		return NULL;
+	if (vm_load_image(vm, img, cfg) < 0) {
+		vm_destroy(vm);
+		return NULL;
 	}
+	if (cfg->lean)
+		vm_drop_vm_fd(vm);
 	return vm;
-fail:
-	vm_destroy(vm);
-	return NULL;
 }
 
 void vm_destroy(struct vm *vm)
@@ -175,7 +265,11 @@ void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	if (vm->mem.host)
 		munmap(vm->mem.host, vm->mem.size);
-	image_put(vm->img);
+	if (vm->img)
+		image_put(vm->img);
+	if (vm->tpl_put)
+		vm->tpl_put(vm->tpl);
+	vm_request_free(&vm->argv_request);
 	free(vm);
 }
 

@@ -19,6 +19,7 @@ enum vm_end {
 	VM_END_GUEST_ERROR, /* the guest broke the ABI (bad hypercall, bad pointer); see message */
 	VM_END_TIMEOUT,	    /* stopped at its deadline */
 	VM_END_HOST_ERROR,  /* mvmm itself failed; see message */
+	VM_END_READY,	    /* template mode: the guest reached MVMM_HC_READY and is frozen */
 };
 
 struct vm_fault {
@@ -42,6 +43,13 @@ struct vm_result {
 
 struct vm;
 
+/* A request: argc NUL-terminated strings back to back, as MVMM_HC_REQUEST returns them. */
+struct vm_request {
+	const char *data;
+	uint64_t len;
+	uint64_t argc;
+};
+
 /* Optional callbacks that replace the default handling of guest I/O and waits. */
 struct vm_hooks {
 	/* Guest output on stream 1 or 2; returns bytes taken or -1. NULL: write to out_fd/err_fd.
@@ -52,6 +60,11 @@ struct vm_hooks {
 	 * -1 when the VM's deadline passed first. NULL: returns at once.
 	 */
 	int (*wait)(void *ctx, struct vm *vm);
+	/*
+	 * MVMM_HC_CHECKPOINT: records the guest's state; returns the checkpoint
+	 * number (>= 1), or -1 on a host failure (message set). NULL: returns 0.
+	 */
+	int64_t (*checkpoint)(void *ctx, struct vm *vm);
 };
 
 struct vm_config {
@@ -63,6 +76,8 @@ struct vm_config {
 	const struct vm_hooks *hooks;
 	void *hooks_ctx;
 	int no_share; /* private anonymous copy of the image instead of a shared mapping */
+	int template_mode; /* MVMM_HC_READY freezes the guest (VM_END_READY) */
+	const struct vm_request *request; /* MVMM_HC_REQUEST's answer; NULL: argv[1..] */
 	int lean;     /* close the VM fd once set up: one fd per instance, no later memslots */
 };
 
@@ -81,6 +96,14 @@ struct vm {
 	const struct vm_hooks *hooks;
 	void *hooks_ctx;
 	int no_share;
+	int template_mode;
+	uint64_t clone_no;		  /* 0, or this clone's number */
+	uint64_t ready_block;		  /* GPA of the MVMM_HC_READY block, once called */
+	uint64_t hc_arg;		  /* GPA of the hypercall block being handled */
+	const struct vm_request *request; /* not owned */
+	struct vm_request argv_request;	  /* argv[1..] for guests that are not clones (owned) */
+	void *tpl;			  /* the template a clone was made from (held) */
+	void (*tpl_put)(void *tpl);
 	struct vm_result *res; /* of the run in progress */
 };
 
@@ -100,6 +123,22 @@ struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_con
  */
 int vm_run(struct vm *vm, struct vm_result *res);
 void vm_destroy(struct vm *vm);
+
+/*
+ * The pieces of vm_create, for templates, clones and the shell pool: a
+ * shell is a VM with its memslot over a reserved address range and one
+ * vCPU, but no guest; vm_load_image puts an image's guest in it.
+ */
+struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size);
+int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg);
+void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
+/* Maps memfd MAP_PRIVATE over the shell's guest memory. */
+int vm_map_memfd(struct vm *vm, int memfd);
+void vm_drop_vm_fd(struct vm *vm);
+
+/* Builds a request from a NULL-terminated list of strings; vm_request_free releases it. */
+int vm_request_init(struct vm_request *r, const char *const *args);
+void vm_request_free(struct vm_request *r);
 
 void vm_result_clear(struct vm_result *res);
 

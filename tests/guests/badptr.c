@@ -16,7 +16,8 @@
 static const char *const hc_names[MVMM_HC_COUNT] = {
 	[MVMM_HC_WRITE] = "write", [MVMM_HC_READ] = "read",	    [MVMM_HC_EXIT] = "exit",
 	[MVMM_HC_CLOCK] = "clock", [MVMM_HC_BOOTINFO] = "bootinfo", [MVMM_HC_ABORT] = "abort",
-	[MVMM_HC_WAIT] = "wait",
+	[MVMM_HC_WAIT] = "wait", [MVMM_HC_READY] = "ready", [MVMM_HC_REQUEST] = "request",
+	[MVMM_HC_RANDOM] = "random", [MVMM_HC_CHECKPOINT] = "checkpoint",
 };
 
 static uint64_t block[8] __attribute__((aligned(64)));
@@ -101,6 +102,12 @@ static int bad_buffer(unsigned nr, const char *kind, uint64_t mem)
 		break;
 	case MVMM_HC_ABORT:
 		*(struct mvmm_hc_abort *)block = (struct mvmm_hc_abort){ .msg = buf, .len = len };
+		break;
+	case MVMM_HC_REQUEST:
+		*(struct mvmm_hc_request *)block = (struct mvmm_hc_request){ .buf = buf, .len = len };
+		break;
+	case MVMM_HC_RANDOM:
+		*(struct mvmm_hc_random *)block = (struct mvmm_hc_random){ .buf = buf, .len = len };
 		break;
 	default:
 		return -1;

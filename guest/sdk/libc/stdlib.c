@@ -286,6 +286,29 @@ int rand(void)
 	return (int)(rand_state >> 33);
 }
 
+/*
+ * Clones of one template resume with the template's RNG state: without a
+ * reseed every clone would draw the same numbers. mvmm_ready() reseeds
+ * from host randomness in each clone.
+ */
+static void mvmm_reseed(void)
+{
+	uint64_t seed = 0;
+
+	if (mvmm_random(&seed, sizeof(seed)) == (int64_t)sizeof(seed))
+		rand_state = seed | 1;
+}
+
+int mvmm_ready(void)
+{
+	struct mvmm_hc_ready a = { 0 };
+	int64_t n = mvmm_hypercall(MVMM_HC_READY, &a);
+
+	if (n > 0)
+		mvmm_reseed();
+	return (int)n;
+}
+
 void srand(unsigned int seed)
 {
 	rand_state = seed;

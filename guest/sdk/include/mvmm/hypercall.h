@@ -106,4 +106,41 @@ static inline int64_t mvmm_wait(void)
 	return mvmm_hypercall(MVMM_HC_WAIT, &a);
 }
 
+/* Fills buf with fresh host randomness; returns bytes written (<= MVMM_RANDOM_MAX). */
+static inline int64_t mvmm_random(void *buf, size_t len)
+{
+	struct mvmm_hc_random a = { .buf = (mvmm_gpa_t)(uintptr_t)buf, .len = len };
+
+	return mvmm_hypercall(MVMM_HC_RANDOM, &a);
+}
+
+/*
+ * This guest's request: *argc strings, NUL-terminated, back to back in buf.
+ * Returns the request's full size (copy truncated to len), or < 0.
+ */
+static inline int64_t mvmm_request(void *buf, size_t len, uint64_t *argc)
+{
+	struct mvmm_hc_request a = { .buf = (mvmm_gpa_t)(uintptr_t)buf, .len = len };
+	int64_t r = mvmm_hypercall(MVMM_HC_REQUEST, &a);
+
+	if (argc)
+		*argc = a.argc;
+	return r;
+}
+
+/* Marks a later state (snapshot diffs); returns its number, 0 if none is taken. */
+static inline int64_t mvmm_checkpoint(void)
+{
+	struct mvmm_hc_checkpoint a = { 0 };
+
+	return mvmm_hypercall(MVMM_HC_CHECKPOINT, &a);
+}
+
+/*
+ * Initialization is done. Returns 0 in a plain run (or the template's own
+ * continuation) and the clone number (>= 1) in each clone made from this
+ * point, after reseeding rand() from host randomness (in libc).
+ */
+int mvmm_ready(void);
+
 #endif /* MVMM_HYPERCALL_H */

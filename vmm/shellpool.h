@@ -1,0 +1,42 @@
+/* shellpool.h: VM shells created ahead of need, and VMs torn down, off the critical path. */
+#ifndef MVMM_SHELLPOOL_H
+#define MVMM_SHELLPOOL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "kvm.h"
+#include "vm.h"
+
+struct shell_pool {
+	struct kvm_sys *kvm;
+	uint64_t mem_size;
+	unsigned target;     /* shells kept ready */
+	struct vm **ready;   /* [target] */
+	unsigned nready;
+	struct vm **reap;    /* VMs waiting to be destroyed */
+	unsigned nreap, reap_cap;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	int stop;
+	uint64_t misses;     /* gets that found the pool empty and created a shell inline */
+};
+
+/*
+ * Starts a background thread that keeps `target` shells (VM fd, memslot
+ * over reserved memory, vCPU) for guests of mem_size bytes, and destroys
+ * the VMs handed to shell_pool_reap. Creating a VM shell costs ~0.5-1 ms
+ * here and tearing one down more: neither belongs between a clone request
+ * and its clone running.
+ */
+int shell_pool_start(struct shell_pool *p, struct kvm_sys *kvm, uint64_t mem_size,
+		     unsigned target);
+/* A ready shell, or one made now when the pool is empty (NULL on failure). */
+struct vm *shell_pool_get(struct shell_pool *p);
+/* Destroys vm later, on the pool's thread. */
+void shell_pool_reap(struct shell_pool *p, struct vm *vm);
+/* Stops the thread, destroys every shell and every VM still waiting to be reaped. */
+void shell_pool_stop(struct shell_pool *p);
+
+#endif

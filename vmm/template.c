@@ -1,0 +1,210 @@
+/* template.c: freeze a guest at MVMM_HC_READY into a sealed memfd plus vCPU state; clone it. */
+#define _GNU_SOURCE
+#include "template.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "memstat.h"
+#include "shellpool.h"
+
+#define TEMPLATE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+static int page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[MVMM_PAGE_SIZE];
+
+	return memcmp(p, zero, MVMM_PAGE_SIZE) == 0;
+}
+
+static int write_page(int fd, const uint8_t *src, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < MVMM_PAGE_SIZE) {
+		ssize_t n = pwrite(fd, src + done, MVMM_PAGE_SIZE - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return err_sys("writing template memory");
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Copies the pages of one pagemap batch that hold data. */
+static int capture_batch(const struct vm *vm, int fd, uint64_t first, uint64_t n,
+			 const uint64_t *entries, uint64_t *data_pages)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t page = first + i;
+		const uint8_t *src = vm->mem.host + page * MVMM_PAGE_SIZE;
+
+		if (!memstat_entry_private(entries[i]) && !image_page_has_data(vm->img, page))
+			continue; /* untouched hole: stays a hole */
+		if (page_is_zero(src))
+			continue;
+		if (write_page(fd, src, page * MVMM_PAGE_SIZE) < 0)
+			return -1;
+		(*data_pages)++;
+	}
+	return 0;
+}
+
+int template_capture_memory(const struct vm *vm, uint64_t *data_pages)
+{
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page, entries[MEMSTAT_BATCH];
+	int fd;
+
+	*data_pages = 0;
+	fd = memfd_create("mvmm-template", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return err_sys("memfd_create");
+	if (ftruncate(fd, (off_t)vm->mem.size) < 0) {
+		err_sys("sizing the template memfd");
+		goto fail;
+	}
+	for (page = 0; page < npages; page += MEMSTAT_BATCH) {
+		uint64_t n = npages - page < MEMSTAT_BATCH ? npages - page : MEMSTAT_BATCH;
+
+		if (memstat_pagemap_read(vm, page, n, entries) < 0 ||
+		    capture_batch(vm, fd, page, n, entries, data_pages) < 0)
+			goto fail;
+	}
+	if (fcntl(fd, F_ADD_SEALS, TEMPLATE_SEALS) < 0) {
+		err_sys("sealing the template memfd");
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+struct template *template_from_parts(struct image *img, int memfd, const struct vcpu_state *st,
+				     uint64_t ready_block)
+{
+	struct template *tpl = calloc(1, sizeof(*tpl));
+
+	if (!tpl) {
+		close(memfd);
+		err_set("out of memory");
+		return NULL;
+	}
+	tpl->refs = 1;
+	tpl->img = image_get(img);
+	tpl->memfd = memfd;
+	tpl->mem_size = img->mem_size;
+	tpl->state = *st;
+	tpl->ready_block = ready_block;
+	tpl->next_clone = 1;
+	return tpl;
+}
+
+/* The frozen guest's state, with its pending `out` completed (RIP past it). */
+static struct template *template_freeze(struct vm *vm)
+{
+	struct vcpu_state st;
+	uint64_t pages;
+	struct template *tpl;
+	int fd;
+
+	if (vcpu_complete_io(vm->vcpu_fd, vm->run) < 0 || vcpu_state_save(vm->vcpu_fd, &st) < 0)
+		return NULL;
+	fd = template_capture_memory(vm, &pages);
+	if (fd < 0)
+		return NULL;
+	tpl = template_from_parts(vm->img, fd, &st, vm->ready_block);
+	if (tpl)
+		tpl->data_pages = pages;
+	return tpl;
+}
+
+struct template *template_create(struct kvm_sys *kvm, struct image *img,
+				 const struct vm_config *cfg, struct vm_result *res)
+{
+	struct vm_config c = *cfg;
+	struct template *tpl = NULL;
+	uint64_t t0 = vm_now_ns();
+	struct vm *vm;
+
+	c.template_mode = 1;
+	memset(res, 0, sizeof(*res));
+	vm = vm_create(kvm, img, &c);
+	if (!vm)
+		return NULL;
+	if (vm_run(vm, res) == 0 && res->end == VM_END_READY) {
+		tpl = template_freeze(vm);
+		if (tpl)
+			tpl->boot_ns = vm_now_ns() - t0;
+	} else if (res->end != VM_END_HOST_ERROR) {
+		err_set("the template guest ended before calling ready");
+	}
+	vm_destroy(vm);
+	return tpl;
+}
+
+static void template_put_opaque(void *tpl)
+{
+	template_put(tpl);
+}
+
+/* Resumes a clone: the template's memory, state, and its own number in the ready block. */
+static int template_load_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
+{
+	int64_t *ret;
+
+	vm_apply_config(vm, cfg);
+	vm->template_mode = 0;
+	vm->img = image_get(tpl->img);
+	vm->tpl = template_get(tpl);
+	vm->tpl_put = template_put_opaque;
+	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
+	if (vm_map_memfd(vm, tpl->memfd) < 0)
+		return -1;
+	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
+	if (!ret)
+		return err_set("template's ready block 0x%lx is outside guest memory",
+			       (unsigned long)tpl->ready_block);
+	*ret = (int64_t)vm->clone_no;
+	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
+}
+
+struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,
+			  const struct vm_config *cfg)
+{
+	struct vm *vm = pool ? shell_pool_get(pool) : vm_shell_create(kvm, tpl->mem_size);
+
+	if (!vm)
+		return NULL;
+	if (template_load_clone(vm, tpl, cfg) < 0) {
+		vm_destroy(vm);
+		return NULL;
+	}
+	if (cfg->lean)
+		vm_drop_vm_fd(vm);
+	return vm;
+}
+
+struct template *template_get(struct template *tpl)
+{
+	__atomic_add_fetch(&tpl->refs, 1, __ATOMIC_RELAXED);
+	return tpl;
+}
+
+void template_put(struct template *tpl)
+{
+	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	close(tpl->memfd);
+	image_put(tpl->img);
+	free(tpl);
+}
