@@ -299,7 +299,8 @@ enum exit_action hypercall_dispatch(struct vm *vm, unsigned nr, mvmm_gpa_t arg)
 			hc->name, (unsigned long)arg);
 	/* Work on a copy: the handler never reads guest memory twice. */
 	memcpy(copy, blk, hc->size);
-	vm->res->hypercalls++;
+	if (vm->res->hypercalls++ == 0)
+		vm->res->first_hypercall_ns = vm_now_ns();
 	vm->hc_arg = arg;
 	act = hc->fn(vm, copy);
 	memcpy(blk, copy, hc->size);

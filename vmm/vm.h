@@ -39,6 +39,7 @@ struct vm_result {
 	char *report;	/* VM_END_FAULT: multi-line crash report (owned; vm_result_clear frees) */
 	uint64_t exits; /* KVM_RUN returns */
 	uint64_t hypercalls;
+	uint64_t first_hypercall_ns; /* vm_now_ns() when the first hypercall of the run arrived */
 };
 
 struct vm;
