@@ -26,6 +26,8 @@ LIB_SRCS := vmm/error.c vmm/kvm.c vmm/elfload.c vmm/x86.c vmm/image.c vmm/gmem.c
 	    vmm/bootinfo.c vmm/hypercall.c vmm/exit.c vmm/fault.c vmm/vm.c vmm/memstat.c \
 	    vmm/fleet.c vmm/vcpu_state.c vmm/template.c vmm/shellpool.c
 CLI_SRCS := vmm/main.c vmm/cmd_run.c vmm/cli_parse.c vmm/cli_output.c vmm/cli_stats.c
+# snapshots (LIB_SRCS += / CLI_SRCS += lines for them go here)
+# the preloading server (LIB_SRCS += / CLI_SRCS += lines for it go here)
 
 LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS     := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
