@@ -35,4 +35,18 @@ $(BENCH_QEMU_GUEST): $(BENCH_DIR)/qemu-pvh.o bench/qemu-guest/pvh.ld
 bench-startup: $(BUILD)/mvmm $(BUILD)/guest/hello.elf $(BENCH_STARTUP_DEPS)
 	BUILD=$(BUILD) bash bench/startup.sh
 
+# In-process clone latency and throughput (links the library).
+$(BENCH_DIR)/clone: bench/clone.c $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+.PHONY: bench-clone bench-density bench
+bench-clone: $(BENCH_DIR)/clone $(BENCH_DIR)/kvm_floor $(BUILD)/mvmm $(BUILD)/guest/ready.elf
+	$(BENCH_DIR)/clone $(BUILD) 1000
+
+bench-density: $(BUILD)/mvmm $(BUILD)/guest/density.elf
+	BUILD=$(BUILD) bash bench/density.sh
+
+bench: bench-startup bench-clone bench-density
+
 .DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)

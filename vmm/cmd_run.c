@@ -278,7 +278,8 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 	}
 	vm_result_clear(&res);
 	if (vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0 ||
-	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16) < 0) {
+	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16,
+			     tpl->memfd) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_request_free(&request);
 		template_put(tpl);

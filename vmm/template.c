@@ -168,7 +168,12 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	vm->tpl = template_get(tpl);
 	vm->tpl_put = template_put_opaque;
 	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
-	if (vm_map_memfd(vm, tpl->memfd) < 0)
+	/*
+	 * A shell warmed over this template's memory already maps it: only the
+	 * ring-0 stack page was written (by the warm-up's stub), and the
+	 * shadow MMU keeps what the warm-up built. Remapping would throw that away.
+	 */
+	if (vm->mapped_memfd != tpl->memfd && vm_map_memfd(vm, tpl->memfd) < 0)
 		return -1;
 	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
 	if (!ret)

@@ -17,6 +17,9 @@ static const uint32_t vcpu_msr_list[] = {
 	0x00000277, /* PAT */
 };
 
+/* A fresh vCPU's values: an MSR still at its reset value needs no restore (one ioctl less per clone). */
+static const uint64_t vcpu_msr_reset[] = { 0, 0, 0, 0x0007040600070406ull };
+
 _Static_assert(sizeof(vcpu_msr_list) / sizeof(vcpu_msr_list[0]) <= VCPU_STATE_MSRS,
 	       "vcpu_state.msrs too small");
 
@@ -55,8 +58,9 @@ int vcpu_state_save(int fd, struct vcpu_state *st)
 	got = ioctl(fd, KVM_GET_MSRS, &m);
 	if (got < 0)
 		return err_sys("KVM_GET_MSRS");
-	st->nmsrs = (uint32_t)got;
-	memcpy(st->msrs, m.e, (size_t)got * sizeof(m.e[0]));
+	for (i = 0; i < (size_t)got; i++)
+		if (m.e[i].data != vcpu_msr_reset[i])
+			st->msrs[st->nmsrs++] = m.e[i];
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "exit.h"
 #include "layout.h"
+#include "vcpu_state.h"
 #include "x86.h"
 
 /* The kvm_run of the vCPU this thread is running, for the kick signal handler. */
@@ -72,6 +73,7 @@ static int vm_map_image(struct vm *vm, struct image *img)
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 		if (mem == MAP_FAILED)
 			return err_sys("allocating guest memory");
+		vm->mapped_memfd = -1;
 		return image_copy_to(img, mem);
 	}
 	return vm_map_memfd(vm, img->memfd);
@@ -83,6 +85,7 @@ int vm_map_memfd(struct vm *vm, int memfd)
 	if (mmap(vm->mem.host, vm->mem.size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, memfd, 0) == MAP_FAILED)
 		return err_sys("mapping guest memory");
+	vm->mapped_memfd = memfd;
 	return 0;
 }
 
@@ -128,7 +131,7 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
 		return NULL;
 	}
 	vm->kvm = kvm;
-	vm->fd = vm->vcpu_fd = -1;
+	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
 	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
 		err_sys("KVM_CREATE_VM");
@@ -140,6 +143,37 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
 fail:
 	vm_destroy(vm);
 	return NULL;
+}
+
+/*
+ * Runs the shell's vCPU once, through exception stub 0 at CPL0 over memfd's
+ * tables (three instructions: push, push, out to the fault port), so that
+ * the cost of a vCPU's first KVM_RUN (~100 us here) is paid before a clone
+ * needs it. The clone then maps its own memory and restores its own state.
+ */
+int vm_shell_warm(struct vm *vm, int memfd)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (vm_map_memfd(vm, memfd) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return err_sys("warming a VM shell");
+	x86_user_sregs(&sregs);
+	sregs.cs.selector = MVMM_SEL_KCODE;
+	sregs.cs.dpl = 0;
+	sregs.ss.selector = MVMM_SEL_KDATA;
+	sregs.ss.dpl = 0;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = MVMM_STUBS_GPA;
+	regs.rsp = MVMM_R0STACK_TOP;
+	regs.rflags = 0x2;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0 || ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0)
+		return err_sys("warming a VM shell");
+	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != MVMM_FAULT_PORT)
+		return err_set("warming a VM shell: unexpected exit %u", vm->run->exit_reason);
+	return vcpu_complete_io(vm->vcpu_fd, vm->run);
 }
 
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg)

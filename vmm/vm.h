@@ -88,6 +88,7 @@ struct vm {
 	struct gmem mem;
 	int fd;
 	int vcpu_fd;
+	int mapped_memfd; /* the memfd mapped as guest memory now (not owned), or -1 */
 	struct kvm_run *run;
 	int in_fd, out_fd, err_fd;
 	uint64_t timeout_ns;
@@ -136,6 +137,8 @@ void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
 /* Maps memfd MAP_PRIVATE over the shell's guest memory. */
 int vm_map_memfd(struct vm *vm, int memfd);
 void vm_drop_vm_fd(struct vm *vm);
+/* Pays a shell's first-KVM_RUN cost ahead of need, over the tables in memfd (an image or template). */
+int vm_shell_warm(struct vm *vm, int memfd);
 
 /* Builds a request from a NULL-terminated list of strings; vm_request_free releases it. */
 int vm_request_init(struct vm_request *r, const char *const *args);
