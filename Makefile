@@ -14,20 +14,28 @@ AR         := ar
 WARN       := -Wall -Wextra -Werror
 CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
 CPPFLAGS   := -I$(SHARED_INC) -Ivmm -MMD -MP
-LDLIBS     := -lelf -lcapstone -lpthread
+LDLIBS     := -lelf -lcapstone -lxxhash -lpthread
 # The command links libelf, zlib and capstone statically and is not PIE: the
 # dynamic loader's relocation of capstone's tables alone costs ~1 ms per start
 # here (measured), more than creating the VM.
 CLI_LDFLAGS := -no-pie
-CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -Wl,-Bdynamic -lpthread
+CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -Wl,-Bdynamic -lpthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 LIB_SRCS := vmm/error.c vmm/kvm.c vmm/elfload.c vmm/x86.c vmm/image.c vmm/gmem.c \
 	    vmm/bootinfo.c vmm/hypercall.c vmm/exit.c vmm/fault.c vmm/vm.c vmm/memstat.c \
-	    vmm/fleet.c vmm/vcpu_state.c vmm/template.c vmm/shellpool.c
+	    vmm/fleet.c vmm/fleet_shard.c vmm/vcpu_state.c vmm/template.c vmm/shellpool.c
 CLI_SRCS := vmm/main.c vmm/cmd_run.c vmm/cli_parse.c vmm/cli_output.c vmm/cli_stats.c
 # snapshots (LIB_SRCS += / CLI_SRCS += lines for them go here)
+LIB_SRCS += vmm/snapshot.c
+CLI_SRCS += vmm/cmd_snapshot.c
+# page deduplication
+LIB_SRCS += vmm/dedup.c
 # the preloading server (LIB_SRCS += / CLI_SRCS += lines for it go here)
+LIB_SRCS += vmm/server.c
+# the public API (vmm/mvmm.h), the shared library and make install
+LIB_SRCS += vmm/api.c
+CLI_SRCS += vmm/cmd_serve.c vmm/cmd_launch.c
 
 LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS     := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -35,7 +43,7 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
 CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
-DEPS_BUILD := libelf-dev libcapstone-dev pkg-config
+DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev pkg-config
 DEPS_TEST  := libcriterion-dev
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 
@@ -81,7 +89,51 @@ $(BUILD)/mvmm: $(CLI_OBJS) $(BUILD)/libmvmm.a
 $(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS)
 
+# The shared library and the installed tree: libmvmm.so exports only the mvmm_* calls of
+# vmm/mvmm.h (objects built -fvisibility=hidden, API calls marked MVMM_API, version script).
+PREFIX     ?= /usr/local
+LIB_SOVER  := 0.1.0
+LIB_SONAME := libmvmm.so.0
+LIB_PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
+LIB_SO     := $(BUILD)/libmvmm.so.$(LIB_SOVER)
+# Static libraries consumers need; Libs.private / Requires.private in mvmm.pc.
+LIB_PRIVATE := $(LDLIBS)
+
+$(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-BUILD
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(LIB_SO): $(LIB_PIC_OBJS) vmm/libmvmm.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=vmm/libmvmm.map \
+		-Wl,-z,defs -o $@ $(LIB_PIC_OBJS) $(LDLIBS)
+
+.PHONY: install lib-shared
+lib-shared: $(LIB_SO)
+# DESTDIR for packaging; PREFIX is what mvmm.pc and mvmm-cc see.
+INSTALL_ROOT = $(DESTDIR)$(PREFIX)
+install: all $(LIB_SO) guest-sdk
+	install -d $(INSTALL_ROOT)/bin $(INSTALL_ROOT)/lib/pkgconfig $(INSTALL_ROOT)/include \
+		$(INSTALL_ROOT)/lib/mvmm/guest $(INSTALL_ROOT)/include/mvmm/guest/mvmm
+	install -m 644 $(BUILD)/libmvmm.a $(INSTALL_ROOT)/lib/libmvmm.a
+	install -m 755 $(LIB_SO) $(INSTALL_ROOT)/lib/libmvmm.so.$(LIB_SOVER)
+	ln -sf libmvmm.so.$(LIB_SOVER) $(INSTALL_ROOT)/lib/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(INSTALL_ROOT)/lib/libmvmm.so
+	install -m 644 vmm/mvmm.h $(INSTALL_ROOT)/include/mvmm.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${prefix}/lib' \
+		'includedir=$${prefix}/include' '' 'Name: mvmm' \
+		'Description: micro-hypervisor on KVM: a fresh VM per guest run or test case' \
+		'Version: $(LIB_SOVER)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmvmm' \
+		'Libs.private: $(LIB_PRIVATE)' >$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
+	install -m 755 $(BUILD)/mvmm $(INSTALL_ROOT)/bin/mvmm
+	install -m 755 $(GUEST_CC) $(INSTALL_ROOT)/bin/mvmm-cc
+	install -m 644 $(GUEST_CRT0) $(GUEST_LIBC) $(GUEST_LDSCRIPT) $(INSTALL_ROOT)/lib/mvmm/guest/
+	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/*.h) $(SHARED_INC)/mvmm_abi.h \
+		$(INSTALL_ROOT)/include/mvmm/guest/
+	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/mvmm/*.h) \
+		$(INSTALL_ROOT)/include/mvmm/guest/mvmm/
+
 -include guest/guest.mk
+-include guest/lang/lang.mk
 -include tests/tests.mk
 -include bench/bench.mk
 

@@ -47,6 +47,15 @@ bench-clone: $(BENCH_DIR)/clone $(BENCH_DIR)/kvm_floor $(BUILD)/mvmm $(BUILD)/gu
 bench-density: $(BUILD)/mvmm $(BUILD)/guest/density.elf
 	BUILD=$(BUILD) bash bench/density.sh
 
-bench: bench-startup bench-clone bench-density
+# 10,000 test cases through the public API against fork()ed host children (links libmvmm.a).
+$(BENCH_DIR)/harness: bench/harness.c vmm/mvmm.h $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ivmm -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+.PHONY: bench-harness
+bench-harness: $(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf
+	$(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf 10000 2
+
+bench: bench-startup bench-clone bench-density bench-harness
 
 .DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)

@@ -17,7 +17,7 @@ GUEST_LIBC_OBJS := $(GUEST_LIBC_SRCS:%.c=$(GUEST_SDK_OUT)/libc/%.o)
 
 GUEST_EXAMPLES := $(BUILD)/guest/hello.elf $(BUILD)/guest/exitcode.elf $(BUILD)/guest/fault.elf \
 		  $(BUILD)/guest/spin.elf $(BUILD)/guest/args.elf $(BUILD)/guest/density.elf \
-		  $(BUILD)/guest/ready.elf
+		  $(BUILD)/guest/ready.elf $(BUILD)/guest/lua.elf $(BUILD)/guest/stages.elf
 
 # The SDK itself: freestanding, no host headers, and -fPIE so the same
 # objects link into both ET_EXEC and static-PIE guests. gcc turns loops

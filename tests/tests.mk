@@ -79,3 +79,47 @@ test-asan: all test-build-asan
 
 # The package check's stamp is only an order-only prerequisite here; keep make from deleting it.
 .PRECIOUS: $(BUILD)/.deps-TEST
+
+# The public API (tests/api) and the harness example (tests/harness), built the way a user
+# would: against a `make install` into $(API_PREFIX), with pkg-config and the installed
+# mvmm-cc. test-api-asan links the same tests against libmvmm-asan.a (installed header only).
+API_PREFIX  := $(abspath $(BUILD)/prefix)
+API_PKG     := PKG_CONFIG_PATH=$(API_PREFIX)/lib/pkgconfig pkg-config
+API_TESTS   := $(BUILD)/tests/api/test_api $(BUILD)/tests/harness/test_harness
+API_SAN_TESTS := $(BUILD)/tests/asan/api/test_api $(BUILD)/tests/asan/harness/test_harness
+API_CASES   := $(BUILD)/tests/harness/cases.elf
+
+$(API_PREFIX)/.installed: $(LIB_SO) $(BUILD)/libmvmm.a $(BUILD)/mvmm vmm/mvmm.h $(GUEST_SDK_DEPS)
+	$(MAKE) --no-print-directory install PREFIX=$(API_PREFIX) >/dev/null
+	touch $@
+
+$(BUILD)/tests/api/%: tests/api/%.c $(API_PREFIX)/.installed | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $$($(API_PKG) --cflags --libs mvmm) -Wl,-rpath,$(API_PREFIX)/lib \
+		-lcriterion -lpthread
+$(BUILD)/tests/harness/%: tests/harness/%.c $(API_PREFIX)/.installed | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $$($(API_PKG) --cflags --libs mvmm) -Wl,-rpath,$(API_PREFIX)/lib \
+		-lcriterion
+$(BUILD)/tests/asan/api/%: tests/api/%.c $(API_PREFIX)/.installed $(BUILD)/libmvmm-asan.a \
+		| $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $$($(API_PKG) --cflags mvmm) $(BUILD)/libmvmm-asan.a \
+		$(LDLIBS) -lcriterion
+$(BUILD)/tests/asan/harness/%: tests/harness/%.c $(API_PREFIX)/.installed $(BUILD)/libmvmm-asan.a \
+		| $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $< $$($(API_PKG) --cflags mvmm) $(BUILD)/libmvmm-asan.a \
+		$(LDLIBS) -lcriterion
+$(API_CASES): tests/harness/cases.c $(API_PREFIX)/.installed
+	@mkdir -p $(@D)
+	$(API_PREFIX)/bin/mvmm-cc -O2 -g -Wall -Wextra -Werror $< -o $@
+
+.PHONY: test-api test-api-asan
+test: test-api test-api-asan
+test-api: all $(API_TESTS) $(API_CASES)
+	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 ~ /^[TDBRVW]$$/ && $$3 !~ /^mvmm_/'); \
+	if [ -n "$$bad" ]; then echo "libmvmm.so exports more than mvmm_*: $$bad"; exit 1; fi
+	$(call test_run_suites,$(API_TESTS),$(BUILD)/mvmm,MVMM_CASES=$(API_CASES))
+test-api-asan: all $(API_SAN_TESTS) $(API_CASES)
+	$(call test_run_suites,$(API_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV) MVMM_CASES=$(API_CASES))

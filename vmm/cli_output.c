@@ -13,10 +13,11 @@
 
 #include "error.h"
 
-int cli_output_init(struct cli_output *o, unsigned count, const char *dir)
+int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const char *dir)
 {
 	memset(o, 0, sizeof(*o));
 	o->dir = dir;
+	o->first = first;
 	o->count = count;
 	if (dir && mkdir(dir, 0777) < 0 && errno != EEXIST)
 		return err_sys("--output-dir %s", dir);
@@ -60,23 +61,28 @@ static int64_t output_to_file(struct cli_output *o, uint64_t instance, int strea
 	return (int64_t)len;
 }
 
+/*
+ * One write per line, prefix included: lines from instances in other worker
+ * processes must not interleave with it (a pipe write of up to PIPE_BUF
+ * bytes is atomic; the mutex only orders this process's threads).
+ */
 static void emit_line(struct cli_output *o, uint64_t instance, int stream, const char *s,
 		      size_t len)
 {
-	char prefix[32];
-	int n = snprintf(prefix, sizeof(prefix), "[%lu] ", (unsigned long)instance);
+	char line[32 + sizeof(((struct cli_line *)0)->buf)];
+	int n = snprintf(line, 32, "[%lu] ", (unsigned long)instance);
 	int fd = stream == 2 ? STDERR_FILENO : STDOUT_FILENO;
 
+	memcpy(line + n, s, len);
 	pthread_mutex_lock(&o->lock);
-	write_fully(fd, prefix, (size_t)n);
-	write_fully(fd, s, len);
+	write_fully(fd, line, (size_t)n + len);
 	pthread_mutex_unlock(&o->lock);
 }
 
 static int64_t output_prefixed(struct cli_output *o, uint64_t instance, int stream, const char *buf,
 			       uint64_t len)
 {
-	struct cli_line *l = &o->lines[instance * 2 + (stream == 2)];
+	struct cli_line *l = &o->lines[(instance - o->first) * 2 + (stream == 2)];
 	uint64_t i;
 
 	for (i = 0; i < len; i++) {
@@ -94,7 +100,7 @@ static int64_t cli_output_write(void *ctx, struct vm *vm, int stream, const void
 {
 	struct cli_output *o = ctx;
 
-	if (vm->instance >= o->count)
+	if (vm->instance < o->first || vm->instance - o->first >= o->count)
 		return -1;
 	if (o->dir)
 		return output_to_file(o, vm->instance, stream, buf, len);
@@ -114,7 +120,7 @@ void cli_output_finish(struct cli_output *o)
 		if (!l->len)
 			continue;
 		l->buf[l->len++] = '\n'; /* fits: a full buffer is always emitted at once */
-		emit_line(o, i / 2, i % 2 ? 2 : 1, l->buf, l->len);
+		emit_line(o, o->first + i / 2, i % 2 ? 2 : 1, l->buf, l->len);
 	}
 	free(o->lines);
 	o->lines = NULL;

@@ -14,12 +14,13 @@ struct cli_line {
 
 struct cli_output {
 	const char *dir; /* --output-dir, or NULL for prefixed lines on stdout/stderr */
+	unsigned first;	 /* instance numbers first .. first + count - 1 */
 	unsigned count;
 	struct cli_line *lines; /* [count][2]: a partial line per instance and stream */
 	pthread_mutex_t lock;	/* whole lines from different instances never interleave */
 };
 
-int cli_output_init(struct cli_output *o, unsigned count, const char *dir);
+int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const char *dir);
 /* Writes out what is left of partial lines and frees the buffers. */
 void cli_output_finish(struct cli_output *o);
 

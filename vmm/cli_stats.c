@@ -29,9 +29,12 @@ void cli_stats_begin(struct cli_stats *s)
 void cli_stats_on_hold(void *ctx, struct fleet *f)
 {
 	struct cli_stats *s = ctx;
+	unsigned i;
 
-	(void)f;
 	s->held_ok = memstat_proc_read(&s->held) == 0;
+	/* Spread over worker processes: their memory is the instances'. */
+	for (i = 0; i < f->nworkers; i++)
+		memstat_proc_add(&s->held, f->workers[i]);
 }
 
 struct totals {

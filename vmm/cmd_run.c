@@ -16,6 +16,7 @@
 #include "image.h"
 #include "kvm.h"
 #include "shellpool.h"
+#include "snapshot.h"
 #include "template.h"
 #include "vm.h"
 
@@ -33,6 +34,8 @@ struct run_opts {
 	int template;
 	const char *output_dir;
 	enum cli_stats_mode stats;
+	const char *snapshot;	   /* --snapshot PATH */
+	const char *from_snapshot; /* --from-snapshot BASE[,DIFF...] */
 	char **guest_argv; /* guest path, then its arguments */
 };
 
@@ -53,6 +56,21 @@ static int parse_stats_mode(const char *arg, enum cli_stats_mode *mode)
 	return 0;
 }
 
+/* How --snapshot, --from-snapshot and --count 0 go with the rest. */
+static int run_check_snapshot(const struct run_opts *o, int have_guest)
+{
+	if (o->snapshot && (!o->template || o->count > 1))
+		return run_usage("--snapshot needs --template, and --count 0 or 1");
+	if (!o->count && !o->snapshot)
+		return run_usage("--count needs a number from 1 to 100000");
+	if (o->from_snapshot && (o->template || o->snapshot || o->no_share))
+		return run_usage("--from-snapshot goes with neither --template, --snapshot "
+				 "nor --no-share");
+	if (!have_guest && !o->from_snapshot)
+		return run_usage("no guest program given");
+	return 0;
+}
+
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
@@ -65,6 +83,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{"template", no_argument, NULL, 'T'},
 		{"output-dir", required_argument, NULL, 'o'},
 		{"stats", optional_argument, NULL, 's'},
+		{"snapshot", required_argument, NULL, 'S'},
+		{"from-snapshot", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -93,7 +113,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case 'n': {
 			unsigned long n = strtoul(optarg, &end, 10);
 
-			if (*optarg < '1' || *optarg > '9' || *end || n > RUN_MAX_COUNT)
+			if (*optarg < '0' || *optarg > '9' || *end || n > RUN_MAX_COUNT)
 				return run_usage("--count needs a number from 1 to 100000");
 			o->count = (unsigned)n;
 			break;
@@ -114,14 +134,18 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (parse_stats_mode(optarg, &o->stats) < 0)
 				return -1;
 			break;
+		case 'S':
+			o->snapshot = optarg;
+			break;
+		case 'F':
+			o->from_snapshot = optarg;
+			break;
 		default:
 			return run_usage("unknown option or missing value");
 		}
 	}
-	if (optind >= argc)
-		return run_usage("no guest program given");
 	o->guest_argv = argv + optind;
-	return 0;
+	return run_check_snapshot(o, optind < argc);
 }
 
 /* Turns the way a run ended into an exit status, explaining on stderr. */
@@ -196,21 +220,38 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Instances per worker process beyond which a run is spread over processes (fleet_run_sharded). */
+#define RUN_PER_PROCESS 250
+
+static int run_output_init(void *ctx, struct fleet_config *fc)
+{
+	struct cli_output *out = ctx;
+
+	if (cli_output_init(out, fc->first_instance, fc->count, out->dir) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		return -1;
+	}
+	return 0;
+}
+
+static void run_output_done(void *ctx)
+{
+	cli_output_finish(ctx);
+}
+
 static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl,
 		    struct shell_pool *pool, const struct vm_request *request,
 		    const struct run_opts *o)
 {
 	struct fleet_config fc = {0};
 	struct cli_stats stats = {.mode = o->stats, .no_share = o->no_share};
-	struct cli_output out;
+	struct cli_output out = {.dir = o->output_dir};
+	struct fleet_shard_hooks shard = {run_output_init, run_output_done, &out};
+	int sharded = !tpl && o->count > RUN_PER_PROCESS;
 	struct fleet f;
-	int *statuses = NULL, status = 0;
+	int *statuses = NULL, status = 0, ret;
 	unsigned i;
 
-	if (cli_output_init(&out, o->count, o->output_dir) < 0) {
-		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
-		return CLI_STATUS_ERROR;
-	}
 	raise_fd_limit();
 	run_vm_config(o, &fc.vm);
 	fc.vm.lean = o->count > 1;
@@ -228,9 +269,16 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.on_hold = cli_stats_on_hold;
 	fc.on_hold_ctx = &stats;
 	cli_stats_begin(&stats);
-	if (fleet_run(&f, &fc) < 0)
+	if (sharded) {
+		ret = fleet_run_sharded(&f, &fc, RUN_PER_PROCESS, &shard);
+	} else {
+		if (run_output_init(&out, &fc) < 0)
+			return CLI_STATUS_ERROR;
+		ret = fleet_run(&f, &fc);
+		cli_output_finish(&out);
+	}
+	if (ret < 0)
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
-	cli_output_finish(&out);
 
 	statuses = calloc(o->count, sizeof(*statuses));
 	for (i = 0; i < o->count; i++) {
@@ -249,6 +297,72 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 		cli_stats_print(&stats, &f, statuses);
 	free(statuses);
 	fleet_free(&f);
+	return status;
+}
+
+/*
+ * --snapshot PATH: the template becomes the base PATH; its continuation
+ * (clone 1, ARGS as its request) then runs here under a hook that writes
+ * PATH.1, PATH.2, ... at its checkpoints. --count 0 stops after the base.
+ */
+static int run_snapshot(struct kvm_sys *kvm, struct template *tpl, const struct run_opts *o)
+{
+	struct vm_request request = {0};
+	struct vm_result res = {0};
+	struct snap_taker *taker = NULL;
+	struct vm_config cfg;
+	struct vm *vm = NULL;
+	uint8_t hash[16];
+	int status = CLI_STATUS_ERROR;
+
+	if (snap_write_base(o->snapshot, tpl, o->guest_argv[0], hash) < 0)
+		goto fail;
+	if (!o->count)
+		return 0;
+	taker = snap_taker_new(o->snapshot, tpl, hash);
+	if (!taker || vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0)
+		goto fail;
+	run_vm_config(o, &cfg);
+	cfg.request = &request;
+	cfg.hooks = &snap_taker_hooks;
+	cfg.hooks_ctx = taker;
+	vm = template_clone(tpl, kvm, NULL, &cfg);
+	if (!vm)
+		goto fail;
+	vm_run(vm, &res);
+	status = run_status(&res, o, "");
+	vm_result_clear(&res);
+	goto done;
+fail:
+	fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+done:
+	vm_destroy(vm);
+	vm_request_free(&request);
+	snap_taker_free(taker);
+	return status;
+}
+
+/* --from-snapshot BASE[,DIFF...]: clones of the chain's last state, ARGS as their request. */
+static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
+{
+	struct vm_request request = {0};
+	struct shell_pool pool;
+	struct template *tpl;
+	int status;
+
+	tpl = snap_restore_list(o->from_snapshot);
+	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
+	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
+			     tpl->memfd) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		vm_request_free(&request);
+		template_put(tpl);
+		return CLI_STATUS_ERROR;
+	}
+	status = run_many(kvm, tpl->img, tpl, &pool, &request, o);
+	shell_pool_stop(&pool);
+	vm_request_free(&request);
+	template_put(tpl);
 	return status;
 }
 
@@ -277,6 +391,11 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 		return status ? status : CLI_STATUS_ERROR;
 	}
 	vm_result_clear(&res);
+	if (o->snapshot) {
+		status = run_snapshot(kvm, tpl, o);
+		template_put(tpl);
+		return status;
+	}
 	if (vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0 ||
 	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16,
 			     tpl->memfd) < 0) {
@@ -303,6 +422,15 @@ int cmd_run(int argc, char **argv)
 		return CLI_STATUS_ERROR;
 	/* A guest writing to a closed pipe gets an error back, mvmm does not die. */
 	signal(SIGPIPE, SIG_IGN);
+	if (o.from_snapshot) {
+		if (kvm_sys_open(&kvm) < 0) {
+			fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+			return CLI_STATUS_ERROR;
+		}
+		status = run_from_snapshot(&kvm, &o);
+		kvm_sys_close(&kvm);
+		return status;
+	}
 	if (kvm_sys_open(&kvm) < 0 || !(img = image_load_file(o.guest_argv[0], o.mem_size))) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		kvm_sys_close(&kvm);

@@ -31,7 +31,7 @@ static int64_t fleet_output(void *ctx, struct vm *vm, int stream, const void *bu
 static int fleet_wait(void *ctx, struct vm *vm)
 {
 	struct fleet *f = ctx;
-	struct fleet_instance *in = &f->inst[vm->instance];
+	struct fleet_instance *in = &f->inst[vm->instance - f->cfg.first_instance];
 	int ret = 0;
 
 	if (!f->cfg.hold)
@@ -97,7 +97,7 @@ static void *fleet_instance_main(void *p)
 	struct fleet_instance *in = &f->inst[a->i];
 	struct vm_config cfg = f->cfg.vm;
 
-	cfg.instance = a->i;
+	cfg.instance = f->cfg.first_instance + a->i;
 	cfg.hooks = f->cfg.hooks && f->cfg.hooks->output ? &fleet_hooks_out : &fleet_hooks;
 	cfg.hooks_ctx = f;
 	fleet_creator_enter(f);
@@ -111,9 +111,13 @@ static void *fleet_instance_main(void *p)
 		in->res.end = VM_END_HOST_ERROR;
 		snprintf(in->res.message, sizeof(in->res.message), "%s", mvmm_errmsg());
 	} else {
+		if (f->cfg.on_vm)
+			f->cfg.on_vm(f->cfg.on_vm_ctx, f, a->i, in->vm, 1);
 		vm_run(in->vm, &in->res);
 		if (!in->mem_taken)
 			in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
+		if (f->cfg.on_vm)
+			f->cfg.on_vm(f->cfg.on_vm_ctx, f, a->i, in->vm, 0);
 		if (f->cfg.pool)
 			shell_pool_reap(f->cfg.pool, in->vm);
 		else
@@ -241,6 +245,8 @@ void fleet_free(struct fleet *f)
 	if (f->stacks)
 		munmap(f->stacks, f->stacks_size);
 	f->stacks = NULL;
+	free(f->workers);
+	f->workers = NULL;
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->arrived);
 	pthread_cond_destroy(&f->release);

@@ -3,6 +3,7 @@
 #define MVMM_FLEET_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "memstat.h"
@@ -30,6 +31,7 @@ struct fleet_config {
 	struct template *tpl;	  /* if set, instances are clones of it (img is its image) */
 	struct shell_pool *pool;  /* shells for clones, and teardown off the critical path */
 	unsigned count;
+	unsigned first_instance;     /* instance numbers are first_instance .. + count - 1 */
 	struct vm_config vm;	      /* for every instance; .instance and .hooks are set per VM */
 	const struct vm_hooks *hooks; /* the caller's output hook (wait is the fleet's) */
 	void *hooks_ctx;
@@ -37,6 +39,12 @@ struct fleet_config {
 	/* Called once every instance is waiting or has ended, before release. */
 	void (*on_hold)(void *ctx, struct fleet *f);
 	void *on_hold_ctx;
+	/*
+	 * Called on instance i's thread once its VM is created (live 1, before
+	 * it runs) and once its run ended (live 0, before teardown).
+	 */
+	void (*on_vm)(void *ctx, struct fleet *f, unsigned i, struct vm *vm, int live);
+	void *on_vm_ctx;
 };
 
 struct fleet {
@@ -54,6 +62,8 @@ struct fleet {
 	int max_creators;
 	void *stacks; /* one mapping holds every instance thread's stack */
 	size_t stacks_size;
+	pid_t *workers; /* fleet_run_sharded: the worker processes */
+	unsigned nworkers;
 };
 
 /*
@@ -65,5 +75,27 @@ struct fleet {
  */
 int fleet_run(struct fleet *f, const struct fleet_config *cfg);
 void fleet_free(struct fleet *f);
+
+struct fleet_shard_hooks {
+	/* In each worker process, before its fleet starts: set up its output (cfg is its part). */
+	int (*worker_init)(void *ctx, struct fleet_config *cfg);
+	/* In each worker process, after its fleet ended. */
+	void (*worker_done)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * As fleet_run, but spread over worker processes of at most per_process
+ * instances each, forked after the image is loaded (they map the same
+ * memfd, so the page cache still holds one copy). Why: KVM_CREATE_VM walks
+ * every VMA of its process, and the kernel's page-aging walks call every
+ * VM's MMU notifier of a process for every mapping of a shared page; both
+ * grow with the instances per process, so one process of thousands of VMs
+ * slows down quadratically. The hold barrier spans all workers; results
+ * come back to f->inst. Not for templates (a VM shell belongs to the
+ * process that made it). f->workers lists the worker pids while on_hold runs.
+ */
+int fleet_run_sharded(struct fleet *f, const struct fleet_config *cfg, unsigned per_process,
+		      const struct fleet_shard_hooks *hooks);
 
 #endif

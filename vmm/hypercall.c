@@ -94,6 +94,12 @@ static enum exit_action hc_read(struct vm *vm, void *blk)
 		return exit_guest_error(
 			vm, "hypercall read: buffer 0x%lx+%lu outside the guest's user memory",
 			(unsigned long)a->buf, (unsigned long)a->len);
+	if (vm->hooks && vm->hooks->input) {
+		int64_t got = vm->hooks->input(vm->hooks_ctx, vm, buf, a->len);
+
+		a->ret = got < 0 ? -MVMM_EIO : got;
+		return EXIT_CONTINUE;
+	}
 	fd = fd_for_stream(vm, 0);
 	if (fd < 0) {
 		a->ret = 0; /* no input: end of file */
@@ -167,9 +173,16 @@ static enum exit_action hc_abort(struct vm *vm, void *blk)
 static enum exit_action hc_wait(struct vm *vm, void *blk)
 {
 	struct mvmm_hc_wait *a = blk;
+	int r = 0;
 
 	a->ret = 0;
-	if (vm->hooks && vm->hooks->wait && vm->hooks->wait(vm->hooks_ctx, vm) < 0) {
+	if (vm->hooks && vm->hooks->wait) {
+		/* A waiting guest counts as paused (vm_pause); the hook touches no guest memory. */
+		vm_block_begin(vm);
+		r = vm->hooks->wait(vm->hooks_ctx, vm);
+		vm_block_end(vm);
+	}
+	if (r < 0) {
 		vm->res->end = VM_END_TIMEOUT;
 		return EXIT_STOP;
 	}

@@ -10,6 +10,11 @@
 
 static const char usage_text[] =
 	"usage: mvmm run [OPTIONS] GUEST.elf [ARGS...]\n"
+	"       mvmm serve --socket PATH [--replace] [--mem SIZE] [--timeout SECONDS]\n"
+	"                  GUEST.elf [ARGS...]\n"
+	"       mvmm launch --socket PATH [ARGS...]\n"
+	"       mvmm run --from-snapshot BASE[,DIFF...] [OPTIONS] [ARGS...]\n"
+	"       mvmm snapshot info FILE...\n"
 	"       mvmm --help | --version\n"
 	"\n"
 	"Runs GUEST.elf, a static x86-64 ELF built with mvmm-cc, in a fresh KVM virtual\n"
@@ -28,13 +33,26 @@ static const char usage_text[] =
 	"                      or one JSON object per instance and a summary object\n"
 	"  --no-share          give each instance a private copy of the image (the\n"
 	"                      baseline that sharing is measured against)\n"
+	"  --snapshot PATH     with --template: write the ready state to PATH, then run\n"
+	"                      the guest on (--count 1) writing PATH.1, PATH.2, ... as\n"
+	"                      page diffs at its checkpoints; --count 0 stops at PATH\n"
+	"  --from-snapshot BASE[,DIFF...]  resume the last state of a snapshot chain\n"
+	"                      (no GUEST.elf); mvmm snapshot info FILE describes a file\n"
 	"\n"
 	"exit status of run (with --count, the first non-zero one by instance order):\n"
 	"  0-255  the guest's exit code\n"
 	"  123    the guest faulted (crash report on stderr) or broke the hypercall ABI\n"
 	"  124    the guest was stopped by --timeout\n"
 	"  125    mvmm's own error (usage, bad ELF, no KVM)\n"
-	"  134    the guest called abort()\n";
+	"  134    the guest called abort()\n"
+	"\n"
+	"serve boots GUEST.elf once to its ready call and serves clones of it on the\n"
+	"Unix socket PATH until SIGTERM or SIGINT; launch asks it for one clone with\n"
+	"ARGS as the clone's request, relays its stdout and stderr, and exits with the\n"
+	"status rules of run (125 also when it cannot reach the server).\n"
+	"  --replace           take PATH over from a running server, which finishes its\n"
+	"                      clones in flight and exits (no request fails meanwhile)\n"
+	"  --mem, --timeout, --env   as for run (--timeout applies to each clone)\n";
 
 static int cmd_help(int argc, char **argv)
 {
@@ -52,12 +70,19 @@ static int cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/* Snapshot files (cmd_snapshot.c). */
+int cmd_snapshot(int argc, char **argv);
+
+/* The preloading server's subcommands (cmd_serve.c, cmd_launch.c). */
+int cmd_serve(int argc, char **argv);
+int cmd_launch(int argc, char **argv);
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"run", cmd_run}, {"help", cmd_help},	      {"--help", cmd_help},
-	{"-h", cmd_help}, {"--version", cmd_version},
+	{"run", cmd_run},     {"serve", cmd_serve}, {"launch", cmd_launch}, {"snapshot", cmd_snapshot},	  {"help", cmd_help},
+	{"--help", cmd_help}, {"-h", cmd_help},	    {"--version", cmd_version},
 };
 
 int main(int argc, char **argv)

@@ -97,6 +97,23 @@ static void read_kb_fields(const char *path, const char *const *keys, uint64_t *
 	fclose(f);
 }
 
+int memstat_proc_add(struct memstat_proc *st, pid_t pid)
+{
+	static const char *const keys[] = {"Rss", "Pss", "Private_Dirty"};
+	struct memstat_proc w = {0};
+	uint64_t *vals[] = {&w.rss_kb, &w.pss_kb, &w.private_dirty_kb};
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	read_kb_fields(path, keys, vals, 3);
+	if (!w.rss_kb)
+		return err_set("cannot read %s", path);
+	st->rss_kb += w.rss_kb;
+	st->pss_kb += w.pss_kb;
+	st->private_dirty_kb += w.private_dirty_kb;
+	return 0;
+}
+
 int memstat_proc_read(struct memstat_proc *st)
 {
 	static const char *const rollup_keys[] = {"Rss", "Pss", "Private_Dirty"};

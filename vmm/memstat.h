@@ -3,6 +3,7 @@
 #define MVMM_MEMSTAT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vm.h"
 
@@ -31,6 +32,8 @@ struct memstat_proc {
 int memstat_vm_read(const struct vm *vm, struct memstat_vm *st);
 
 int memstat_proc_read(struct memstat_proc *st);
+/* Adds process pid's RSS, PSS and Private_Dirty to st (for worker processes). */
+int memstat_proc_add(struct memstat_proc *st, pid_t pid);
 
 /* Raw /proc/self/pagemap entries of guest pages [first, first + n). */
 int memstat_pagemap_read(const struct vm *vm, uint64_t first, uint64_t n, uint64_t *entries);

@@ -179,7 +179,7 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	if (!ret)
 		return err_set("template's ready block 0x%lx is outside guest memory",
 			       (unsigned long)tpl->ready_block);
-	*ret = (int64_t)vm->clone_no;
+	*ret = tpl->resume_ret ? tpl->resume_ret : (int64_t)vm->clone_no;
 	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
 }
 

@@ -18,6 +18,7 @@ struct template {
 	uint64_t data_pages;	  /* pages the memfd holds */
 	struct vcpu_state state;  /* as MVMM_HC_READY returns */
 	uint64_t ready_block;	  /* GPA of the ready call's block: each clone's number goes here */
+	int64_t resume_ret;	  /* non-zero: clones get this `ret` instead (snapshot at a checkpoint) */
 	uint64_t next_clone;	  /* clone numbers start at 1 */
 	uint64_t boot_ns;	  /* how long the template took to reach ready */
 };

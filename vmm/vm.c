@@ -132,6 +132,8 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
 	}
 	vm->kvm = kvm;
 	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
 		err_sys("KVM_CREATE_VM");
@@ -304,6 +306,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->tpl_put)
 		vm->tpl_put(vm->tpl);
 	vm_request_free(&vm->argv_request);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);
 }
 
@@ -340,15 +344,87 @@ static int vm_arm_timer(struct vm *vm, timer_t *timer)
 	return 0;
 }
 
+void vm_stop(struct vm *vm, pthread_t runner)
+{
+	pthread_once(&vm_signal_once, vm_install_signal);
+	__atomic_store_n(&vm->stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vm->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vm_signal_ok)
+		pthread_kill(runner, VM_KICK_SIGNAL);
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_once(&vm_signal_once, vm_install_signal);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req++;
+	if (vm->busy) {
+		/* Under the lock: the runner re-checks pause_req before its next KVM_RUN. */
+		__atomic_store_n(&vm->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (vm_signal_ok && vm->running)
+			pthread_kill(vm->runner, VM_KICK_SIGNAL);
+	}
+	while (vm->busy)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_req > 0 && --vm->pause_req == 0)
+		pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* Marks the runner idle (no guest memory touched) and wakes a pauser waiting for that. */
+static void vm_set_idle_locked(struct vm *vm)
+{
+	if (vm->busy) {
+		vm->busy = 0;
+		pthread_cond_broadcast(&vm->pause_cond);
+	}
+}
+
+/* Before every KVM_RUN: parks while a pause is in force, then marks the runner busy. */
+static void vm_pause_point(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->pause_req) {
+		vm_set_idle_locked(vm);
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	}
+	vm->busy = 1;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_block_begin(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm_set_idle_locked(vm);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_block_end(struct vm *vm)
+{
+	vm_pause_point(vm);
+}
+
 static void vm_run_loop(struct vm *vm)
 {
 	for (;;) {
+		vm_pause_point(vm);
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno != EINTR && errno != EAGAIN) {
 				exit_host_error(vm, "KVM_RUN: %s", strerror(errno));
 				return;
 			}
-			vm->run->immediate_exit = 0;
+			/* Ordered against vm_stop: a stop is either seen here or re-arms the kick. */
+			__atomic_store_n(&vm->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST)) {
+				exit_host_error(vm, "stopped by the host");
+				return;
+			}
 			if (vm_deadline_passed(vm)) {
 				vm->res->end = VM_END_TIMEOUT;
 				return;
@@ -378,7 +454,15 @@ int vm_run(struct vm *vm, struct vm_result *res)
 		}
 	}
 	vm_running = vm->run;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->runner = pthread_self();
+	vm->running = 1;
+	pthread_mutex_unlock(&vm->pause_lock);
 	vm_run_loop(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running = 0;
+	vm_set_idle_locked(vm);
+	pthread_mutex_unlock(&vm->pause_lock);
 	vm_running = NULL;
 	if (timed) {
 		timer_delete(timer);

@@ -3,6 +3,7 @@
 #define MVMM_VM_H
 
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -58,7 +59,8 @@ struct vm_hooks {
 	int64_t (*output)(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len);
 	/*
 	 * MVMM_HC_WAIT: blocks until the host releases the guest. Returns 0, or
-	 * -1 when the VM's deadline passed first. NULL: returns at once.
+	 * -1 when the VM's deadline passed first. NULL: returns at once. Runs in
+	 * a vm_block_begin/end section: it must not touch guest memory.
 	 */
 	int (*wait)(void *ctx, struct vm *vm);
 	/*
@@ -66,6 +68,8 @@ struct vm_hooks {
 	 * number (>= 1), or -1 on a host failure (message set). NULL: returns 0.
 	 */
 	int64_t (*checkpoint)(void *ctx, struct vm *vm);
+	/* Guest reads of stream 0; returns bytes given (0: end of file) or -1. NULL: read in_fd. */
+	int64_t (*input)(void *ctx, struct vm *vm, void *buf, uint64_t len);
 };
 
 struct vm_config {
@@ -107,6 +111,14 @@ struct vm {
 	void *tpl;			  /* the template a clone was made from (held) */
 	void (*tpl_put)(void *tpl);
 	struct vm_result *res; /* of the run in progress */
+	int stop;	       /* vm_stop was called: the run ends at its next exit */
+	/* vm_pause / vm_resume, all under pause_lock: */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond; /* busy dropped to 0, or pause_req dropped */
+	int pause_req;		   /* vm_pause calls not yet resumed */
+	int busy;		   /* the runner is in KVM_RUN or handling an exit */
+	int running;		   /* vm_run is in progress on runner */
+	pthread_t runner;
 };
 
 /*
@@ -125,6 +137,34 @@ struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_con
  */
 int vm_run(struct vm *vm, struct vm_result *res);
 void vm_destroy(struct vm *vm);
+
+/*
+ * From any thread: ends vm's run (now, or at once if it has not started)
+ * as a host error "stopped by the host". runner is the thread that runs
+ * or will run vm_run; it gets VM_KICK_SIGNAL.
+ */
+void vm_stop(struct vm *vm, pthread_t runner);
+
+/*
+ * From any thread but the runner's: returns once vm's vCPU is outside
+ * KVM_RUN and its thread touches no guest memory, and keeps it so until the
+ * matching vm_resume (calls nest). A vCPU in KVM_RUN is kicked out
+ * (immediate_exit + VM_KICK_SIGNAL) and parks before its next KVM_RUN; one
+ * handling an exit parks when the handler is done; one blocked in a
+ * vm_block_begin/end section (the wait hypercall) counts as paused at once
+ * and parks in vm_block_end. A VM that is not running counts as paused.
+ * For page merging (dedup.c): guest memory can be compared and remapped
+ * without a guest write slipping in between.
+ */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/*
+ * Brackets a wait in a hypercall handler on the runner's thread, during
+ * which the thread touches no guest memory: vm_pause need not wait for it to
+ * end, and vm_block_end parks while a pause is in force.
+ */
+void vm_block_begin(struct vm *vm);
+void vm_block_end(struct vm *vm);
 
 /*
  * The pieces of vm_create, for templates, clones and the shell pool: a

@@ -1,0 +1,406 @@
+/* test_api.c: libmvmm's public API, through the installed mvmm.h only (built with pkg-config). */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <malloc.h>
+#include <mvmm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define API_ASAN 1
+#else
+#define API_ASAN 0
+#endif
+
+/* Guests, relative to the repository root (make test-api runs from there). */
+#define CASES_ELF (getenv("MVMM_CASES") ? getenv("MVMM_CASES") : "build/tests/harness/cases.elf")
+#define HELLO_ELF "build/guest/hello.elf"
+#define ARGS_ELF  "build/guest/args.elf"
+#define FAULT_ELF "build/guest/fault.elf"
+#define SPIN_ELF  "build/guest/spin.elf"
+
+static struct mvmm_runtime *rt;
+static struct mvmm_image *img;
+static struct mvmm_template *tpl;
+
+static void setup(void)
+{
+	cr_assert_eq(mvmm_runtime_new(&rt), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file(CASES_ELF, 0, &img), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_template_new(rt, img, NULL, 10000, &tpl), 0, "%s", mvmm_last_error());
+}
+
+static void teardown(void)
+{
+	mvmm_template_free(tpl);
+	mvmm_image_free(img);
+	mvmm_runtime_free(rt);
+	tpl = NULL;
+	img = NULL;
+	rt = NULL;
+}
+
+/* Runs case args on tpl; asserts the call itself succeeded. */
+static struct mvmm_result *run_case(const char *const *args, uint64_t timeout_ms)
+{
+	struct mvmm_run_opts o = { .args = args, .timeout_ms = timeout_ms };
+	struct mvmm_result *r = NULL;
+
+	cr_assert_eq(mvmm_run(tpl, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_not_null(r);
+	return r;
+}
+
+TestSuite(api, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(api, run_exit_status_and_output)
+{
+	const char *args[] = { "add", "2", "40", NULL };
+	struct mvmm_result *r = run_case(args, 5000);
+
+	cr_assert_eq(r->end, MVMM_END_EXIT);
+	cr_assert_eq(r->status, 0);
+	cr_assert_str_eq(r->out, "42\n");
+	cr_assert_eq(r->out_len, 3);
+	cr_assert_eq(r->err_len, 0);
+	cr_assert_str_eq(r->message, "");
+	cr_assert_geq(r->stats.hypercalls, 3); /* ready's return, request, write, exit */
+	cr_assert_geq(r->stats.exits, r->stats.hypercalls);
+	cr_assert_gt(r->stats.first_hypercall_ns, 0);
+	cr_assert_geq(r->stats.run_ns, r->stats.first_hypercall_ns);
+	cr_assert_eq(r->stats.private_pages, -1);
+	cr_assert_geq(r->stats.clone_no, 1);
+	mvmm_result_free(r);
+}
+
+Test(api, stdin_bytes_and_stderr)
+{
+	static const char in[] = "hello\nworld, again\n";
+	const char *args[] = { "strings", NULL };
+	struct mvmm_run_opts o = { .args = args, .input = in, .input_len = sizeof(in) - 1 };
+	struct mvmm_result *r;
+
+	cr_assert_eq(mvmm_run(tpl, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(r->end, MVMM_END_EXIT);
+	cr_assert_str_eq(r->out, "HELLO\nWORLD, AGAIN\n");
+	cr_assert_str_eq(r->err, "19 bytes\n");
+	mvmm_result_free(r);
+}
+
+Test(api, output_limit_truncates)
+{
+	static const char in[] = "abcdefghijklmnopqrstuvwxyz\n";
+	const char *args[] = { "strings", NULL };
+	struct mvmm_run_opts o = {
+		.args = args, .input = in, .input_len = sizeof(in) - 1, .output_limit = 5
+	};
+	struct mvmm_result *r;
+
+	cr_assert_eq(mvmm_run(tpl, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(r->end, MVMM_END_EXIT); /* the guest is not told: its writes succeed */
+	cr_assert_str_eq(r->out, "ABCDE");
+	cr_assert(r->out_truncated);
+	cr_assert_str_eq(r->err, "27 by"); /* "27 bytes\n" */
+	cr_assert(r->err_truncated);
+	mvmm_result_free(r);
+}
+
+Test(api, fault_report_is_structured)
+{
+	const char *args[] = { "fault", NULL };
+	struct mvmm_result *r = run_case(args, 5000);
+
+	cr_assert_eq(r->end, MVMM_END_FAULT);
+	cr_assert_eq(r->status, -1);
+	cr_assert_eq(r->fault.vector, 14);
+	cr_assert_eq(r->fault.error_code, 6); /* user write, not present */
+	cr_assert_eq(r->fault.address, 0x10);
+	cr_assert_neq(r->fault.rip, 0);
+	cr_assert_not_null(r->fault.symbol);
+	cr_assert(!strcmp(r->fault.symbol, "main") || !strcmp(r->fault.symbol, "case_fault"),
+		  "symbol %s", r->fault.symbol);
+	cr_assert_not_null(strstr(r->fault.report, "page fault"));
+	cr_assert_not_null(strstr(r->fault.report, "=>"));
+	mvmm_result_free(r);
+}
+
+Test(api, abort_and_memstat)
+{
+	const char *args[] = { "abort", NULL }, *corrupt[] = { "corrupt-memory", NULL };
+	struct mvmm_run_opts o = { .args = corrupt, .flags = MVMM_RUN_MEMSTAT };
+	struct mvmm_result *r = run_case(args, 5000);
+
+	cr_assert_eq(r->end, MVMM_END_ABORT);
+	cr_assert_str_eq(mvmm_end_name(r->end), "abort");
+	mvmm_result_free(r);
+	cr_assert_eq(mvmm_run(tpl, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(r->status, 0);
+	/* 16 KiB of table and 1 MiB of heap written: at least 256 + 4 private pages. */
+	cr_assert_geq(r->stats.private_pages, 260, "%lld", (long long)r->stats.private_pages);
+	mvmm_result_free(r);
+}
+
+Test(api, run_timeout_then_template_still_good)
+{
+	const char *spin[] = { "spin", NULL }, *check[] = { "check", NULL };
+	struct mvmm_result *r = run_case(spin, 100);
+
+	cr_assert_eq(r->end, MVMM_END_TIMEOUT);
+	cr_assert_not_null(strstr(r->message, "100 ms"), "%s", r->message);
+	cr_assert_geq(r->stats.run_ns, 100000000ull);
+	mvmm_result_free(r);
+	r = run_case(check, 5000);
+	cr_assert_eq(r->end, MVMM_END_EXIT);
+	cr_assert_eq(r->status, 0);
+	mvmm_result_free(r);
+}
+
+Test(api, clones_are_isolated_and_numbered)
+{
+	const char *corrupt[] = { "corrupt-memory", NULL }, *fault[] = { "fault", NULL },
+		   *check[] = { "check", NULL };
+	uint64_t last = 0;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		const char *const *a = i % 3 == 0 ? corrupt : i % 3 == 1 ? fault : check;
+		struct mvmm_result *r = run_case(a, 5000);
+
+		cr_assert_eq(r->end, a == fault ? MVMM_END_FAULT : MVMM_END_EXIT);
+		if (a != fault)
+			cr_assert_eq(r->status, 0, "case %s saw an earlier clone's writes", a[0]);
+		cr_assert_gt(r->stats.clone_no, last);
+		last = r->stats.clone_no;
+		mvmm_result_free(r);
+	}
+}
+
+Test(api, image_from_buffer_and_run_image)
+{
+	FILE *f = fopen(ARGS_ELF, "rb");
+	static char buf[4 << 20];
+	size_t n;
+	struct mvmm_image *h;
+	struct mvmm_result *r;
+	const char *argv[] = { "args", "x", "y", NULL };
+
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	cr_assert_eq(mvmm_image_load_buffer(buf, n, 16 << 20, &h), 0, "%s", mvmm_last_error());
+	memset(buf, 0, n); /* the image copied it */
+	cr_assert_eq(mvmm_run_image(rt, h, argv, NULL, &r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(r->end, MVMM_END_EXIT);
+	cr_assert_eq(r->status, 0);
+	cr_assert_str_eq(r->out, "args\nx\ny\n");
+	cr_assert_eq(r->stats.clone_no, 0);
+	mvmm_result_free(r);
+	mvmm_image_free(h);
+}
+
+/* ---- error paths: each returns its code and names the cause ---- */
+
+Test(errors, null_arguments)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t;
+	struct mvmm_result *res = (void *)1;
+	const char *args[] = { "x", NULL };
+	struct mvmm_run_opts o = { .args = args, .input_len = 3 };
+
+	cr_assert_eq(mvmm_runtime_new(NULL), MVMM_ERR_INVAL);
+	cr_assert_not_null(strstr(mvmm_last_error(), "mvmm_runtime_new"));
+	cr_assert_eq(mvmm_image_load_file(NULL, 0, &i), MVMM_ERR_INVAL);
+	cr_assert_null(i);
+	cr_assert_not_null(strstr(mvmm_last_error(), "path"));
+	cr_assert_eq(mvmm_image_load_file(HELLO_ELF, 0, NULL), MVMM_ERR_INVAL);
+	cr_assert_eq(mvmm_image_load_buffer(NULL, 10, 0, &i), MVMM_ERR_INVAL);
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file(HELLO_ELF, 0, &i), 0);
+	cr_assert_eq(mvmm_template_new(NULL, i, NULL, 0, &t), MVMM_ERR_INVAL);
+	cr_assert_null(t);
+	cr_assert_not_null(strstr(mvmm_last_error(), "runtime"));
+	cr_assert_eq(mvmm_template_new(r, NULL, NULL, 0, &t), MVMM_ERR_INVAL);
+	cr_assert_not_null(strstr(mvmm_last_error(), "image"));
+	cr_assert_eq(mvmm_template_new(r, i, NULL, 0, NULL), MVMM_ERR_INVAL);
+	cr_assert_eq(mvmm_run(NULL, NULL, &res), MVMM_ERR_INVAL);
+	cr_assert_null(res);
+	cr_assert_not_null(strstr(mvmm_last_error(), "template"));
+	cr_assert_eq(mvmm_run(NULL, NULL, NULL), MVMM_ERR_INVAL);
+	cr_assert_eq(mvmm_run_image(r, i, NULL, &o, &res), MVMM_ERR_INVAL); /* input_len, no input */
+	cr_assert_not_null(strstr(mvmm_last_error(), "input"));
+	cr_assert_eq(mvmm_run_image(NULL, i, NULL, NULL, &res), MVMM_ERR_INVAL);
+	cr_assert_eq(mvmm_run_image(r, NULL, NULL, NULL, &res), MVMM_ERR_INVAL);
+	/* The free functions take NULL. */
+	mvmm_result_free(NULL);
+	mvmm_template_free(NULL);
+	mvmm_image_free(NULL);
+	mvmm_runtime_free(NULL);
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+	cr_assert_str_eq(mvmm_strerror(MVMM_ERR_INVAL), "invalid argument");
+	cr_assert_str_eq(mvmm_strerror(-1000), "unknown error");
+	cr_assert_str_eq(mvmm_version(), "0.1.0");
+}
+
+Test(errors, bad_path)
+{
+	struct mvmm_image *i = (void *)1;
+
+	cr_assert_eq(mvmm_image_load_file("build/no/such.elf", 0, &i), MVMM_ERR_IO);
+	cr_assert_null(i);
+	cr_assert_not_null(strstr(mvmm_last_error(), "build/no/such.elf"), "%s",
+			   mvmm_last_error());
+	cr_assert_not_null(strstr(mvmm_last_error(), "No such file"), "%s", mvmm_last_error());
+}
+
+Test(errors, bad_elf_and_bad_size)
+{
+	static const char junk[] = "this is not an ELF file at all, not even close........";
+	struct mvmm_image *i;
+
+	cr_assert_eq(mvmm_image_load_buffer(junk, sizeof(junk), 0, &i), MVMM_ERR_IMAGE);
+	cr_assert_null(i);
+	cr_assert_not_null(strstr(mvmm_last_error(), "ELF"), "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file("Makefile", 0, &i), MVMM_ERR_IMAGE);
+	cr_assert_not_null(strstr(mvmm_last_error(), "Makefile"), "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file("/bin/true", 0, &i), MVMM_ERR_IMAGE); /* dynamic */
+	cr_assert_eq(mvmm_image_load_file(HELLO_ELF, 4096, &i), MVMM_ERR_IMAGE);
+	cr_assert_not_null(strstr(mvmm_last_error(), "memory size"), "%s", mvmm_last_error());
+}
+
+/* A template from img_path must fail with code, and the message must contain what. */
+static void template_fails(const char *img_path, uint64_t timeout_ms, int code, const char *what)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t = (void *)1;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file(img_path, 0, &i), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_template_new(r, i, NULL, timeout_ms, &t), code, "%s",
+		     mvmm_last_error());
+	cr_assert_null(t);
+	cr_assert_not_null(strstr(mvmm_last_error(), what), "%s", mvmm_last_error());
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+Test(errors, never_ready)
+{
+	template_fails(HELLO_ELF, 5000, MVMM_ERR_NOT_READY, "exited with status 0");
+}
+
+Test(errors, template_timeout)
+{
+	template_fails(SPIN_ELF, 200, MVMM_ERR_TIMEOUT, "within 200 ms");
+}
+
+Test(errors, template_fault)
+{
+	template_fails(FAULT_ELF, 5000, MVMM_ERR_FAULT, "page fault");
+}
+
+/* ---- concurrency and leaks ---- */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the DIR's own fd */
+}
+
+static int count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+struct worker {
+	int n, failed;
+	unsigned id;
+};
+
+static void *worker(void *p)
+{
+	struct worker *w = p;
+	int i;
+
+	for (i = 0; i < w->n; i++) {
+		char num[24];
+		const char *args[] = { "case", num, NULL };
+		struct mvmm_run_opts o = { .args = args, .timeout_ms = 10000 };
+		struct mvmm_result *r;
+		char want[40];
+
+		snprintf(num, sizeof(num), "%u", w->id * 100000 + (unsigned)i);
+		snprintf(want, sizeof(want), "case %s\n", num);
+		if (mvmm_run(tpl, &o, &r) < 0) {
+			w->failed++;
+			continue;
+		}
+		if (r->end != MVMM_END_EXIT || r->status != (int)((w->id * 100000 + i) % 100) ||
+		    strcmp(r->out, want))
+			w->failed++;
+		mvmm_result_free(r);
+	}
+	return NULL;
+}
+
+/* One whole life: runtime, image, template, threads x n runs, all freed. */
+static void life(int threads, int n)
+{
+	struct worker w[4];
+	pthread_t th[4];
+	int i, failed = 0;
+
+	setup();
+	for (i = 0; i < threads; i++) {
+		w[i] = (struct worker){ .n = n, .id = (unsigned)i };
+		cr_assert_eq(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+	}
+	for (i = 0; i < threads; i++) {
+		pthread_join(th[i], NULL);
+		failed += w[i].failed;
+	}
+	teardown();
+	cr_assert_eq(failed, 0, "%d of %d runs failed", failed, threads * n);
+}
+
+Test(concurrency, two_threads_5000_runs_each_no_leak, .timeout = 600)
+{
+	int fds, maps;
+	size_t heap;
+
+	/* One arena, so that mallinfo2 sees the workers' allocations too. */
+	mallopt(M_ARENA_MAX, 1);
+	life(2, 20); /* warms what lives on: glibc's thread stack cache, the kick signal handler */
+	fds = count_fds();
+	maps = count_maps();
+	heap = mallinfo2().uordblks;
+	life(2, 5000);
+	cr_assert_eq(count_fds(), fds, "fds: %d before, %d after", fds, count_fds());
+	cr_assert_eq(count_maps(), maps, "mappings: %d before, %d after", maps, count_maps());
+	if (!API_ASAN)
+		cr_assert_leq(mallinfo2().uordblks, heap + 4096, "heap: %zu bytes before, %zu after",
+			      heap, mallinfo2().uordblks);
+#if API_ASAN
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks");
+#endif
+}

@@ -1,0 +1,2 @@
+print("obj")
+error({code = 1})

@@ -1,0 +1,5 @@
+print("before")
+local function f()
+  if true then
+    return 1
+

@@ -1,0 +1,250 @@
+/* mvmm.h: libmvmm's public API: run guest programs in fresh, isolated KVM virtual machines. */
+#ifndef MVMM_H
+#define MVMM_H
+
+/*
+ * libmvmm runs static x86-64 guest programs (built with mvmm-cc) in KVM
+ * virtual machines, one VM per run. Its main use is a test harness that
+ * gives every test case a fresh VM cloned from one template:
+ *
+ *	struct mvmm_runtime *rt;
+ *	struct mvmm_image *img;
+ *	struct mvmm_template *tpl;
+ *	struct mvmm_result *res;
+ *	const char *args[] = { "add", "2", "3", NULL };
+ *	struct mvmm_run_opts o = { .args = args, .timeout_ms = 1000 };
+ *
+ *	if (mvmm_runtime_new(&rt) < 0 ||
+ *	    mvmm_image_load_file("cases.elf", 0, &img) < 0 ||
+ *	    mvmm_template_new(rt, img, NULL, 5000, &tpl) < 0)
+ *		errx(1, "%s", mvmm_last_error());
+ *	if (mvmm_run(tpl, &o, &res) == 0 && res->end == MVMM_END_EXIT)
+ *		printf("status %d, stdout %s", res->status, res->out);
+ *	mvmm_result_free(res);
+ *	mvmm_template_free(tpl);
+ *	mvmm_image_free(img);
+ *	mvmm_runtime_free(rt);
+ *
+ * Build: cc app.c $(pkg-config --cflags --libs mvmm)
+ *
+ * Errors. Every call that can fail returns 0 on success or a negative
+ * MVMM_ERR_* code, and then mvmm_last_error() returns one line naming the
+ * cause. The line belongs to the calling thread and stays valid until that
+ * thread's next failing call. The library never prints and never exits.
+ * What a guest does (exits non-zero, faults, aborts, breaks the hypercall
+ * ABI, runs past its timeout) is not an error of mvmm_run: the call
+ * returns 0 and the result says how the guest ended.
+ *
+ * Threads. A runtime, its images and its templates may be used from any
+ * number of threads at once: mvmm_run on one template from several threads
+ * is the intended use. Shared between runs of one template: the frozen
+ * template memory (read-only, each clone gets a private copy-on-write
+ * mapping), the image, the /dev/kvm fd, and the template's pool of VM
+ * shells (a mutex guards it). A run itself runs the guest's vCPU on the
+ * calling thread and shares nothing mutable with other runs. Creating and
+ * freeing objects must not race with their use: free a template only
+ * after every mvmm_run on it has returned, and the runtime last.
+ *
+ * Signals. A run with a timeout is stopped by a per-thread timer that
+ * sends the real-time signal SIGRTMIN+4 to the running thread; the library
+ * installs a handler for it (it only asks KVM to return). Leave that
+ * signal alone and unblocked in threads that call mvmm_run.
+ *
+ * fork(). KVM objects belong to the process that created them: create the
+ * runtime in the process that runs the guests (with Criterion, in the test
+ * or its .init, not before the runner forks).
+ *
+ * Not here yet: shared memory regions between host and guests, and the
+ * deduplication pass over templates, are open issues of their own; they
+ * will add their calls to this header. This header declares only what
+ * exists.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MVMM_API __attribute__((visibility("default")))
+#else
+#define MVMM_API
+#endif
+
+#define MVMM_VERSION_MAJOR 0
+#define MVMM_VERSION_MINOR 1
+#define MVMM_VERSION_PATCH 0
+
+/* Error codes: every failing call returns one of these (always < 0). */
+enum mvmm_err {
+	MVMM_OK = 0,
+	MVMM_ERR_INVAL = -1,	 /* a NULL or invalid argument (the message names it) */
+	MVMM_ERR_NOMEM = -2,	 /* out of memory */
+	MVMM_ERR_KVM = -3,	 /* /dev/kvm missing, not permitted, or lacking a capability */
+	MVMM_ERR_IO = -4,	 /* the guest ELF file could not be opened or read */
+	MVMM_ERR_IMAGE = -5,	 /* not a valid guest ELF, or a memory size out of range */
+	MVMM_ERR_NOT_READY = -6, /* the template guest ended before calling mvmm_ready() */
+	MVMM_ERR_FAULT = -7,	 /* the template guest faulted before calling mvmm_ready() */
+	MVMM_ERR_TIMEOUT = -8,	 /* the template guest did not reach mvmm_ready() in time */
+	MVMM_ERR_HOST = -9,	 /* a system call or KVM ioctl failed (out of fds, memory, ...) */
+};
+
+/* The calling thread's message for its last failing call ("no error" if none). */
+MVMM_API const char *mvmm_last_error(void);
+/* A fixed name for an MVMM_ERR_* code ("invalid argument", ...). */
+MVMM_API const char *mvmm_strerror(int code);
+/* "0.1.0" */
+MVMM_API const char *mvmm_version(void);
+
+/* ---- runtime ---------------------------------------------------------- */
+
+/*
+ * The process's handle on KVM: opens /dev/kvm and checks what mvmm needs.
+ * Templates made with it each own a pool of VM shells (a VM and its vCPU,
+ * created ahead of need by a background thread; finished VMs are reset
+ * and reused or torn down by another). One runtime per process is enough.
+ * Returns MVMM_ERR_KVM with advice in the message when KVM is unusable.
+ */
+struct mvmm_runtime;
+MVMM_API int mvmm_runtime_new(struct mvmm_runtime **out);
+/* Frees the runtime; templates still alive are freed with it. NULL is ignored. */
+MVMM_API void mvmm_runtime_free(struct mvmm_runtime *rt);
+
+/* ---- images ------------------------------------------------------------ */
+
+/*
+ * A guest program prepared once (segments loaded, page tables built, in a
+ * sealed memfd) and mapped copy-on-write by every VM that runs it.
+ * mem_size is the guest's memory in bytes (0: 64 MiB; rounded up to 2 MiB,
+ * 8 MiB .. 1 GiB). Errors: MVMM_ERR_IO (the file), MVMM_ERR_IMAGE (its
+ * contents or the size). The buffer is copied; the caller keeps it.
+ * Templates and runs hold their own reference: an image may be freed as
+ * soon as its templates exist.
+ */
+struct mvmm_image;
+MVMM_API int mvmm_image_load_file(const char *path, uint64_t mem_size, struct mvmm_image **out);
+MVMM_API int mvmm_image_load_buffer(const void *elf, size_t len, uint64_t mem_size,
+				    struct mvmm_image **out);
+MVMM_API void mvmm_image_free(struct mvmm_image *img);
+
+/* ---- templates --------------------------------------------------------- */
+
+/*
+ * Boots image with argv (NULL-terminated, argv[0] the program name; NULL
+ * gives { "guest", NULL }) until the guest calls mvmm_ready(), within
+ * timeout_ms (0: no limit), and freezes it there: its memory and vCPU
+ * state become the template every mvmm_run clones. Output the guest
+ * writes before ready is discarded. Errors: MVMM_ERR_NOT_READY (it exited,
+ * aborted or broke the ABI first), MVMM_ERR_FAULT (it faulted; the message
+ * names the exception and the function), MVMM_ERR_TIMEOUT, MVMM_ERR_HOST.
+ */
+struct mvmm_template;
+MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
+			       const char *const *argv, uint64_t timeout_ms,
+			       struct mvmm_template **out);
+/* Stops the template's shell pool and frees it. No mvmm_run on it may be in progress. */
+MVMM_API void mvmm_template_free(struct mvmm_template *tpl);
+
+/* ---- runs -------------------------------------------------------------- */
+
+/* How a guest's run ended. */
+enum mvmm_end {
+	MVMM_END_EXIT = 1,	 /* returned from main or called exit(); status is its code */
+	MVMM_END_FAULT = 2,	 /* a CPU exception; result->fault describes it */
+	MVMM_END_ABORT = 3,	 /* called abort() or mvmm_abort(); message is its text */
+	MVMM_END_GUEST_ERROR = 4, /* broke the hypercall ABI (a bad pointer, ...); see message */
+	MVMM_END_TIMEOUT = 5,	 /* stopped at the run's timeout */
+};
+/* "exit", "fault", "abort", "guest-error", "timeout" (or "?"). */
+MVMM_API const char *mvmm_end_name(int end);
+
+/* Flags of struct mvmm_run_opts. */
+#define MVMM_RUN_MEMSTAT 0x1u /* count the run's private pages (reads /proc/self/pagemap) */
+
+struct mvmm_run_opts {
+	/*
+	 * The request a clone reads with mvmm_request(): NULL-terminated
+	 * strings (NULL: none). For mvmm_run_image, NULL means argv[1..].
+	 */
+	const char *const *args;
+	/* Bytes the guest reads on stdin (getchar, fgets, fread); then end of file. */
+	const void *input;
+	size_t input_len;
+	uint64_t timeout_ms;  /* 0: no limit */
+	size_t output_limit;  /* bytes kept per stream (0: 16 MiB); the rest is dropped */
+	unsigned flags;	      /* MVMM_RUN_* */
+};
+
+/* A fault: the CPU exception that stopped the guest. */
+struct mvmm_fault {
+	unsigned vector;     /* 0 #DE, 6 #UD, 13 #GP, 14 #PF, ... */
+	int triple;	     /* a triple fault: no frame, only registers (vector is 8) */
+	uint64_t error_code; /* as the CPU pushed it (#PF: 4 user, 2 write, 1 present) */
+	uint64_t address;    /* #PF: the faulting address (CR2); else 0 */
+	uint64_t rip;	     /* the faulting instruction */
+	uint64_t rsp;
+	const char *symbol;  /* the function containing rip, or NULL */
+	uint64_t symbol_offset;
+	/*
+	 * The crash report: exception, error code, address, registers, the
+	 * symbol and a disassembly around rip with the faulting instruction
+	 * marked "=>". Multi-line, NUL-terminated.
+	 */
+	const char *report;
+};
+
+struct mvmm_stats {
+	uint64_t exits;		     /* times the vCPU left the guest (KVM_RUN returns) */
+	uint64_t hypercalls;
+	uint64_t first_hypercall_ns; /* from the call's start to the guest's first hypercall; 0: none */
+	uint64_t run_ns;	     /* the whole call: clone, run, capture */
+	int64_t private_pages;	     /* pages the run wrote (MVMM_RUN_MEMSTAT), else -1 */
+	uint64_t clone_no;	     /* mvmm_ready()'s return in this clone; 0 for mvmm_run_image */
+};
+
+/* What a run did; allocated by mvmm_run, read-only, freed with mvmm_result_free. */
+struct mvmm_result {
+	enum mvmm_end end;
+	int status;	     /* MVMM_END_EXIT: 0-255; else -1 */
+	const char *message; /* abort text, guest error or timeout note; "" for an exit */
+	/* Captured stdout and stderr: out_len / err_len bytes, plus a NUL after them. */
+	const char *out;
+	size_t out_len;
+	const char *err;
+	size_t err_len;
+	int out_truncated, err_truncated; /* output went past output_limit */
+	struct mvmm_fault fault;	  /* MVMM_END_FAULT only; zero otherwise */
+	struct mvmm_stats stats;
+};
+
+/*
+ * Runs one fresh clone of tpl with opts (NULL: no request, no input, no
+ * limit) on the calling thread, and stores what it did in *out. The clone
+ * resumes from mvmm_ready() (which returns its clone number) with private
+ * copy-on-write memory: nothing it writes is seen by the template or by any
+ * other clone. Returns 0 whatever the guest did (see (*out)->end), or an
+ * MVMM_ERR_* code when mvmm could not run it (then *out is NULL).
+ */
+MVMM_API int mvmm_run(struct mvmm_template *tpl, const struct mvmm_run_opts *opts,
+		      struct mvmm_result **out);
+
+/*
+ * Runs image from its entry point in a new VM, without a template: argv as
+ * for mvmm_template_new; opts->args, when given, is what mvmm_request()
+ * returns (else argv[1..]). A guest that calls mvmm_ready() gets 0 and
+ * continues. Returns as mvmm_run.
+ */
+MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *image,
+			    const char *const *argv, const struct mvmm_run_opts *opts,
+			    struct mvmm_result **out);
+
+/* Frees a result and everything it points to. NULL is ignored. */
+MVMM_API void mvmm_result_free(struct mvmm_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MVMM_H */
