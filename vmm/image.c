@@ -60,33 +60,42 @@ static int image_fill(struct image *img, const void *file)
 }
 
 /*
- * Records which pages hold data, asking the memfd itself (SEEK_DATA and
- * SEEK_HOLE) so that the accounting and --no-share copies follow exactly
- * what was written, not a guess.
+ * Records which pages of fd hold data, asking the file itself (SEEK_DATA
+ * and SEEK_HOLE) so that the accounting and --no-share copies follow
+ * exactly what was written, not a guess.
  */
-static int image_map_data(struct image *img)
+int data_map_of_fd(int fd, uint64_t size, uint8_t **map, uint64_t *pages)
 {
-	uint64_t npages = img->mem_size / MVMM_PAGE_SIZE, p;
+	uint64_t npages = size / MVMM_PAGE_SIZE, p;
 	off_t data = 0, hole;
 
-	img->data_map = calloc((npages + 7) / 8, 1);
-	if (!img->data_map)
+	*pages = 0;
+	*map = calloc((npages + 7) / 8, 1);
+	if (!*map)
 		return err_set("out of memory");
 	for (;;) {
-		data = lseek(img->memfd, data, SEEK_DATA);
+		data = lseek(fd, data, SEEK_DATA);
 		if (data < 0)
 			break; /* ENXIO: no data after this point */
-		hole = lseek(img->memfd, data, SEEK_HOLE);
-		if (hole < 0)
-			return err_sys("SEEK_HOLE on the image memfd");
-		for (p = (uint64_t)data / MVMM_PAGE_SIZE; p * MVMM_PAGE_SIZE < (uint64_t)hole;
-		     p++) {
-			img->data_map[p >> 3] |= (uint8_t)(1u << (p & 7));
-			img->data_pages++;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			free(*map);
+			*map = NULL;
+			return err_sys("SEEK_HOLE");
+		}
+		for (p = (uint64_t)data / MVMM_PAGE_SIZE;
+		     p < npages && p * MVMM_PAGE_SIZE < (uint64_t)hole; p++) {
+			(*map)[p >> 3] |= (uint8_t)(1u << (p & 7));
+			(*pages)++;
 		}
 		data = hole;
 	}
 	return 0;
+}
+
+static int image_map_data(struct image *img)
+{
+	return data_map_of_fd(img->memfd, img->mem_size, &img->data_map, &img->data_pages);
 }
 
 int image_copy_to(const struct image *img, uint8_t *mem)

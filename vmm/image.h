@@ -28,11 +28,20 @@ struct image {
 struct image *image_load_file(const char *path, uint64_t mem_size);
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size);
 
+/* Whether bit `page` is set in a data map (one bit per guest page). */
+static inline int data_map_test(const uint8_t *map, uint64_t page)
+{
+	return (map[page >> 3] >> (page & 7)) & 1;
+}
+
 /* Whether guest page `page` (index) holds image data rather than a hole. */
 static inline int image_page_has_data(const struct image *img, uint64_t page)
 {
-	return (img->data_map[page >> 3] >> (page & 7)) & 1;
+	return data_map_test(img->data_map, page);
 }
+
+/* The pages of fd (size bytes) that hold data, as a malloc'd bitmap, and how many. */
+int data_map_of_fd(int fd, uint64_t size, uint8_t **map, uint64_t *pages);
 
 /* Copies the image's data pages into mem (a private, zeroed guest-sized mapping). */
 int image_copy_to(const struct image *img, uint8_t *mem);

@@ -15,9 +15,9 @@
 #define PM_FILE	   (1ull << 61) /* file page or shared anonymous */
 #define PM_BATCH   512
 
-static void memstat_count(const struct image *img, uint64_t page, uint64_t e, struct memstat_vm *st)
+static void memstat_count(const uint8_t *data_map, uint64_t page, uint64_t e, struct memstat_vm *st)
 {
-	int data = image_page_has_data(img, page);
+	int data = data_map_test(data_map, page);
 	int present = (e & (PM_PRESENT | PM_SWAPPED)) != 0;
 	int shared = (e & PM_FILE) != 0;
 
@@ -70,7 +70,7 @@ int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
 		if (memstat_pagemap_read(vm, page, n, buf) < 0)
 			return -1;
 		for (i = 0; i < n; i++)
-			memstat_count(vm->img, page + i, buf[i], st);
+			memstat_count(vm->data_map, page + i, buf[i], st);
 	}
 	return 0;
 }

@@ -7,7 +7,11 @@
 
 #include "vm.h"
 
-/* Page counts for one instance's guest memory, from /proc/self/pagemap. */
+/*
+ * Page counts for one instance's guest memory, from /proc/self/pagemap.
+ * "Image" pages are those its source holds data for: the image's, or a
+ * clone's template's (vm->data_map).
+ */
 struct memstat_vm {
 	uint64_t image_untouched; /* image data pages the guest never touched */
 	uint64_t image_shared;	  /* image data pages mapped from the image, shared */

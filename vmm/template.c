@@ -102,6 +102,10 @@ struct template *template_from_parts(struct image *img, int memfd, const struct 
 	tpl->refs = 1;
 	tpl->img = image_get(img);
 	tpl->memfd = memfd;
+	if (data_map_of_fd(memfd, img->mem_size, &tpl->data_map, &tpl->data_pages) < 0) {
+		template_put(tpl);
+		return NULL;
+	}
 	tpl->mem_size = img->mem_size;
 	tpl->state = *st;
 	tpl->ready_block = ready_block;
@@ -114,7 +118,6 @@ static struct template *template_freeze(struct vm *vm)
 {
 	struct vcpu_state st;
 	uint64_t pages;
-	struct template *tpl;
 	int fd;
 
 	if (vcpu_complete_io(vm->vcpu_fd, vm->run) < 0 || vcpu_state_save(vm->vcpu_fd, &st) < 0)
@@ -122,10 +125,7 @@ static struct template *template_freeze(struct vm *vm)
 	fd = template_capture_memory(vm, &pages);
 	if (fd < 0)
 		return NULL;
-	tpl = template_from_parts(vm->img, fd, &st, vm->ready_block);
-	if (tpl)
-		tpl->data_pages = pages;
-	return tpl;
+	return template_from_parts(vm->img, fd, &st, vm->ready_block);
 }
 
 struct template *template_create(struct kvm_sys *kvm, struct image *img,
@@ -165,6 +165,7 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	vm_apply_config(vm, cfg);
 	vm->template_mode = 0;
 	vm->img = image_get(tpl->img);
+	vm->data_map = tpl->data_map;
 	vm->tpl = template_get(tpl);
 	vm->tpl_put = template_put_opaque;
 	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
@@ -210,6 +211,7 @@ void template_put(struct template *tpl)
 	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	close(tpl->memfd);
+	free(tpl->data_map);
 	image_put(tpl->img);
 	free(tpl);
 }

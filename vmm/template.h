@@ -16,6 +16,7 @@ struct template {
 	int memfd;		  /* the frozen memory, sealed; holes stay holes */
 	uint64_t mem_size;
 	uint64_t data_pages;	  /* pages the memfd holds */
+	uint8_t *data_map;	  /* which ones (one bit per page) */
 	struct vcpu_state state;  /* as MVMM_HC_READY returns */
 	uint64_t ready_block;	  /* GPA of the ready call's block: each clone's number goes here */
 	int64_t resume_ret;	  /* non-zero: clones get this `ret` instead (snapshot at a checkpoint) */

@@ -258,6 +258,7 @@ int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 			       (unsigned long)(vm->mem.size >> 20));
 	vm_apply_config(vm, cfg);
 	vm->img = image_get(img);
+	vm->data_map = img->data_map;
 	/* A guest that is not a clone gets its own argv[1..] as its request. */
 	if (!vm->request) {
 		if (vm_request_init(&vm->argv_request,

@@ -93,6 +93,7 @@ struct vm {
 	int fd;
 	int vcpu_fd;
 	int mapped_memfd; /* the memfd mapped as guest memory now (not owned), or -1 */
+	const uint8_t *data_map; /* pages the guest's source (image or template) holds (not owned) */
 	struct kvm_run *run;
 	int in_fd, out_fd, err_fd;
 	uint64_t timeout_ns;
