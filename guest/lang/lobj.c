@@ -6,7 +6,164 @@
 
 VM G;
 
+/*
+ * The interpreter's allocator. Every caller of l_alloc knows the exact size of the block it
+ * frees or resizes, so blocks carry no header: sizes up to SMALL_MAX are rounded to 16 bytes
+ * and cut from 64 KiB slabs; sizes up to LARGE_MAX are rounded to 4 classes per power of
+ * two and come from the SDK malloc; both keep per-class free lists, so allocation and
+ * freeing are O(1) (the SDK allocator scans a bin first-fit, which made loops that build
+ * growing strings slow). Larger blocks go to the SDK malloc as they are. Free large blocks
+ * are given back to the SDK when it runs out (small slabs are kept). Arrays whose size the
+ * owner does not track exactly (the compiler's) use l_ralloc instead.
+ */
+#define SMALL_MAX 512u
+#define LARGE_MAX (1u << 20)
+#define SLAB	  (64u << 10)
+#define NSMALL	  (SMALL_MAX / 16 + 1)
+#define NLARGE	  64
+
+typedef struct FreeBlk { struct FreeBlk *next; } FreeBlk;
+static FreeBlk *smallfree[NSMALL], *largefree[NLARGE];
+static char *slab_cur, *slab_end;
+
+/* Size class of n (> 0): its index in smallfree or NSMALL + index in largefree, and the
+ * rounded size; -1 for blocks above LARGE_MAX. */
+static inline int sizeclass(size_t n, size_t *rounded)
+{
+	if (n <= SMALL_MAX) {
+		size_t r = (n + 15) & ~(size_t)15;
+
+		*rounded = r;
+		return (int)(r >> 4);
+	}
+	if (n <= LARGE_MAX) {
+		int p = 63 - __builtin_clzll(n - 1); /* 2^p < n <= 2^(p+1) */
+		size_t step = (size_t)1 << (p - 2), r = (n + step - 1) & ~(step - 1);
+		int q = 63 - __builtin_clzll(r);
+
+		*rounded = r;
+		return (int)NSMALL + (q - 9) * 4 + (int)((r >> (q - 2)) & 3);
+	}
+	*rounded = n;
+	return -1;
+}
+
+/* Gives free large blocks back to the SDK allocator (it may merge them). */
+static void flush_large(void)
+{
+	for (int i = 0; i < NLARGE; i++)
+		while (largefree[i]) {
+			FreeBlk *b = largefree[i];
+
+			largefree[i] = b->next;
+			free(b);
+		}
+}
+
+static void *sys_alloc(size_t n)
+{
+	void *r = malloc(n);
+
+	if (!r) {
+		flush_large();
+		r = malloc(n);
+	}
+	return r;
+}
+
+static void *class_alloc(int c, size_t r)
+{
+	FreeBlk *b;
+
+	if (c < (int)NSMALL) {
+		if ((b = smallfree[c])) {
+			smallfree[c] = b->next;
+			return b;
+		}
+		if ((size_t)(slab_end - slab_cur) < r) {
+			/* the tail of the old slab feeds the free lists */
+			while ((size_t)(slab_end - slab_cur) >= 16) {
+				size_t t = (size_t)(slab_end - slab_cur);
+				int tc = (int)((t > SMALL_MAX ? SMALL_MAX : t) >> 4);
+
+				b = (FreeBlk *)slab_cur;
+				b->next = smallfree[tc];
+				smallfree[tc] = b;
+				slab_cur += (size_t)tc << 4;
+			}
+			slab_cur = sys_alloc(SLAB);
+			if (!slab_cur) {
+				slab_end = NULL;
+				return NULL;
+			}
+			slab_end = slab_cur + SLAB;
+		}
+		b = (FreeBlk *)slab_cur;
+		slab_cur += r;
+		return b;
+	}
+	if ((b = largefree[c - NSMALL])) {
+		largefree[c - NSMALL] = b->next;
+		return b;
+	}
+	return sys_alloc(r);
+}
+
+static void class_free(void *p, int c)
+{
+	FreeBlk *b = p;
+
+	if (c < (int)NSMALL) {
+		b->next = smallfree[c];
+		smallfree[c] = b;
+	} else {
+		b->next = largefree[c - NSMALL];
+		largefree[c - NSMALL] = b;
+	}
+}
+
 void *l_alloc(void *p, size_t osize, size_t nsize)
+{
+	size_t ro = 0, rn = 0;
+	int co = p ? sizeclass(osize, &ro) : -2, cn = nsize ? sizeclass(nsize, &rn) : -2;
+	void *r;
+
+	if (nsize == 0) {
+		if (p) {
+			if (co >= 0)
+				class_free(p, co);
+			else
+				free(p);
+		}
+		G.totalbytes -= osize;
+		return NULL;
+	}
+	if (p && co == cn && (co >= 0 || ro == rn)) {
+		r = p; /* same class */
+	} else if (co == -1 && cn == -1) {
+		r = realloc(p, nsize);
+		if (!r) {
+			flush_large();
+			r = realloc(p, nsize);
+		}
+	} else {
+		r = cn >= 0 ? class_alloc(cn, rn) : sys_alloc(nsize);
+		if (r && p) {
+			memcpy(r, p, osize < nsize ? osize : nsize);
+			if (co >= 0)
+				class_free(p, co);
+			else
+				free(p);
+		}
+	}
+	if (!r)
+		l_memerror(); /* not safe to collect here: values may live in C locals */
+	G.totalbytes += nsize - osize;
+	return r;
+}
+
+/* For blocks whose owner does not track their exact size (compiler arrays): SDK realloc. */
+void *l_ralloc(void *p, size_t osize, size_t nsize)
 {
 	void *r;
 
@@ -17,10 +174,10 @@ void *l_alloc(void *p, size_t osize, size_t nsize)
 	}
 	r = realloc(p, nsize);
 	if (!r) {
-		if (!G.gcstop && G.nccalls >= 0) {
-			/* not safe to collect here (values may live in C locals): just fail */
-		}
-		l_memerror();
+		flush_large();
+		r = realloc(p, nsize);
+		if (!r)
+			l_memerror();
 	}
 	G.totalbytes += nsize - osize;
 	return r;
@@ -94,7 +251,8 @@ Str *l_newstr(const char *s, size_t len)
 		j = h & (G.strsize - 1);
 		for (r = G.strtab[j]; r; r = r->hnext)
 			if (r->len == len && memcmp(r->data, s, len) == 0) {
-				r->marked = 0; /* resurrect if dead but not swept (only between GCs) */
+				if (r->marked) /* no write otherwise: a clone keeps sharing the page */
+					r->marked = 0; /* resurrect if dead but not swept (only between GCs) */
 				return r;
 			}
 		if (G.strcount >= G.strsize) {
@@ -620,12 +778,12 @@ static void freeobj(GCObj *o)
 	case T_PROTO: {
 		Proto *p = (Proto *)o;
 
-		l_alloc(p->code, (size_t)p->ncode * 4, 0);
-		l_alloc(p->lines, (size_t)p->ncode * sizeof(int), 0);
-		if (p->k) l_alloc(p->k, (size_t)p->nk * sizeof(Value), 0);
-		if (p->p) l_alloc(p->p, (size_t)p->np * sizeof(Proto *), 0);
-		if (p->up) l_alloc(p->up, (size_t)p->nup * sizeof(UpDesc), 0);
-		if (p->dbg) l_alloc(p->dbg, (size_t)p->ndbg * sizeof(DbgInfo), 0);
+		l_ralloc(p->code, (size_t)p->ncode * 4, 0);
+		l_ralloc(p->lines, (size_t)p->ncode * sizeof(int), 0);
+		if (p->k) l_ralloc(p->k, (size_t)p->nk * sizeof(Value), 0);
+		if (p->p) l_ralloc(p->p, (size_t)p->np * sizeof(Proto *), 0);
+		if (p->up) l_ralloc(p->up, (size_t)p->nup * sizeof(UpDesc), 0);
+		if (p->dbg) l_ralloc(p->dbg, (size_t)p->ndbg * sizeof(DbgInfo), 0);
 		l_alloc(p, sizeof(Proto), 0);
 		break;
 	}

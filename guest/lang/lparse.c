@@ -87,7 +87,7 @@ static void bufadd(Lex *ls, char c)
 	if (ls->blen == ls->bcap) {
 		size_t nc = ls->bcap ? ls->bcap * 2 : 64;
 
-		ls->buf = l_alloc(ls->buf, ls->bcap, nc);
+		ls->buf = l_ralloc(ls->buf, ls->bcap, nc);
 		ls->bcap = nc;
 	}
 	ls->buf[ls->blen++] = c;
@@ -508,8 +508,8 @@ static int emit(FuncState *fs, uint32_t i)
 	if (fs->pc == fs->codecap) {
 		int nc = fs->codecap ? fs->codecap * 2 : 64;
 
-		f->code = l_alloc(f->code, (size_t)fs->codecap * 4, (size_t)nc * 4);
-		f->lines = l_alloc(f->lines, (size_t)fs->codecap * sizeof(int), (size_t)nc * sizeof(int));
+		f->code = l_ralloc(f->code, (size_t)fs->codecap * 4, (size_t)nc * 4);
+		f->lines = l_ralloc(f->lines, (size_t)fs->codecap * sizeof(int), (size_t)nc * sizeof(int));
 		fs->codecap = nc;
 	}
 	f->code[fs->pc] = i;
@@ -548,7 +548,7 @@ static void adddbg(FuncState *fs, int s1, int s2)
 	if (f->ndbg == fs->dcap) {
 		int nc = fs->dcap ? fs->dcap * 2 : 16;
 
-		f->dbg = l_alloc(f->dbg, (size_t)fs->dcap * sizeof(DbgInfo), (size_t)nc * sizeof(DbgInfo));
+		f->dbg = l_ralloc(f->dbg, (size_t)fs->dcap * sizeof(DbgInfo), (size_t)nc * sizeof(DbgInfo));
 		fs->dcap = nc;
 	}
 	f->dbg[f->ndbg++] = d;
@@ -571,7 +571,7 @@ static int addk(FuncState *fs, Value v)
 	if (f->nk == fs->kcap) {
 		int nc = fs->kcap ? fs->kcap * 2 : 16;
 
-		f->k = l_alloc(f->k, (size_t)fs->kcap * sizeof(Value), (size_t)nc * sizeof(Value));
+		f->k = l_ralloc(f->k, (size_t)fs->kcap * sizeof(Value), (size_t)nc * sizeof(Value));
 		fs->kcap = nc;
 	}
 	if (f->nk >= (1 << 16) - 1)
@@ -732,7 +732,7 @@ static int newup(FuncState *fs, Str *n, int instack, int idx)
 	if (f->nup == fs->ucap) {
 		int nc = fs->ucap ? fs->ucap * 2 : 8;
 
-		f->up = l_alloc(f->up, (size_t)fs->ucap * sizeof(UpDesc), (size_t)nc * sizeof(UpDesc));
+		f->up = l_ralloc(f->up, (size_t)fs->ucap * sizeof(UpDesc), (size_t)nc * sizeof(UpDesc));
 		fs->ucap = nc;
 	}
 	if (f->nup >= 255)
@@ -1225,7 +1225,7 @@ static void newlocal(Lex *ls, Str *n, int slot)
 	if (ls->nvars == ls->varcap) {
 		int nc = ls->varcap ? ls->varcap * 2 : 32;
 
-		ls->vars = l_alloc(ls->vars, (size_t)ls->varcap * sizeof(VarDesc), (size_t)nc * sizeof(VarDesc));
+		ls->vars = l_ralloc(ls->vars, (size_t)ls->varcap * sizeof(VarDesc), (size_t)nc * sizeof(VarDesc));
 		ls->varcap = nc;
 	}
 	if (fs->nactvar >= 200)
@@ -1574,8 +1574,8 @@ static Proto *close_func(Lex *ls)
 	emit(fs, MK_ABC(OP_RET, 0, 1, 0));
 	leaveblock(fs, 1);
 	f->ncode = fs->pc;
-	f->code = l_alloc(f->code, (size_t)fs->codecap * 4, (size_t)fs->pc * 4);
-	f->lines = l_alloc(f->lines, (size_t)fs->codecap * sizeof(int), (size_t)fs->pc * sizeof(int));
+	f->code = l_ralloc(f->code, (size_t)fs->codecap * 4, (size_t)fs->pc * 4);
+	f->lines = l_ralloc(f->lines, (size_t)fs->codecap * sizeof(int), (size_t)fs->pc * sizeof(int));
 	if (f->maxstack < 8)
 		f->maxstack = 8;
 	ls->fs = fs->prev;
@@ -1589,7 +1589,7 @@ static void addproto(FuncState *fs, Proto *p)
 	if (f->np == fs->pcap) {
 		int nc = fs->pcap ? fs->pcap * 2 : 4;
 
-		f->p = l_alloc(f->p, (size_t)fs->pcap * sizeof(Proto *), (size_t)nc * sizeof(Proto *));
+		f->p = l_ralloc(f->p, (size_t)fs->pcap * sizeof(Proto *), (size_t)nc * sizeof(Proto *));
 		fs->pcap = nc;
 	}
 	f->p[f->np++] = p;
@@ -1763,7 +1763,7 @@ static void statement(Lex *ls)
 		if (ls->nbreaks == ls->breakcap) {
 			int nc = ls->breakcap ? ls->breakcap * 2 : 16;
 
-			ls->breaks = l_alloc(ls->breaks, (size_t)ls->breakcap * sizeof(int), (size_t)nc * sizeof(int));
+			ls->breaks = l_ralloc(ls->breaks, (size_t)ls->breakcap * sizeof(int), (size_t)nc * sizeof(int));
 			ls->breakcap = nc;
 		}
 		ls->breaks[ls->nbreaks++] = emit(fs, MK_Ax(OP_JMP, 0));
@@ -1798,8 +1798,8 @@ Proto *l_compile(const char *src, size_t len, Str *chunkname)
 	statlist(&ls);
 	check(&ls, TK_EOS);
 	p = close_func(&ls);
-	l_alloc(ls.vars, (size_t)ls.varcap * sizeof(VarDesc), 0);
-	l_alloc(ls.breaks, (size_t)ls.breakcap * sizeof(int), 0);
-	l_alloc(ls.buf, ls.bcap, 0);
+	l_ralloc(ls.vars, (size_t)ls.varcap * sizeof(VarDesc), 0);
+	l_ralloc(ls.breaks, (size_t)ls.breakcap * sizeof(int), 0);
+	l_ralloc(ls.buf, ls.bcap, 0);
 	return p;
 }

@@ -128,6 +128,7 @@ extern VM G;
 
 /* memory, objects */
 void *l_alloc(void *p, size_t osize, size_t nsize);
+void *l_ralloc(void *p, size_t osize, size_t nsize);
 __attribute__((noreturn)) void l_memerror(void);
 Str *l_newstr(const char *s, size_t len);
 Str *l_newstrz(const char *s);

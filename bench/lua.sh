@@ -1,0 +1,97 @@
+#!/bin/bash
+# bench/lua.sh: the Lua guest (build/guest/lua.elf) against the host's lua5.4.
+#
+#   BUILD=build RUNS=200 bash bench/lua.sh      (make bench-lua)
+#
+# print(1+1), whole request to exit:
+#   clone_inproc  clone of a lua.elf template + run to exit, inside one process
+#                 (build/bench/lua_clone, p50 over RUNS requests)
+#   server        `mvmm launch` against `mvmm serve` (whole client process)
+#   host_lua      `lua5.4 -e 'print(1+1)'` (whole process)
+#   cold          `mvmm run build/guest/lua.elf -e 'print(1+1)'` (whole process)
+# Compute scripts (tests/lua/bench/*.lua, whole process, median of CRUNS):
+#   mvmm run [--mem MEM] lua.elf - < S  vs  lua5.4 - < S
+# Writes $BUILD/bench/lua.csv (name,value_us,detail) and prints a summary.
+set -u
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-200}
+CRUNS=${CRUNS:-5}
+MVMM=$BUILD/mvmm
+ELF=$BUILD/guest/lua.elf
+LUA=${LUA:-/usr/bin/lua5.4}
+CSV=$BUILD/bench/lua.csv
+SOCK=${TMPDIR:-/tmp}/mvmm-bench-lua.$$.sock
+mkdir -p "$BUILD/bench"
+
+median() { sort -n | awk '{v[NR]=$1} END {print (NR ? v[int((NR+1)/2)] : "nan")}'; }
+# p50 in us of a spawn_time command set: p50 NAME
+p50() { awk -F, -v n="$1" '$1==n {print $3}' "$BUILD/bench/lua_spawn.csv" | median; }
+
+echo "name,value_us,detail" > "$CSV"
+
+# (a) in-process clone + run
+IFS=, read -r a50 a90 a99 tboot < <("$BUILD/bench/lua_clone" "$BUILD" "$RUNS" 'print(1+1)' 2>/dev/null)
+echo "clone_inproc_p50,$a50,p90 $a90 us p99 $a99 us template boot $tboot ms" >> "$CSV"
+
+# (b) through the server, if this build has one
+srv_pid=
+if "$MVMM" --help 2>&1 | grep -q "mvmm serve"; then
+	"$MVMM" serve --socket "$SOCK" "$ELF" >/dev/null 2>"$BUILD/bench/lua_serve.err" &
+	srv_pid=$!
+	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+	[ "$("$MVMM" launch --socket "$SOCK" -- -e 'print(1+1)' 2>/dev/null)" = 2 ] || { kill "$srv_pid"; srv_pid=; }
+fi
+
+# (c), (d): whole processes, round-robin
+"$BUILD/bench/spawn_time" -w 5 "$RUNS" host_lua 0 "$LUA" -e 'print(1+1)' -- \
+	cold 0 "$MVMM" run "$ELF" -e 'print(1+1)' > "$BUILD/bench/lua_spawn.csv" || exit 1
+# (b): launch needs `--` before the request, which spawn_time takes as its separator, so
+# it is timed here (date around each run: includes bash's fork+exec, a few tens of us more)
+if [ -n "$srv_pid" ]; then
+	for _ in $(seq 5); do "$MVMM" launch --socket "$SOCK" -- -e 'print(1+1)' >/dev/null; done
+	for r in $(seq "$RUNS"); do
+		s0=$(date +%s%N)
+		"$MVMM" launch --socket "$SOCK" -- -e 'print(1+1)' >/dev/null
+		e0=$(date +%s%N)
+		echo "server,$r,$(( (e0 - s0) / 1000 ))"
+	done >> "$BUILD/bench/lua_spawn.csv"
+	kill "$srv_pid"; wait "$srv_pid" 2>/dev/null
+	srv=$(p50 server)
+	echo "server_p50,$srv,mvmm launch (whole client process)" >> "$CSV"
+else
+	srv=
+	echo "server_p50,,server not available yet" >> "$CSV"
+fi
+host=$(p50 host_lua); cold=$(p50 cold)
+echo "host_lua_p50,$host,lua5.4 -e (whole process)" >> "$CSV"
+echo "cold_p50,$cold,mvmm run lua.elf -e (whole process)" >> "$CSV"
+
+# compute scripts: wall time of the whole process, median of CRUNS
+tms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || echo FAIL >&2; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }
+declare -A MEMOPT=([fib]="" [table]="--mem 128M" [string]="")
+for s in fib table string; do
+	f=tests/lua/bench/$s.lua
+	m=$(for _ in $(seq "$CRUNS"); do tms sh -c "exec $MVMM run ${MEMOPT[$s]} $ELF - < $f"; done | median)
+	l=$(for _ in $(seq "$CRUNS"); do tms sh -c "exec $LUA - < $f"; done | median)
+	echo "${s}_mvmm,$m,mvmm run ${MEMOPT[$s]:---mem 64M} (median of $CRUNS)" >> "$CSV"
+	echo "${s}_lua54,$l,lua5.4 (median of $CRUNS)" >> "$CSV"
+	eval "C_$s=\"$m $l\""
+done
+
+ok() { awk -v a="$1" -v b="$2" 'BEGIN {print (a != "" && a <= b) ? "met" : "MISSED"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo "print(1+1), p50 (us):"
+echo "  (a) in-process clone + run: $a50 (p90 $a90, p99 $a99; template boot $tboot ms)  target <= 500: $(ok "$a50" 500)"
+if [ -n "$srv" ]; then
+	echo "  (b) through the server (mvmm launch): $srv  target <= 2000: $(ok "$srv" 2000)"
+else
+	echo "  (b) through the server: server not available yet"
+fi
+echo "  (c) host lua5.4 -e: $host"
+echo "  (d) cold mvmm run lua.elf -e: $cold  (clone is $(ratio "$cold" "$a50")x faster; host lua5.4 / clone = $(ratio "$host" "$a50"))"
+echo "compute (ms, whole process, median of $CRUNS; target: mvmm <= 2x lua5.4):"
+for s in fib table string; do
+	eval "set -- \$C_$s"
+	echo "  $s: mvmm $(( $1 / 1000 )) vs lua5.4 $(( $2 / 1000 )) -> $(ratio "$1" "$2")x ${MEMOPT[$s]:+(at ${MEMOPT[$s]#--mem })} $(ok "$(ratio "$1" "$2")" 2)"
+done
+echo "CSV: $CSV"
