@@ -24,18 +24,25 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 LIB_SRCS := vmm/error.c vmm/kvm.c vmm/elfload.c vmm/x86.c vmm/image.c vmm/gmem.c \
 	    vmm/bootinfo.c vmm/hypercall.c vmm/exit.c vmm/fault.c vmm/vm.c vmm/memstat.c \
-	    vmm/fleet.c vmm/fleet_shard.c vmm/vcpu_state.c vmm/template.c vmm/shellpool.c
+	    vmm/fdio.c vmm/fleet.c vmm/fleet_shard.c vmm/vcpu_state.c vmm/template.c vmm/shellpool.c
 CLI_SRCS := vmm/main.c vmm/cmd_run.c vmm/cli_parse.c vmm/cli_output.c vmm/cli_stats.c
 # snapshots (LIB_SRCS += / CLI_SRCS += lines for them go here)
 LIB_SRCS += vmm/snapshot.c
 CLI_SRCS += vmm/cmd_snapshot.c
 # page deduplication
 LIB_SRCS += vmm/dedup.c
+CLI_SRCS += vmm/cli_dedup.c
 # the preloading server (LIB_SRCS += / CLI_SRCS += lines for it go here)
 LIB_SRCS += vmm/server.c
 # the public API (vmm/mvmm.h), the shared library and make install
 LIB_SRCS += vmm/api.c
+# shared-memory regions between guests
+LIB_SRCS += vmm/shm.c
+CLI_SRCS += vmm/cli_shm.c
 CLI_SRCS += vmm/cmd_serve.c vmm/cmd_launch.c
+# the persistent image cache
+LIB_SRCS += vmm/cache.c
+CLI_SRCS += vmm/cmd_cache.c
 
 LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS     := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -137,8 +144,20 @@ install: all $(LIB_SO) guest-sdk
 -include tests/tests.mk
 -include bench/bench.mk
 
+# The main job: one guest, then the point of mvmm: 1,000 live instances sharing one
+# image, against private copies (100 of them: 1,000 would need 16 GiB), then clones.
 demo: all
-	$(BUILD)/mvmm run $(BUILD)/guest/hello.elf
+	@echo "== one guest: $(BUILD)/mvmm run $(BUILD)/guest/hello.elf"
+	@$(BUILD)/mvmm run $(BUILD)/guest/hello.elf
+	@echo
+	@echo "== 1,000 held instances of density.elf (16 MiB image each reads) sharing one image"
+	@$(BUILD)/mvmm run --count 1000 --hold --stats $(BUILD)/guest/density.elf
+	@echo
+	@echo "== 100 held instances, each with a private copy of the image (--no-share)"
+	@$(BUILD)/mvmm run --count 100 --hold --stats --no-share $(BUILD)/guest/density.elf
+	@echo
+	@echo "== a template booted once (builds a 4 MiB table), then 5 clones resume from ready"
+	@$(BUILD)/mvmm run --template --count 5 $(BUILD)/guest/ready.elf
 
 clean:
 	rm -rf $(BUILD)

@@ -40,6 +40,15 @@ $(BENCH_DIR)/clone: bench/clone.c $(BUILD)/libmvmm.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
 
+# Lua guest: clone+run latency, server, host lua5.4 and cold runs; compute scripts.
+$(BENCH_DIR)/lua_clone: bench/lua_clone.c $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+.PHONY: bench-lua
+bench-lua: $(BENCH_DIR)/lua_clone $(BENCH_DIR)/spawn_time $(BUILD)/mvmm $(BUILD)/guest/lua.elf
+	BUILD=$(BUILD) bash bench/lua.sh
+
 .PHONY: bench-clone bench-density bench
 bench-clone: $(BENCH_DIR)/clone $(BENCH_DIR)/kvm_floor $(BUILD)/mvmm $(BUILD)/guest/ready.elf
 	$(BENCH_DIR)/clone $(BUILD) 1000
@@ -56,6 +65,34 @@ $(BENCH_DIR)/harness: bench/harness.c vmm/mvmm.h $(BUILD)/libmvmm.a
 bench-harness: $(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf
 	$(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf 10000 2
 
-bench: bench-startup bench-clone bench-density bench-harness
+# mvmm's dedup pass against KSM (needs root for /sys/kernel/mm/ksm).
+$(BENCH_DIR)/dedup: bench/dedup.c $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+.PHONY: bench-dedup
+bench-dedup: $(BENCH_DIR)/dedup $(BUILD)/guest/dupfill.elf
+	BUILD=$(BUILD) bash bench/dedup.sh
+
+# The persistent image cache: start cold / first / cached, and 100 processes' memory.
+.PHONY: bench-cache
+bench-cache: $(BUILD)/mvmm $(BUILD)/guest/bigimage.elf
+	BUILD=$(BUILD) bash bench/cache.sh
+
+# Guest-to-guest messages over a shared region, against a pipe and a Unix socket (links libmvmm.a).
+$(BENCH_DIR)/ipc: bench/ipc.c $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+$(BENCH_DIR)/ipc_pingpong.elf: bench/ipc_pingpong.c $(GUEST_SDK_DEPS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+.PHONY: bench-ipc
+bench-ipc: $(BENCH_DIR)/ipc $(BENCH_DIR)/ipc_pingpong.elf $(BUILD)/guest/producer.elf \
+	   $(BUILD)/guest/consumer.elf
+	$(BENCH_DIR)/ipc $(BUILD) $${RUNS:-5}
+
+bench: bench-startup bench-clone bench-density bench-lua bench-harness bench-cache bench-dedup bench-ipc
 
 .DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)

@@ -12,12 +12,14 @@ GUEST_LIBC     := $(GUEST_SDK_OUT)/libmvmmc.a
 GUEST_LDSCRIPT := $(GUEST_SDK_OUT)/mvmm.ld
 GUEST_SDK_DEPS := $(GUEST_CC) $(GUEST_LIBC) $(GUEST_CRT0) $(GUEST_LDSCRIPT)
 
-GUEST_LIBC_SRCS := ctype.c format.c malloc.c stdio.c stdlib.c string.c
+GUEST_LIBC_SRCS := ctype.c format.c malloc.c stdio.c stdlib.c string.c ring.c
 GUEST_LIBC_OBJS := $(GUEST_LIBC_SRCS:%.c=$(GUEST_SDK_OUT)/libc/%.o)
 
 GUEST_EXAMPLES := $(BUILD)/guest/hello.elf $(BUILD)/guest/exitcode.elf $(BUILD)/guest/fault.elf \
 		  $(BUILD)/guest/spin.elf $(BUILD)/guest/args.elf $(BUILD)/guest/density.elf \
-		  $(BUILD)/guest/ready.elf $(BUILD)/guest/lua.elf $(BUILD)/guest/stages.elf
+		  $(BUILD)/guest/ready.elf $(BUILD)/guest/lua.elf $(BUILD)/guest/stages.elf \
+		  $(BUILD)/guest/dupfill.elf $(BUILD)/guest/bigimage.elf \
+		  $(BUILD)/guest/producer.elf $(BUILD)/guest/consumer.elf
 
 # The SDK itself: freestanding, no host headers, and -fPIE so the same
 # objects link into both ET_EXEC and static-PIE guests. gcc turns loops

@@ -47,6 +47,15 @@ enum mvmm_hypercall {
 	MVMM_HC_REQUEST = 8,  /* struct mvmm_hc_request */
 	MVMM_HC_RANDOM = 9,   /* struct mvmm_hc_random */
 	MVMM_HC_CHECKPOINT = 10, /* struct mvmm_hc_checkpoint */
+	MVMM_HC_OPEN = 11,    /* struct mvmm_hc_open */
+	MVMM_HC_PREAD = 12,   /* struct mvmm_hc_pread */
+	MVMM_HC_CLOSE = 13,   /* struct mvmm_hc_close */
+	MVMM_HC_SHM_LOOKUP = 14, /* struct mvmm_hc_shm_lookup */
+	MVMM_HC_SHM_ATTACH = 15, /* struct mvmm_hc_shm_attach */
+	MVMM_HC_SHM_DETACH = 16, /* struct mvmm_hc_shm_detach */
+	MVMM_HC_SHM_INFO = 17,	 /* struct mvmm_hc_shm_info */
+	MVMM_HC_SHM_NOTIFY = 18, /* struct mvmm_hc_shm_notify */
+	MVMM_HC_SHM_WAIT = 19,	 /* struct mvmm_hc_shm_wait */
 	MVMM_HC_COUNT	      /* number of hypercalls; keep last */
 };
 
@@ -56,6 +65,14 @@ enum mvmm_error {
 	MVMM_EINVAL = 2, /* a bad argument (unknown fd, bad flags) */
 	MVMM_EIO = 3,	 /* the host side of the operation failed */
 	MVMM_ENOSYS = 4, /* no such hypercall in this VMM */
+	MVMM_ENOENT = 5, /* no such file among those the host exposed */
+	MVMM_EBADF = 6,	 /* not an open file handle */
+	MVMM_EMFILE = 7, /* too many open files */
+	MVMM_EBUSY = 8,	     /* the address range overlaps an attachment */
+	MVMM_ENOSPC = 9,     /* too many attachments */
+	MVMM_ETIMEDOUT = 10, /* the wait's own timeout passed */
+	MVMM_EPIPE = 11,     /* no peer left: the others attached have ended, or it was revoked */
+	MVMM_EPERM = 12,     /* a read-only handle used for a read-write attachment */
 };
 
 /* MVMM_HC_WRITE: write to the VMM's stdout (fd 1) or stderr (fd 2). */
@@ -162,6 +179,134 @@ struct mvmm_hc_checkpoint {
 };
 
 /*
+ * Files. A guest has no filesystem: it may read exactly the host files
+ * named with `mvmm run --expose PATH`, by that same PATH, and nothing else.
+ * MVMM_HC_OPEN returns a handle (>= 0) or -MVMM_ENOENT for any other path;
+ * MVMM_HC_PREAD reads at an offset (0 at end of file); MVMM_HC_CLOSE frees
+ * the handle. At most MVMM_OPEN_MAX files are open at once.
+ */
+#define MVMM_OPEN_MAX 16u
+#define MVMM_PATH_MAX 4096u
+
+struct mvmm_hc_open {
+	int64_t ret; /* OUT: handle, or -MVMM_E* */
+	/* IN */
+	mvmm_gpa_t path; /* not NUL-terminated: path_len bytes */
+	uint64_t path_len;
+};
+
+struct mvmm_hc_pread {
+	int64_t ret; /* OUT: bytes read, 0 at end of file, or -MVMM_E* */
+	/* IN */
+	int64_t handle;
+	mvmm_gpa_t buf;
+	uint64_t len;
+	uint64_t offset;
+};
+
+struct mvmm_hc_close {
+	int64_t ret; /* OUT: 0, or -MVMM_EBADF */
+	/* IN */
+	int64_t handle;
+};
+
+/*
+ * Shared-memory regions. The host creates a region and hands a guest its
+ * handle: a random 128-bit capability (whoever holds it may attach; there
+ * is a read-write and a read-only handle per region). A guest finds the
+ * regions the host granted it by name (MVMM_HC_SHM_LOOKUP), then attaches
+ * one at an address of its choice in the window [MVMM_SHM_BASE,
+ * MVMM_SHM_BASE + MVMM_SHM_WINDOW), identity-mapped like the rest of its
+ * memory: page-aligned, the region's exact size, no overlap. A write to a
+ * read-only attachment is a page fault. Doorbells: every region has a host
+ * sequence counter; MVMM_HC_SHM_NOTIFY bumps it and wakes its waiters,
+ * MVMM_HC_SHM_WAIT sleeps until it differs from the value the guest last
+ * saw (`seen`), so a notify between looking and sleeping is never lost.
+ */
+#define MVMM_SHM_BASE	    0x40000000ull /* 1 GiB: above the largest guest memory */
+#define MVMM_SHM_WINDOW	    0x20000000ull /* 512 MiB */
+#define MVMM_SHM_NAME_MAX   64u		  /* bytes of a region's name */
+#define MVMM_SHM_ATTACH_MAX 16u		  /* attachments per guest at once */
+#define MVMM_SHM_RO	    1u		  /* attach / lookup / info flags: read-only */
+#define MVMM_SHM_WAIT_NOTIFY 1u		  /* wait flags: notify first, in the same exit */
+#define MVMM_SHM_FOREVER    UINT64_MAX	  /* wait timeout: no limit but the guest's own */
+
+struct mvmm_shm_handle {
+	uint64_t w[2];
+};
+
+/* MVMM_HC_SHM_LOOKUP: the region the host granted under this name. */
+struct mvmm_hc_shm_lookup {
+	int64_t ret; /* OUT: 0, or -MVMM_ENOENT (no such grant, or revoked) */
+	/* IN */
+	mvmm_gpa_t name; /* not NUL-terminated: name_len bytes */
+	uint64_t name_len;
+	/* OUT */
+	struct mvmm_shm_handle handle;
+	uint64_t size;
+	uint32_t flags; /* MVMM_SHM_RO: the grant is read-only */
+	uint32_t pad;
+};
+
+/* MVMM_HC_SHM_ATTACH: map the region at [addr, addr + size) (read-only with MVMM_SHM_RO). */
+struct mvmm_hc_shm_attach {
+	int64_t ret; /* OUT: 0, or -MVMM_ENOENT, EINVAL, EPERM, EBUSY, ENOSPC, EIO */
+	/* IN */
+	struct mvmm_shm_handle handle;
+	mvmm_gpa_t addr; /* page-aligned, in the window */
+	uint64_t size;	 /* == the region's size */
+	uint32_t flags;
+	uint32_t pad;
+};
+
+/* MVMM_HC_SHM_DETACH: unmap the attachment that starts at addr. */
+struct mvmm_hc_shm_detach {
+	int64_t ret; /* OUT: 0, or -MVMM_EINVAL (no attachment starts there) */
+	/* IN */
+	mvmm_gpa_t addr;
+};
+
+/* MVMM_HC_SHM_INFO: a handle's region. */
+struct mvmm_hc_shm_info {
+	int64_t ret; /* OUT: 0, or -MVMM_ENOENT */
+	/* IN */
+	struct mvmm_shm_handle handle;
+	/* OUT */
+	uint64_t size;
+	uint32_t flags;	   /* MVMM_SHM_RO for a read-only handle */
+	uint32_t attached; /* attachments of the region, all guests together */
+};
+
+/* MVMM_HC_SHM_NOTIFY: bump the region's counter and wake its waiters. */
+struct mvmm_hc_shm_notify {
+	int64_t ret; /* OUT: 0, or -MVMM_ENOENT */
+	/* IN */
+	struct mvmm_shm_handle handle;
+	/* OUT */
+	uint64_t seq; /* the counter after the bump */
+};
+
+/*
+ * MVMM_HC_SHM_WAIT: returns 0 at once if the counter differs from `seen`,
+ * else sleeps until a notify, timeout_ns (0: do not sleep; MVMM_SHM_FOREVER)
+ * or the guest's own deadline. With MVMM_SHM_WAIT_NOTIFY it first notifies
+ * (and then waits for a notify from someone else). -MVMM_EPIPE when no other
+ * guest is attached and one that was attached has ended (or the host
+ * revoked the region): a peer that dies never leaves its partner asleep.
+ */
+struct mvmm_hc_shm_wait {
+	int64_t ret; /* OUT: 0, or -MVMM_ENOENT, EINVAL, ETIMEDOUT, EPIPE */
+	/* IN */
+	struct mvmm_shm_handle handle;
+	uint64_t seen;
+	uint64_t timeout_ns;
+	uint32_t flags;
+	uint32_t pad;
+	/* OUT */
+	uint64_t seq; /* the counter now: the next call's `seen` */
+};
+
+/*
  * Guest-physical memory layout (identity-mapped, 4 KiB pages).
  *
  *   0x000000  not mapped (catches NULL)
@@ -245,6 +390,21 @@ MVMM_CHECK_LAYOUT(struct mvmm_bootinfo, argc, 40);
 MVMM_CHECK_LAYOUT(struct mvmm_bootinfo, instance, 64);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_request, argc, 24);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_random, len, 16);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_open, path_len, 16);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_pread, offset, 32);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_close, handle, 8);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_lookup, handle, 24);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_lookup, flags, 48);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_attach, addr, 24);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_attach, flags, 40);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_detach, addr, 8);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_info, attached, 36);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_notify, seq, 24);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_wait, flags, 40);
+MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_wait, seq, 48);
+_Static_assert(sizeof(struct mvmm_hc_shm_lookup) == 56, "shm_lookup size changed");
+_Static_assert(sizeof(struct mvmm_hc_shm_wait) == 56, "shm_wait size changed");
+_Static_assert(MVMM_SHM_BASE >= MVMM_MEM_MAX, "the attachment window must lie above guest memory");
 _Static_assert(sizeof(struct mvmm_bootinfo) == 72, "boot info size changed");
 _Static_assert(sizeof(struct mvmm_fault_frame) == 56, "fault frame size changed");
 

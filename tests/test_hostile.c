@@ -21,7 +21,8 @@ static const char *const buf_kinds[] = { "oob", "end", "wrap", "huge", "null", "
 static int has_buffer(unsigned nr)
 {
 	return nr == MVMM_HC_WRITE || nr == MVMM_HC_READ || nr == MVMM_HC_ABORT ||
-	       nr == MVMM_HC_REQUEST || nr == MVMM_HC_RANDOM;
+	       nr == MVMM_HC_REQUEST || nr == MVMM_HC_RANDOM || nr == MVMM_HC_OPEN ||
+	       nr == MVMM_HC_PREAD || nr == MVMM_HC_SHM_LOOKUP;
 }
 
 /* Calls fn(case, expected substring) for every case aimed at hypercall nr (MVMM_HC_COUNT: unknown). */
@@ -76,11 +77,20 @@ Test(hostile_cli, bootinfo, .timeout = 240) { for_cases(MVMM_HC_BOOTINFO, cli_ca
 Test(hostile_cli, abort, .timeout = 240) { for_cases(MVMM_HC_ABORT, cli_case); }
 Test(hostile_cli, wait, .timeout = 240) { for_cases(MVMM_HC_WAIT, cli_case); }
 Test(hostile_cli, unknown, .timeout = 240) { for_cases(MVMM_HC_COUNT, cli_case); }
+Test(hostile_cli, shm, .timeout = 240)
+{
+	for_cases(MVMM_HC_SHM_LOOKUP, cli_case);
+	for_cases(MVMM_HC_SHM_ATTACH, cli_case);
+	for_cases(MVMM_HC_SHM_DETACH, cli_case);
+	for_cases(MVMM_HC_SHM_INFO, cli_case);
+	for_cases(MVMM_HC_SHM_NOTIFY, cli_case);
+	for_cases(MVMM_HC_SHM_WAIT, cli_case);
+}
 
 /* Every hypercall in the ABI has its cases here. */
 Test(hostile_cli, covers_the_abi)
 {
-	cr_assert_eq(MVMM_HC_COUNT, 11, "a hypercall was added: give it cases in this file");
+	cr_assert_eq(MVMM_HC_COUNT, 20, "a hypercall was added: give it cases in this file");
 }
 
 /* ---- in-process ------------------------------------------------------------------------ */

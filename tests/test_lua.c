@@ -243,3 +243,27 @@ Test(lua, clone_error_status)
 	cr_expect_str_eq(p.err, "lua: (command line):1: unexpected symbol near '='\n");
 	t_proc_free(&p);
 }
+
+/* A script file: readable only when exposed, and then exactly as lua5.4 runs it. */
+Test(lua, exposed_script_file)
+{
+	char path[] = "/tmp/mvmm-lua-XXXXXX.lua";
+	const char *src = "local t = {}\nfor i = 1, 3 do t[i] = i * i end\n"
+			  "print(table.concat(t, ','), arg[0] ~= nil, ...)\n";
+	struct t_proc p;
+	int fd = mkstemps(path, 4);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, src, strlen(src)), (ssize_t)strlen(src));
+	close(fd);
+	T_MVMM(&p, T_LUA_LIMIT_MS, "run", "--expose", path, T_GUEST("lua"), path, "a", "b");
+	cr_expect_eq(p.status, 0, "status %d, stderr:\n%s", p.status, p.err);
+	cr_expect_str_eq(p.out, "1,4,9\ttrue\ta\tb\n");
+	t_proc_free(&p);
+	/* not exposed: refused, and no other path gets through either */
+	T_MVMM(&p, T_LUA_LIMIT_MS, "run", "--expose", "/etc/hostname", T_GUEST("lua"), path);
+	cr_expect_eq(p.status, 1);
+	cr_expect(strstr(p.err, "cannot open"), "stderr: %s", p.err);
+	t_proc_free(&p);
+	unlink(path);
+}

@@ -286,6 +286,8 @@ static void fake_setup(void)
 	F.vm.out_fd = F.out[1];
 	F.vm.err_fd = F.err[1];
 	F.vm.bootinfo_size = 123;
+	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
+		F.vm.files[i] = -1;
 	F.vm.res = &F.res;
 }
 
@@ -711,4 +713,55 @@ Test(dispatch, block_copied_back_only_ret)
 	cr_assert_eq(w.buf, BUF);
 	cr_assert_eq(F.mem[BLK + sizeof(w)], 0x5a, "wrote past the block");
 	drain(F.out[0], out, sizeof(out));
+}
+
+/* Files: only paths the host exposed, byte for byte; handles checked. */
+Test(dispatch, exposed_files_only)
+{
+	static const char *exposed[] = { "/etc/hostname", NULL };
+	const char *paths[] = { "/etc/passwd", "/etc/hostname/", "/etc//hostname", "etc/hostname" };
+	struct mvmm_hc_open o;
+	struct mvmm_hc_pread r;
+	struct mvmm_hc_close c;
+	char buf[64];
+	size_t i;
+
+	F.vm.exposed = exposed;
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		put(BLK + 0x100, paths[i], strlen(paths[i]));
+		o = (struct mvmm_hc_open){ .path = BLK + 0x100, .path_len = strlen(paths[i]) };
+		put(BLK, &o, sizeof(o));
+		cr_assert_eq(fake_hc(MVMM_HC_OPEN, BLK), EXIT_CONTINUE);
+		get(BLK, &o, sizeof(o));
+		cr_assert_eq(o.ret, -MVMM_ENOENT, "%s opened", paths[i]);
+	}
+	put(BLK + 0x100, exposed[0], strlen(exposed[0]));
+	o = (struct mvmm_hc_open){ .path = BLK + 0x100, .path_len = strlen(exposed[0]) };
+	put(BLK, &o, sizeof(o));
+	cr_assert_eq(fake_hc(MVMM_HC_OPEN, BLK), EXIT_CONTINUE);
+	get(BLK, &o, sizeof(o));
+	cr_assert_geq(o.ret, 0);
+
+	r = (struct mvmm_hc_pread){ .handle = o.ret, .buf = BLK + 0x200, .len = sizeof(buf) };
+	put(BLK, &r, sizeof(r));
+	cr_assert_eq(fake_hc(MVMM_HC_PREAD, BLK), EXIT_CONTINUE);
+	get(BLK, &r, sizeof(r));
+	cr_assert_gt(r.ret, 0);
+
+	c = (struct mvmm_hc_close){ .handle = o.ret };
+	put(BLK, &c, sizeof(c));
+	cr_assert_eq(fake_hc(MVMM_HC_CLOSE, BLK), EXIT_CONTINUE);
+	get(BLK, &c, sizeof(c));
+	cr_assert_eq(c.ret, 0);
+	/* closed, out of range, negative: all EBADF, never another fd of the host */
+	for (i = 0; i < 3; i++) {
+		int64_t h[] = { o.ret, MVMM_OPEN_MAX, -1 };
+
+		r = (struct mvmm_hc_pread){ .handle = h[i], .buf = BLK + 0x200, .len = 8 };
+		put(BLK, &r, sizeof(r));
+		cr_assert_eq(fake_hc(MVMM_HC_PREAD, BLK), EXIT_CONTINUE);
+		get(BLK, &r, sizeof(r));
+		cr_assert_eq(r.ret, -MVMM_EBADF);
+	}
+	F.vm.exposed = NULL;
 }

@@ -51,12 +51,14 @@ test-build: test-build-plain test-build-asan
 
 # Runs each suite in $(1) with MVMM_BIN=$(2) and the environment $(3); Criterion prints each
 # suite's synthesis line; fails at the end if any suite failed.
+# The image cache goes to a directory of the run's own, not the user's ~/.cache.
 define test_run_suites
-	@failed=""; \
+	@failed=""; cache=$$(mktemp -d /tmp/mvmm-test-cache.XXXXXX); \
 	for t in $(1); do \
 		echo "== $$t"; \
-		env MVMM_BIN=$(2) $(3) $$t --jobs $(TEST_JOBS) --short-filename || failed="$$failed $${t##*/}"; \
+		env MVMM_BIN=$(2) XDG_CACHE_HOME=$$cache $(3) $$t --jobs $(TEST_JOBS) --short-filename || failed="$$failed $${t##*/}"; \
 	done; \
+	rm -rf "$$cache"; \
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
 	echo "all $(words $(1)) suites passed"
 endef

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fdio.h"
 
 int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const char *dir)
 {
@@ -30,20 +31,6 @@ int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const 
 	return 0;
 }
 
-static void write_fully(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Appends to DIR/N.out or DIR/N.err; opened per write so 10,000 instances need no fds. */
 static int64_t output_to_file(struct cli_output *o, uint64_t instance, int stream, const void *buf,
 			      uint64_t len)
@@ -56,7 +43,7 @@ static int64_t output_to_file(struct cli_output *o, uint64_t instance, int strea
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return -1;
-	write_fully(fd, buf, len);
+	fd_write_all(fd, buf, len); /* a failed write is the output's loss, not the guest's */
 	close(fd);
 	return (int64_t)len;
 }
@@ -75,7 +62,7 @@ static void emit_line(struct cli_output *o, uint64_t instance, int stream, const
 
 	memcpy(line + n, s, len);
 	pthread_mutex_lock(&o->lock);
-	write_fully(fd, line, (size_t)n + len);
+	fd_write_all(fd, line, (size_t)n + len);
 	pthread_mutex_unlock(&o->lock);
 }
 

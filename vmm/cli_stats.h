@@ -2,6 +2,7 @@
 #ifndef MVMM_CLI_STATS_H
 #define MVMM_CLI_STATS_H
 
+#include "dedup.h"
 #include "fleet.h"
 #include "memstat.h"
 
@@ -11,8 +12,14 @@ struct cli_stats {
 	enum cli_stats_mode mode;
 	int no_share;
 	uint64_t mem_available_before_kb;
+	uint64_t kernel_before_kb;
 	struct memstat_proc held; /* at the hold point */
 	int held_ok;
+	int ksm;			/* --ksm */
+	int dedup_on;			/* --dedup: the figures below are set */
+	struct dedup_stats dedup_held;	/* after the pass at the hold point */
+	int dedup_held_ok;
+	struct dedup_stats dedup_end;	/* at the end of the run */
 };
 
 /* Call before the instances start. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fdio.h"
 #include "error.h"
 #include "server.h"
 
@@ -16,22 +17,6 @@ static int launch_usage(const char *why)
 {
 	fprintf(stderr, "mvmm launch: %s\n(see 'mvmm --help')\n", why);
 	return CLI_STATUS_ERROR;
-}
-
-static void write_fully(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; /* our own stdout is gone: keep relaying the rest */
-		p += n;
-		len -= (size_t)n;
-	}
 }
 
 /* Relays frames until the final one; returns the exit status. */
@@ -54,10 +39,10 @@ static int launch_relay(int fd, const char *path)
 		}
 		switch (f.type) {
 		case SRV_STDOUT:
-			write_fully(STDOUT_FILENO, f.data, f.len);
+			fd_write_all(STDOUT_FILENO, f.data, f.len);
 			break;
 		case SRV_STDERR:
-			write_fully(STDERR_FILENO, f.data, f.len);
+			fd_write_all(STDERR_FILENO, f.data, f.len);
 			break;
 		case SRV_STATUS:
 			if (srv_parse_status(f.data, f.len, &st) < 0) {
@@ -65,7 +50,7 @@ static int launch_relay(int fd, const char *path)
 				status = CLI_STATUS_ERROR;
 				break;
 			}
-			write_fully(STDERR_FILENO, st.text, st.text_len);
+			fd_write_all(STDERR_FILENO, st.text, st.text_len);
 			status = st.status > 255 ? CLI_STATUS_ERROR : (int)st.status;
 			break;
 		case SRV_ERROR:

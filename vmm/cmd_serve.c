@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_cache.h"
 #include "error.h"
 #include "image.h"
 #include "kvm.h"
@@ -24,6 +25,7 @@ struct serve_opts {
 	const char *env[SERVE_MAX_ENV + 1];
 	int nenv;
 	int replace;
+	struct cache_opts cache; /* --cache-dir, --no-cache, --cache-max */
 	char **guest_argv;
 };
 
@@ -41,6 +43,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		{"timeout", required_argument, NULL, 't'},
 		{"env", required_argument, NULL, 'e'},
 		{"replace", no_argument, NULL, 'R'},
+		CLI_CACHE_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -68,6 +71,12 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 			break;
 		case 'R':
 			o->replace = 1;
+			break;
+		case CLI_CACHE_DIR:
+		case CLI_CACHE_OFF:
+		case CLI_CACHE_MAX:
+			if (cli_cache_option(&o->cache, c, optarg, "serve") < 0)
+				return -1;
 			break;
 		default:
 			return serve_usage("unknown option or missing value");
@@ -110,7 +119,8 @@ int cmd_serve(int argc, char **argv)
 	struct kvm_sys kvm = {.fd = -1};
 	struct srv_config cfg = {0};
 	struct vm_result res;
-	struct image *img = NULL;
+	struct cache_status cst;
+	struct template *tpl = NULL;
 	struct srv *s;
 	int status = CLI_STATUS_ERROR, sfd;
 
@@ -123,17 +133,29 @@ int cmd_serve(int argc, char **argv)
 		perror("mvmm serve: signalfd");
 		return CLI_STATUS_ERROR;
 	}
-	if (kvm_sys_open(&kvm) < 0 || !(img = image_load_file(o.guest_argv[0], o.mem_size))) {
-		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
-		goto out;
-	}
+	memset(&res, 0, sizeof(res));
 	cfg.path = o.socket;
 	cfg.argv = (const char *const *)o.guest_argv;
 	cfg.envp = o.env;
 	cfg.timeout_ns = o.timeout_ns;
 	cfg.replace = o.replace;
 	cfg.stop_fd = sfd;
-	s = srv_create(&kvm, img, &cfg, &res);
+	if (kvm_sys_open(&kvm) < 0) {
+		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
+		goto out;
+	}
+	/* The template through the image cache: its vm_config as srv_create would boot it. */
+	{
+		struct vm_config vc = {.argv = cfg.argv, .envp = cfg.envp, .in_fd = -1,
+				       .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
+				       .timeout_ns = cfg.timeout_ns};
+
+		tpl = cache_load_template(&o.cache, &kvm, o.guest_argv[0], o.mem_size, &vc, &res,
+					  &cst);
+		cli_cache_warn(&cst);
+	}
+	cfg.tpl = tpl;
+	s = tpl ? srv_create(&kvm, tpl->img, &cfg, &res) : NULL;
 	if (!s) {
 		if (res.end != VM_END_NONE && res.end != VM_END_HOST_ERROR && res.report)
 			fprintf(stderr, "mvmm serve: template: %s", res.report);
@@ -146,7 +168,8 @@ int cmd_serve(int argc, char **argv)
 	vm_result_clear(&res);
 	if (srv_warning(s))
 		fprintf(stderr, "mvmm serve: warning: %s\n", srv_warning(s));
-	fprintf(stderr, "mvmm serve: ready on %s (template booted in %.1f ms)\n", o.socket,
+	fprintf(stderr, "mvmm serve: ready on %s (template %s in %.1f ms)\n", o.socket,
+		cst.outcome == CACHE_HIT ? "mapped from the cache" : "booted",
 		(double)srv_boot_ns(s) / 1e6);
 	status = 0;
 	if (srv_run(s) < 0) {
@@ -155,7 +178,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	srv_destroy(s);
 out:
-	image_put(img);
+	template_put(tpl);
 	kvm_sys_close(&kvm);
 	close(sfd);
 	return status;

@@ -328,6 +328,7 @@ static void store_unref(struct dedup *d, uint32_t idx)
 	fallocate(d->store_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)idx * PG, PG);
 	d->st.store_pages--;
 	d->st.store_freed++;
+	d->st.saved_pages++; /* the last mapper's unmerge did not free a page: this does */
 }
 
 /* Page p of v no longer maps its merged page (written, or the VM is going). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fdio.h"
 #include "fleet.h"
 
 #define SHARD_HELD    'H'
@@ -33,40 +34,6 @@ struct shard_link {
 	int down; /* parent -> worker: release byte */
 };
 
-static int write_all_fd(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_all_fd(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* In a worker: the whole fleet is held; tell the parent and wait for its release. */
 static void shard_worker_held(void *ctx, struct fleet *f)
 {
@@ -74,8 +41,8 @@ static void shard_worker_held(void *ctx, struct fleet *f)
 	char c = SHARD_HELD;
 
 	(void)f;
-	if (write_all_fd(l->up, &c, 1) == 0)
-		read_all_fd(l->down, &c, 1);
+	if (fd_write_all(l->up, &c, 1) == 0)
+		fd_read_all(l->down, &c, 1);
 }
 
 static void shard_send_results(int fd, const struct fleet *f)
@@ -97,8 +64,8 @@ static void shard_send_results(int fd, const struct fleet *f)
 		r.mem = in->mem;
 		memcpy(r.message, in->res.message, sizeof(r.message));
 		r.report_len = in->res.report ? (uint32_t)strlen(in->res.report) : 0;
-		if (write_all_fd(fd, &r, sizeof(r)) < 0 ||
-		    write_all_fd(fd, in->res.report, r.report_len) < 0)
+		if (fd_write_all(fd, &r, sizeof(r)) < 0 ||
+		    fd_write_all(fd, in->res.report, r.report_len) < 0)
 			return;
 	}
 }
@@ -128,7 +95,7 @@ static int shard_read_results(struct fleet *f, int fd)
 {
 	struct shard_record r;
 
-	while (read_all_fd(fd, &r, sizeof(r)) == 0) {
+	while (fd_read_all(fd, &r, sizeof(r)) == 0) {
 		struct fleet_instance *in;
 
 		if (r.index >= f->cfg.count || r.report_len > (1u << 20))
@@ -146,7 +113,7 @@ static int shard_read_results(struct fleet *f, int fd)
 		in->res.message[sizeof(in->res.message) - 1] = '\0';
 		if (r.report_len) {
 			in->res.report = malloc(r.report_len + 1);
-			if (!in->res.report || read_all_fd(fd, in->res.report, r.report_len) < 0)
+			if (!in->res.report || fd_read_all(fd, in->res.report, r.report_len) < 0)
 				return err_set("a worker process's result was cut short");
 			in->res.report[r.report_len] = '\0';
 		}
@@ -235,7 +202,7 @@ int fleet_run_sharded(struct fleet *f, const struct fleet_config *cfg, unsigned 
 			char c;
 
 			if (links[w].up >= 0)
-				read_all_fd(links[w].up, &c, 1); /* held, or the worker is gone */
+				fd_read_all(links[w].up, &c, 1); /* held, or the worker is gone */
 		}
 		f->t_held_ns = vm_now_ns();
 		if (cfg->on_hold)
@@ -244,7 +211,7 @@ int fleet_run_sharded(struct fleet *f, const struct fleet_config *cfg, unsigned 
 			char c = SHARD_RELEASE;
 
 			if (links[w].down >= 0)
-				write_all_fd(links[w].down, &c, 1);
+				fd_write_all(links[w].down, &c, 1);
 		}
 	}
 	for (w = 0; w < f->nworkers; w++) {

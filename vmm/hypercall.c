@@ -3,11 +3,13 @@
 #include "hypercall.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "shm.h"
 
 #include "mvmm_abi.h"
 
@@ -273,6 +275,93 @@ static enum exit_action hc_checkpoint(struct vm *vm, void *blk)
 	return EXIT_CONTINUE;
 }
 
+/* The path must be one the host exposed, byte for byte: no normalization, no prefixes. */
+static int path_exposed(const struct vm *vm, const uint8_t *path, uint64_t len)
+{
+	const char *const *e;
+
+	for (e = vm->exposed; e && *e; e++)
+		if (strlen(*e) == len && memcmp(*e, path, len) == 0)
+			return 1;
+	return 0;
+}
+
+static enum exit_action hc_open(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_open *a = blk;
+	char path[MVMM_PATH_MAX + 1];
+	const uint8_t *p;
+	unsigned h;
+
+	p = gmem_user_ptr(&vm->mem, a->path, a->path_len);
+	if (!p)
+		return exit_guest_error(vm,
+					"hypercall open: path 0x%lx+%lu outside the guest's user memory",
+					(unsigned long)a->path, (unsigned long)a->path_len);
+	if (a->path_len > MVMM_PATH_MAX || !path_exposed(vm, p, a->path_len)) {
+		a->ret = -MVMM_ENOENT;
+		return EXIT_CONTINUE;
+	}
+	for (h = 0; h < MVMM_OPEN_MAX && vm->files[h] >= 0; h++)
+		;
+	if (h == MVMM_OPEN_MAX) {
+		a->ret = -MVMM_EMFILE;
+		return EXIT_CONTINUE;
+	}
+	memcpy(path, p, a->path_len);
+	path[a->path_len] = '\0';
+	vm->files[h] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	a->ret = vm->files[h] >= 0 ? (int64_t)h : -MVMM_ENOENT;
+	return EXIT_CONTINUE;
+}
+
+static int file_of(const struct vm *vm, int64_t handle)
+{
+	return handle >= 0 && handle < (int64_t)MVMM_OPEN_MAX ? vm->files[handle] : -1;
+}
+
+static enum exit_action hc_pread(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_pread *a = blk;
+	int fd = file_of(vm, a->handle);
+	uint8_t *buf;
+	ssize_t n;
+
+	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	if (!buf)
+		return exit_guest_error(vm,
+					"hypercall pread: buffer 0x%lx+%lu outside the guest's user memory",
+					(unsigned long)a->buf, (unsigned long)a->len);
+	if (fd < 0) {
+		a->ret = -MVMM_EBADF;
+		return EXIT_CONTINUE;
+	}
+	if (a->offset > (uint64_t)INT64_MAX) {
+		a->ret = 0;
+		return EXIT_CONTINUE;
+	}
+	do
+		n = pread(fd, buf, a->len, (off_t)a->offset);
+	while (n < 0 && errno == EINTR);
+	a->ret = n < 0 ? -MVMM_EIO : n;
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action hc_close(struct vm *vm, void *blk)
+{
+	struct mvmm_hc_close *a = blk;
+	int fd = file_of(vm, a->handle);
+
+	if (fd < 0) {
+		a->ret = -MVMM_EBADF;
+		return EXIT_CONTINUE;
+	}
+	close(fd);
+	vm->files[a->handle] = -1;
+	a->ret = 0;
+	return EXIT_CONTINUE;
+}
+
 static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
 	[MVMM_HC_WRITE] = {"write", hc_write, sizeof(struct mvmm_hc_write)},
 	[MVMM_HC_READ] = {"read", hc_read, sizeof(struct mvmm_hc_read)},
@@ -285,6 +374,15 @@ static const struct hc_entry hc_table[MVMM_HC_COUNT] = {
 	[MVMM_HC_REQUEST] = {"request", hc_request, sizeof(struct mvmm_hc_request)},
 	[MVMM_HC_RANDOM] = {"random", hc_random, sizeof(struct mvmm_hc_random)},
 	[MVMM_HC_CHECKPOINT] = {"checkpoint", hc_checkpoint, sizeof(struct mvmm_hc_checkpoint)},
+	[MVMM_HC_OPEN] = {"open", hc_open, sizeof(struct mvmm_hc_open)},
+	[MVMM_HC_PREAD] = {"pread", hc_pread, sizeof(struct mvmm_hc_pread)},
+	[MVMM_HC_CLOSE] = {"close", hc_close, sizeof(struct mvmm_hc_close)},
+	[MVMM_HC_SHM_LOOKUP] = {"shm_lookup", shm_hc_lookup, sizeof(struct mvmm_hc_shm_lookup)},
+	[MVMM_HC_SHM_ATTACH] = {"shm_attach", shm_hc_attach, sizeof(struct mvmm_hc_shm_attach)},
+	[MVMM_HC_SHM_DETACH] = {"shm_detach", shm_hc_detach, sizeof(struct mvmm_hc_shm_detach)},
+	[MVMM_HC_SHM_INFO] = {"shm_info", shm_hc_info, sizeof(struct mvmm_hc_shm_info)},
+	[MVMM_HC_SHM_NOTIFY] = {"shm_notify", shm_hc_notify, sizeof(struct mvmm_hc_shm_notify)},
+	[MVMM_HC_SHM_WAIT] = {"shm_wait", shm_hc_wait, sizeof(struct mvmm_hc_shm_wait)},
 };
 
 const char *hypercall_name(unsigned nr)

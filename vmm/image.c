@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fdio.h"
 #include "layout.h"
 #include "mvmm_abi.h"
 #include "x86.h"
@@ -109,18 +110,10 @@ int image_copy_to(const struct image *img, uint8_t *mem)
 		}
 		for (q = p + 1; q < npages && image_page_has_data(img, q); q++)
 			;
-		size_t len = (size_t)(q - p) * MVMM_PAGE_SIZE, done = 0;
+		size_t len = (size_t)(q - p) * MVMM_PAGE_SIZE;
 
-		while (done < len) {
-			ssize_t n = pread(img->memfd, mem + p * MVMM_PAGE_SIZE + done, len - done,
-					  (off_t)(p * MVMM_PAGE_SIZE + done));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return err_sys("copying the image");
-			done += (size_t)n;
-		}
+		if (fd_pread_all(img->memfd, mem + p * MVMM_PAGE_SIZE, len, p * MVMM_PAGE_SIZE) < 0)
+			return err_sys("copying the image");
 	}
 	return 0;
 }
@@ -189,19 +182,13 @@ static void *image_read_file(const char *path, size_t *len)
 		err_set("out of memory");
 		goto out;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, (char *)buf + done, (size_t)st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err_sys("%s: read", path);
-			free(buf);
-			buf = NULL;
-			goto out;
-		}
-		done += (size_t)n;
+	if (fd_read_all(fd, buf, (size_t)st.st_size) < 0) {
+		err_sys("%s: read", path);
+		free(buf);
+		buf = NULL;
+		goto out;
 	}
+	done = (size_t)st.st_size;
 	*len = done;
 out:
 	close(fd);

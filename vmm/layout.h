@@ -36,4 +36,21 @@ static inline uint64_t layout_pt_gpa(uint64_t index)
 _Static_assert(MVMM_PGTABLE_GPA + (3 + (MVMM_MEM_MAX >> 21)) * MVMM_PAGE_SIZE <= MVMM_IMAGE_BASE,
 	       "page tables for the largest guest must fit below the image");
 
+/*
+ * The shared-memory window (MVMM_SHM_BASE..) has its own page directory
+ * (PDPT entry 1) and one page-table page per 2 MiB of it, in the reserved
+ * area after the tables of the largest guest. They are zero (not present)
+ * in every image; the VMM fills an instance's copy at attach (shm.c).
+ */
+#define LAYOUT_SHM_PD_GPA layout_pt_gpa(MVMM_MEM_MAX >> 21)
+static inline uint64_t layout_shm_pt_gpa(uint64_t index)
+{
+	return LAYOUT_SHM_PD_GPA + (1 + index) * MVMM_PAGE_SIZE;
+}
+
+_Static_assert(MVMM_PGTABLE_GPA + (3 + (MVMM_MEM_MAX >> 21) + 1 + (MVMM_SHM_WINDOW >> 21)) *
+			       MVMM_PAGE_SIZE <=
+		       MVMM_IMAGE_BASE,
+	       "the shared-memory window's page tables must fit below the image");
+
 #endif

@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"       mvmm launch --socket PATH [ARGS...]\n"
 	"       mvmm run --from-snapshot BASE[,DIFF...] [OPTIONS] [ARGS...]\n"
 	"       mvmm snapshot info FILE...\n"
+	"       mvmm cache ls|verify|clear [--cache-dir DIR]\n"
 	"       mvmm --help | --version\n"
 	"\n"
 	"Runs GUEST.elf, a static x86-64 ELF built with mvmm-cc, in a fresh KVM virtual\n"
@@ -24,6 +25,8 @@ static const char usage_text[] =
 	"  --mem SIZE          guest memory, e.g. 64M (default 64M; 8M to 1G)\n"
 	"  --timeout SECONDS   stop each guest after SECONDS (fractions allowed)\n"
 	"  --env NAME=VALUE    add to the guest's environment (repeatable)\n"
+	"  --expose PATH       let the guest read the host file PATH, by that name\n"
+	"                      (repeatable); it can open no other file\n"
 	"  --count N           run N instances of the guest at once, sharing its image;\n"
 	"                      their output lines are prefixed with [instance]\n"
 	"  --hold              hold every instance at its wait hypercall until all have\n"
@@ -31,8 +34,17 @@ static const char usage_text[] =
 	"  --output-dir DIR    write instance I's output to DIR/I.out and DIR/I.err\n"
 	"  --stats[=json]      print memory accounting on stderr at the end: a table,\n"
 	"                      or one JSON object per instance and a summary object\n"
+	"  --per-process N     instances per worker process (default 250; 0: all in\n"
+	"                      one process); bigger runs are spread over processes\n"
 	"  --no-share          give each instance a private copy of the image (the\n"
 	"                      baseline that sharing is measured against)\n"
+	"  --dedup[=MS]        merge identical private pages of the instances into\n"
+	"                      shared pages: a pass every MS ms (default 1000) and a\n"
+	"                      full one when all are held (--hold); see --stats\n"
+	"  --dedup-budget=MS   time bound of each periodic pass (default 100)\n"
+	"  --dedup-domain=N    instance I merges only with instances J, I%N == J%N\n"
+	"                      (sharing leaks page contents through timing)\n"
+	"  --ksm               mark guest memory MADV_MERGEABLE for the kernel's KSM\n"
 	"  --template          boot one instance to its ready call, freeze it, then run\n"
 	"                      --count clones of it; each clone resumes from ready\n"
 	"                      with ARGS as its request\n"
@@ -53,6 +65,16 @@ static const char usage_text[] =
 	"Unix socket PATH until SIGTERM or SIGINT; launch asks it for one clone with\n"
 	"ARGS as the clone's request, relays its stdout and stderr, and exits with the\n"
 	"status rules of run (125 also when it cannot reach the server).\n"
+	"image cache (run, serve): a prepared image or booted template is kept in a file\n"
+	"per (ELF content, memory size, and for templates argv and environment) and\n"
+	"mapped by later runs instead of being built again\n"
+	"  --cache-dir DIR     where (default $XDG_CACHE_HOME/mvmm, else ~/.cache/mvmm)\n"
+	"  --no-cache          neither look up nor store\n"
+	"  --cache-max SIZE    cap on the cache's disk use, least recently used entries\n"
+	"                      removed first (default 4G)\n"
+	"cache ls: entries with size, age, last use, hits; cache verify: check every\n"
+	"entry's checksums, remove damaged ones (status 1 if any); cache clear: remove all\n"
+	"\n"
 	"  --replace           take PATH over from a running server, which finishes its\n"
 	"                      clones in flight and exits (no request fails meanwhile)\n"
 	"  --mem, --timeout, --env   as for run (--timeout applies to each clone)\n";
@@ -80,11 +102,14 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_launch(int argc, char **argv);
 
+/* The image cache (cmd_cache.c). */
+int cmd_cache(int argc, char **argv);
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{"run", cmd_run},     {"serve", cmd_serve}, {"launch", cmd_launch}, {"snapshot", cmd_snapshot},	  {"help", cmd_help},
+	{"run", cmd_run},     {"serve", cmd_serve}, {"launch", cmd_launch}, {"snapshot", cmd_snapshot}, {"cache", cmd_cache},	  {"help", cmd_help},
 	{"--help", cmd_help}, {"-h", cmd_help},	    {"--version", cmd_version},
 };
 

@@ -117,13 +117,18 @@ int memstat_proc_add(struct memstat_proc *st, pid_t pid)
 int memstat_proc_read(struct memstat_proc *st)
 {
 	static const char *const rollup_keys[] = {"Rss", "Pss", "Private_Dirty"};
-	static const char *const meminfo_keys[] = {"MemAvailable"};
+	/* The kernel's own memory, where KVM keeps most of a VM (slab, page tables, vmalloc). */
+	static const char *const meminfo_keys[] = {"MemAvailable", "Slab",	  "KernelStack",
+						   "PageTables",   "SecPageTables", "Percpu",
+						   "VmallocUsed"};
+	uint64_t k[6] = {0};
 	uint64_t *rollup_vals[] = {&st->rss_kb, &st->pss_kb, &st->private_dirty_kb};
-	uint64_t *meminfo_vals[] = {&st->mem_available_kb};
+	uint64_t *meminfo_vals[] = {&st->mem_available_kb, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5]};
 
 	memset(st, 0, sizeof(*st));
 	read_kb_fields("/proc/self/smaps_rollup", rollup_keys, rollup_vals, 3);
-	read_kb_fields("/proc/meminfo", meminfo_keys, meminfo_vals, 1);
+	read_kb_fields("/proc/meminfo", meminfo_keys, meminfo_vals, 7);
+	st->kernel_kb = k[0] + k[1] + k[2] + k[3] + k[4] + k[5];
 	if (!st->rss_kb || !st->mem_available_kb)
 		return err_set("cannot read /proc/self/smaps_rollup or /proc/meminfo");
 	return 0;

@@ -26,6 +26,8 @@ struct memstat_proc {
 	uint64_t pss_kb;
 	uint64_t private_dirty_kb;
 	uint64_t mem_available_kb; /* system-wide MemAvailable */
+	uint64_t kernel_kb;	   /* system-wide kernel memory: Slab, KernelStack, PageTables,
+				      SecPageTables, Percpu, VmallocUsed */
 };
 
 /*

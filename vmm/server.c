@@ -788,7 +788,7 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	vc.out_fd = STDOUT_FILENO;
 	vc.err_fd = STDERR_FILENO;
 	vc.timeout_ns = cfg->timeout_ns;
-	s->tpl = template_create(kvm, img, &vc, tpl_res);
+	s->tpl = cfg->tpl ? template_get(cfg->tpl) : template_create(kvm, img, &vc, tpl_res);
 	if (!s->tpl)
 		goto fail;
 	if (shell_pool_start(&s->pool, kvm, img->mem_size, cfg->shells ? cfg->shells : 8,

@@ -69,21 +69,12 @@ void snap_hash_hex(const uint8_t hash[16], char out[33])
 
 /* ---- writing ---- */
 
-struct snap_out {
-	const char *path;
-	char *tmp;
-	int fd;
-	uint8_t *buf;
-	size_t len;
-	XXH3_state_t *data;
-};
-
 static int out_fail(struct snap_out *o, const char *what)
 {
 	if (errno == ENOSPC || errno == EDQUOT)
-		return err_set("writing snapshot %s: %s: the disk is full (no file was written)",
-			       o->path, strerror(errno));
-	return err_sys("writing snapshot %s: %s", o->path, what);
+		return err_set("writing %s %s: %s: the disk is full (no file was written)",
+			       o->what ? o->what : "snapshot", o->path, strerror(errno));
+	return err_sys("writing %s %s: %s", o->what ? o->what : "snapshot", o->path, what);
 }
 
 static int out_write_all(struct snap_out *o, const void *p, size_t n)
@@ -125,9 +116,11 @@ static int out_put(struct snap_out *o, const void *p, size_t n)
 	return 0;
 }
 
-static int out_open(struct snap_out *o, const char *path)
+static int out_open(struct snap_out *o, const char *path, const char *what, int no_sync)
 {
 	memset(o, 0, sizeof(*o));
+	o->what = what;
+	o->no_sync = no_sync;
 	o->path = path;
 	o->fd = -1;
 	if (asprintf(&o->tmp, "%s.tmp.XXXXXX", path) < 0) {
@@ -142,7 +135,8 @@ static int out_open(struct snap_out *o, const char *path)
 	if (o->fd < 0) {
 		free(o->tmp);
 		o->tmp = NULL;
-		return err_sys("creating a temporary file for snapshot %s", path);
+		return err_sys("creating a temporary file for %s %s", o->what ? o->what : "snapshot",
+			       path);
 	}
 	if (fchmod(o->fd, 0644) < 0)
 		return err_sys("chmod %s", o->tmp);
@@ -154,7 +148,7 @@ static int out_open(struct snap_out *o, const char *path)
 static int out_close(struct snap_out *o, int ok)
 {
 	if (o->fd >= 0) {
-		if (ok && fsync(o->fd) < 0)
+		if (ok && !o->no_sync && fsync(o->fd) < 0)
 			ok = out_fail(o, "fsync") == 0;
 		if (close(o->fd) < 0 && ok)
 			ok = out_fail(o, "close") == 0;
@@ -167,6 +161,32 @@ static int out_close(struct snap_out *o, int ok)
 	free(o->buf);
 	XXH3_freeState(o->data);
 	return ok ? 0 : -1;
+}
+
+/* The same writer for other files (the image cache, cache.c). */
+int snap_out_open(struct snap_out *o, const char *path, const char *what, int no_sync)
+{
+	return out_open(o, path, what, no_sync);
+}
+
+int snap_out_put(struct snap_out *o, const void *p, size_t n)
+{
+	return out_put(o, p, n);
+}
+
+int snap_out_flush(struct snap_out *o)
+{
+	return out_flush(o);
+}
+
+int snap_out_close(struct snap_out *o, int ok)
+{
+	return out_close(o, ok);
+}
+
+void snap_hash128(const void *buf, size_t len, uint8_t out[16])
+{
+	hash128(buf, len, out);
 }
 
 /* Where the content of a guest page comes from while a snapshot is written. */
@@ -193,7 +213,7 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 		entries[i] & SNAP_ZERO_PAGE ? h->zero_pages++ : h->data_pages++;
 	h->file_size = h->data_offset + h->data_pages * PAGE;
 	index_len = h->data_offset - h->index_offset;
-	if (out_open(&o, path) < 0)
+	if (out_open(&o, path, NULL, 0) < 0)
 		goto done;
 	index = calloc(1, index_len);
 	if (!index) {

@@ -121,6 +121,35 @@ void snap_file_free(struct snap_file *f);
 /* 32 lower-case hex digits and a NUL. */
 void snap_hash_hex(const uint8_t hash[16], char out[33]);
 
+/* XXH3-128 of buf, canonical (big-endian) bytes. */
+void snap_hash128(const void *buf, size_t len, uint8_t out[16]);
+
+/*
+ * The atomic file writer snapshots use, for other files too (the image
+ * cache): snap_out_open creates PATH.tmp.XXXXXX beside path (`what` is a
+ * noun for messages, NULL for "snapshot"; `no_sync` skips the fsync before
+ * the rename); snap_out_put appends through a 1 MiB buffer (the fd may also be
+ * written with pwrite; lseek before put when mixing); `data` is an
+ * XXH3-128 state reset for the caller's use; snap_out_close(o, 1) flushes
+ * nothing (call snap_out_flush first), fsyncs unless no_sync, and renames
+ * over path; snap_out_close(o, 0) removes the temporary file.
+ */
+struct snap_out {
+	const char *what; /* "snapshot" when NULL */
+	int no_sync;
+	const char *path;
+	char *tmp;
+	int fd;
+	uint8_t *buf;
+	size_t len;
+	struct XXH3_state_s *data;
+};
+
+int snap_out_open(struct snap_out *o, const char *path, const char *what, int no_sync);
+int snap_out_put(struct snap_out *o, const void *p, size_t n);
+int snap_out_flush(struct snap_out *o);
+int snap_out_close(struct snap_out *o, int ok);
+
 /*
  * Writes the base snapshot of tpl (taken at ready) to path; elf_path, if
  * not NULL, is the guest program recorded for symbols. Fills hash (may be

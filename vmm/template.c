@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fdio.h"
 #include "memstat.h"
 #include "shellpool.h"
 
@@ -24,17 +25,8 @@ static int page_is_zero(const uint8_t *p)
 
 static int write_page(int fd, const uint8_t *src, uint64_t off)
 {
-	size_t done = 0;
-
-	while (done < MVMM_PAGE_SIZE) {
-		ssize_t n = pwrite(fd, src + done, MVMM_PAGE_SIZE - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return err_sys("writing template memory");
-		done += (size_t)n;
-	}
+	if (fd_pwrite_all(fd, src, MVMM_PAGE_SIZE, off) < 0)
+		return err_sys("writing template memory");
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "exit.h"
 #include "layout.h"
+#include "shm.h"
 #include "vcpu_state.h"
 #include "x86.h"
 
@@ -132,6 +133,8 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
 	}
 	vm->kvm = kvm;
 	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
+	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
+		vm->files[i] = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -178,6 +181,15 @@ int vm_shell_warm(struct vm *vm, int memfd)
 	return vcpu_complete_io(vm->vcpu_fd, vm->run);
 }
 
+void vm_close_files(struct vm *vm)
+{
+	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++) {
+		if (vm->files[i] >= 0)
+			close(vm->files[i]);
+		vm->files[i] = -1;
+	}
+}
+
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 {
 	vm->in_fd = cfg->in_fd;
@@ -190,6 +202,8 @@ void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 	vm->no_share = cfg->no_share;
 	vm->template_mode = cfg->template_mode;
 	vm->request = cfg->request;
+	vm->exposed = cfg->exposed;
+	vm->shm_grants = cfg->shm;
 }
 
 /* After set-up the VM fd is only needed for new memslots: thousands of instances fit the fd limit. */
@@ -294,10 +308,12 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	shm_vm_free(vm); /* before guest memory goes: it clears the attachments' PTEs */
 	if (vm->run)
 		munmap(vm->run, vm->kvm->run_size);
 	if (vm->vcpu_fd >= 0)
 		close(vm->vcpu_fd);
+	vm_close_files(vm);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->mem.host)
@@ -460,6 +476,7 @@ int vm_run(struct vm *vm, struct vm_result *res)
 	vm->running = 1;
 	pthread_mutex_unlock(&vm->pause_lock);
 	vm_run_loop(vm);
+	shm_vm_end(vm); /* detach all, wake peers waiting on the regions */
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->running = 0;
 	vm_set_idle_locked(vm);

@@ -44,6 +44,8 @@ struct vm_result {
 };
 
 struct vm;
+struct shm_grant;
+struct shm_vm;
 
 /* A request: argc NUL-terminated strings back to back, as MVMM_HC_REQUEST returns them. */
 struct vm_request {
@@ -84,6 +86,8 @@ struct vm_config {
 	int template_mode; /* MVMM_HC_READY freezes the guest (VM_END_READY) */
 	const struct vm_request *request; /* MVMM_HC_REQUEST's answer; NULL: argv[1..] */
 	int lean;     /* close the VM fd once set up: one fd per instance, no later memslots */
+	const char *const *exposed; /* NULL-terminated host paths the guest may read (--expose) */
+	const struct shm_grant *shm; /* regions the guest may look up by name (shm.h), or NULL */
 };
 
 struct vm {
@@ -112,6 +116,10 @@ struct vm {
 	void *tpl;			  /* the template a clone was made from (held) */
 	void (*tpl_put)(void *tpl);
 	struct vm_result *res; /* of the run in progress */
+	const char *const *exposed; /* not owned */
+	int files[MVMM_OPEN_MAX];   /* host fds of the guest's open files, -1 when free */
+	const struct shm_grant *shm_grants; /* not owned */
+	struct shm_vm *shm;		    /* attachments (shm.c), or NULL */
 	int stop;	       /* vm_stop was called: the run ends at its next exit */
 	/* vm_pause / vm_resume, all under pause_lock: */
 	pthread_mutex_t pause_lock;
@@ -175,6 +183,8 @@ void vm_block_end(struct vm *vm);
 struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size);
 int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg);
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
+/* Closes the files the guest opened through MVMM_HC_OPEN. */
+void vm_close_files(struct vm *vm);
 /* Maps memfd MAP_PRIVATE over the shell's guest memory. */
 int vm_map_memfd(struct vm *vm, int memfd);
 void vm_drop_vm_fd(struct vm *vm);

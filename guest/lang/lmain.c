@@ -129,6 +129,38 @@ static char *read_stdin(size_t *len)
 	return buf;
 }
 
+/* A script file the host exposed to this guest (mvmm run --expose PATH); NULL if not. */
+static char *read_exposed(const char *path, size_t *len)
+{
+	int64_t h = mvmm_open(path, strlen(path)), r;
+	size_t cap = 1 << 16, n = 0;
+	char *buf;
+
+	if (h < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		if (n == cap) {
+			char *b = realloc(buf, cap * 2);
+
+			if (!b) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		r = mvmm_pread(h, buf + n, cap - n, n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	mvmm_close(h);
+	*len = n;
+	return buf;
+}
+
 /*
  * A command line or a clone's request: -e CODE [args], - [args] (script on stdin) or
  * --source NAME TEXT [args] (the script's text inline, chunk name "@NAME" shown as NAME;
@@ -157,10 +189,22 @@ static int run_args(int argc, char **argv)
 			return 1;
 		}
 		rc = lua_run_chunk(src, len, "stdin", argc - 1, argv + 1);
+	} else if (argc >= 2 && argv[1][0] != '-') {
+		/* script.lua [args]: readable only if the host exposed it (--expose script.lua) */
+		size_t len = 0;
+		char *src = read_exposed(argv[1], &len);
+
+		if (!src) {
+			l_flush();
+			fprintf(stderr, "lua: cannot open %s (run with --expose %s)\n", argv[1],
+				argv[1]);
+			return 1;
+		}
+		rc = lua_run_chunk(src, len, argv[1], argc - 1, argv + 1);
 	} else {
 		l_flush();
-		fprintf(stderr, "usage: lua.elf -e CODE [args] | lua.elf - [args] < script | "
-				"lua.elf --source NAME TEXT [args]\n");
+		fprintf(stderr, "usage: lua.elf SCRIPT [args] | lua.elf -e CODE [args] | "
+				"lua.elf - [args] < script | lua.elf --source NAME TEXT [args]\n");
 		return 1;
 	}
 	l_flush();

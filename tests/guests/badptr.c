@@ -18,6 +18,10 @@ static const char *const hc_names[MVMM_HC_COUNT] = {
 	[MVMM_HC_CLOCK] = "clock", [MVMM_HC_BOOTINFO] = "bootinfo", [MVMM_HC_ABORT] = "abort",
 	[MVMM_HC_WAIT] = "wait", [MVMM_HC_READY] = "ready", [MVMM_HC_REQUEST] = "request",
 	[MVMM_HC_RANDOM] = "random", [MVMM_HC_CHECKPOINT] = "checkpoint",
+	[MVMM_HC_OPEN] = "open", [MVMM_HC_PREAD] = "pread", [MVMM_HC_CLOSE] = "close",
+	[MVMM_HC_SHM_LOOKUP] = "shm_lookup", [MVMM_HC_SHM_ATTACH] = "shm_attach",
+	[MVMM_HC_SHM_DETACH] = "shm_detach", [MVMM_HC_SHM_INFO] = "shm_info",
+	[MVMM_HC_SHM_NOTIFY] = "shm_notify", [MVMM_HC_SHM_WAIT] = "shm_wait",
 };
 
 static uint64_t block[8] __attribute__((aligned(64)));
@@ -108,6 +112,17 @@ static int bad_buffer(unsigned nr, const char *kind, uint64_t mem)
 		break;
 	case MVMM_HC_RANDOM:
 		*(struct mvmm_hc_random *)block = (struct mvmm_hc_random){ .buf = buf, .len = len };
+		break;
+	case MVMM_HC_OPEN:
+		*(struct mvmm_hc_open *)block = (struct mvmm_hc_open){ .path = buf, .path_len = len };
+		break;
+	case MVMM_HC_PREAD:
+		*(struct mvmm_hc_pread *)block =
+			(struct mvmm_hc_pread){ .handle = 0, .buf = buf, .len = len };
+		break;
+	case MVMM_HC_SHM_LOOKUP:
+		*(struct mvmm_hc_shm_lookup *)block =
+			(struct mvmm_hc_shm_lookup){ .name = buf, .name_len = len };
 		break;
 	default:
 		return -1;

@@ -136,6 +136,31 @@ static inline int64_t mvmm_checkpoint(void)
 	return mvmm_hypercall(MVMM_HC_CHECKPOINT, &a);
 }
 
+/* Opens a host file the VMM exposed (--expose PATH); a handle >= 0, or -MVMM_E*. */
+static inline int64_t mvmm_open(const char *path, size_t len)
+{
+	struct mvmm_hc_open a = { .path = (mvmm_gpa_t)(uintptr_t)path, .path_len = len };
+
+	return mvmm_hypercall(MVMM_HC_OPEN, &a);
+}
+
+/* Reads up to len bytes at offset; 0 at end of file. */
+static inline int64_t mvmm_pread(int64_t handle, void *buf, size_t len, uint64_t offset)
+{
+	struct mvmm_hc_pread a = {
+		.handle = handle, .buf = (mvmm_gpa_t)(uintptr_t)buf, .len = len, .offset = offset
+	};
+
+	return mvmm_hypercall(MVMM_HC_PREAD, &a);
+}
+
+static inline int64_t mvmm_close(int64_t handle)
+{
+	struct mvmm_hc_close a = { .handle = handle };
+
+	return mvmm_hypercall(MVMM_HC_CLOSE, &a);
+}
+
 /*
  * Initialization is done. Returns 0 in a plain run (or the template's own
  * continuation) and the clone number (>= 1) in each clone made from this

@@ -1,0 +1,15 @@
+/* fdio.h: whole reads and writes on file descriptors, across EINTR and short counts. */
+#ifndef MVMM_FDIO_H
+#define MVMM_FDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0 once all len bytes are written, -1 on an error (errno says which). */
+int fd_write_all(int fd, const void *buf, size_t len);
+/* 0 once all len bytes are read; -1 on an error or at end of file (errno 0). */
+int fd_read_all(int fd, void *buf, size_t len);
+int fd_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int fd_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+#endif
