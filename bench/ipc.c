@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 		double g = median(gt, runs), p = median(pt, runs), u = median(st, runs), sp;
 
 		for (r = 0; r < runs; r++)
-			gt[r] = guest_rtt(pp, 200000, "100000");
+			gt[r] = guest_rtt(pp, 20000, "2000");
 		sp = median(gt, runs);
 		printf("\nround trip of one 64-byte message (us):\n");
 		printf("  guests, doorbells (sleeping each time)   %8.1f  (= %.2f exits of %.1f us)\n",

@@ -306,7 +306,8 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	struct fleet_shard_hooks shard = {run_output_init, run_output_done, &out};
 	/* Pages merge only within a process: --dedup and --ksm keep the fleet in one. */
 	unsigned per = run_per_process(o);
-	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm;
+	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm &&
+		      !o->shm.n; /* doorbells and regions live in this process */
 	struct cli_dedup dd;
 	struct fleet f;
 	int *statuses = NULL, status = 0, ret;

@@ -10,6 +10,7 @@
 
 static const char usage_text[] =
 	"usage: mvmm run [OPTIONS] GUEST.elf [ARGS...]\n"
+	"       mvmm run [OPTIONS] A.elf [ARGS...] --- [--count N] B.elf [ARGS...] ...\n"
 	"       mvmm serve --socket PATH [--replace] [--mem SIZE] [--timeout SECONDS]\n"
 	"                  GUEST.elf [ARGS...]\n"
 	"       mvmm launch --socket PATH [ARGS...]\n"
@@ -53,6 +54,12 @@ static const char usage_text[] =
 	"                      page diffs at its checkpoints; --count 0 stops at PATH\n"
 	"  --from-snapshot BASE[,DIFF...]  resume the last state of a snapshot chain\n"
 	"                      (no GUEST.elf); mvmm snapshot info FILE describes a file\n"
+	"  --shm NAME:SIZE[:ro]  create a shared-memory region (SIZE a multiple of 4K,\n"
+	"                      at most 512M) that every instance may look up by NAME\n"
+	"                      and attach (read-only only, with :ro); repeatable\n"
+	"  ---                 starts another group: [--count N] B.elf [ARGS...]; all\n"
+	"                      groups run at once in this process, sharing --shm\n"
+	"                      regions and the options, instance numbers continuing\n"
 	"\n"
 	"exit status of run (with --count, the first non-zero one by instance order):\n"
 	"  0-255  the guest's exit code\n"

@@ -224,7 +224,8 @@ const void *ring_peek(struct ring *r, uint32_t *len, int64_t *err)
 			return r->data + off + REC_HDR;
 		}
 		if (spun < r->spin) {
-			spun++;
+			if (!spun++)
+				ring_flush(r); /* a peer to wake must not wait for our spinning */
 			__builtin_ia32_pause();
 			continue;
 		}
