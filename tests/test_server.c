@@ -679,3 +679,54 @@ Test(server, launch_round_trip)
 #endif
 	t_srv_stop(&s);
 }
+
+/* The base a generation's stderr names, or 0. */
+static unsigned long t_pie_base(const struct t_srv *s)
+{
+	char *text = t_slurp(s->err), *at = strstr(text, "PIE guest loaded at ");
+	unsigned long base = at ? strtoul(at + strlen("PIE guest loaded at "), NULL, 16) : 0;
+
+	free(text);
+	return base;
+}
+
+/*
+ * A PIE guest is placed at a new random base in each server generation, and its
+ * clones run there (main's address lies in the loaded image).
+ */
+Test(server, pie_guest_gets_a_new_base_per_generation, .timeout = 120)
+{
+	struct t_srv gen[3];
+	unsigned long base[3];
+	int i;
+
+	t_srv_start(&gen[0], (char *[]){"--mem", "1G", T_TEST_GUEST("where-pie"), NULL});
+	for (i = 0; i < 3; i++) {
+		struct t_proc p;
+		unsigned long main_at = 0;
+		char *m;
+
+		if (i > 0) {
+			gen[i] = gen[0];
+			t_srv_spawn(&gen[i], gen[0].dir, i == 1 ? "serve2.err" : "serve3.err",
+				    (char *[]){"--replace", "--mem", "1G", T_TEST_GUEST("where-pie"),
+					       NULL});
+			cr_expect_eq(t_wait_pid(gen[i - 1].pid, 15000), 0, "old generation did not exit");
+		}
+		base[i] = t_pie_base(&gen[i]);
+		cr_assert(base[i] >= MVMM_IMAGE_BASE && base[i] % (2u << 20) == 0,
+			  "generation %d: base 0x%lx", i, base[i]);
+		T_LAUNCH(&p, &gen[i], "where");
+		cr_assert_eq(p.status, 0, "launch: %d\n%s", p.status, p.err);
+		m = strstr(p.out, "main 0x");
+		cr_assert(m, "%s", p.out);
+		main_at = strtoul(m + 5, NULL, 16);
+		cr_expect(main_at >= base[i] && main_at < base[i] + (2u << 20),
+			  "main at 0x%lx, image at 0x%lx", main_at, base[i]);
+		t_proc_free(&p);
+	}
+	/* 128 possible bases: three generations at one of them is a 1-in-16,384 chance */
+	cr_expect(base[1] != base[0] || base[2] != base[0],
+		  "three generations at one base 0x%lx", base[0]);
+	t_srv_stop(&gen[2]);
+}

@@ -15,7 +15,7 @@ TEST_SAN_BINS  := $(TEST_NAMES:%=$(BUILD)/tests/asan/%)
 
 TEST_GUEST_SRCS := $(wildcard tests/guests/*.c)
 TEST_GUESTS     := $(TEST_GUEST_SRCS:tests/guests/%.c=$(BUILD)/tests/guests/%.elf) \
-		   $(BUILD)/tests/guests/hello-pie.elf
+		   $(BUILD)/tests/guests/hello-pie.elf $(BUILD)/tests/guests/where-pie.elf
 # The SDK's own hello, built as a PIE for the loader and run tests.
 TEST_HELLO_SRC  := $(firstword $(wildcard guest/examples/hello.c guest/hello.c))
 
@@ -39,6 +39,10 @@ $(BUILD)/tests/asan/test_%: $(BUILD)/tests/asan-obj/test_%.o $(BUILD)/asan/vmm/c
 $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)
 	$(BUILD)/bin/mvmm-cc $< -o $@
+
+$(BUILD)/tests/guests/where-pie.elf: tests/guests/where.c $(GUEST_SDK_DEPS)
+	@mkdir -p $(@D)
+	$(BUILD)/bin/mvmm-cc -static-pie $< -o $@
 
 $(BUILD)/tests/guests/hello-pie.elf: $(TEST_HELLO_SRC) $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)

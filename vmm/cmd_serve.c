@@ -121,6 +121,7 @@ int cmd_serve(int argc, char **argv)
 	struct vm_result res;
 	struct cache_status cst;
 	struct template *tpl = NULL;
+	struct image *pie = NULL;
 	struct srv *s;
 	int status = CLI_STATUS_ERROR, sfd;
 
@@ -144,8 +145,18 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
 		goto out;
 	}
-	/* The template through the image cache: its vm_config as srv_create would boot it. */
-	{
+	/*
+	 * A PIE guest gets a new random base in each server generation, and so
+	 * a freshly booted template (a cached one would pin the base); any
+	 * other guest's template comes through the image cache.
+	 */
+	pie = image_load_file_random(o.guest_argv[0], o.mem_size);
+	if (pie && !pie->prog.pie) {
+		image_put(pie);
+		pie = NULL;
+	}
+	memset(&cst, 0, sizeof(cst));
+	if (!pie) {
 		struct vm_config vc = {.argv = cfg.argv, .envp = cfg.envp, .in_fd = -1,
 				       .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
 				       .timeout_ns = cfg.timeout_ns};
@@ -155,7 +166,13 @@ int cmd_serve(int argc, char **argv)
 		cli_cache_warn(&cst);
 	}
 	cfg.tpl = tpl;
-	s = tpl ? srv_create(&kvm, tpl->img, &cfg, &res) : NULL;
+	s = tpl ? srv_create(&kvm, tpl->img, &cfg, &res)
+		: pie ? srv_create(&kvm, pie, &cfg, &res) : NULL;
+	if (pie) {
+		fprintf(stderr, "mvmm serve: PIE guest loaded at 0x%lx\n",
+			(unsigned long)pie->prog.lo);
+		image_put(pie);
+	}
 	if (!s) {
 		if (res.end != VM_END_NONE && res.end != VM_END_HOST_ERROR && res.report)
 			fprintf(stderr, "mvmm serve: template: %s", res.report);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "fdio.h"
 #include "layout.h"
 #include "mvmm_abi.h"
+#include "vm.h"
 #include "x86.h"
 
 #define IMAGE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -120,6 +122,12 @@ int image_copy_to(const struct image *img, uint8_t *mem)
 
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size)
 {
+	return image_load_buffer_at(elf, len, name, mem_size, MVMM_IMAGE_BASE);
+}
+
+struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
+				   uint64_t pie_base)
+{
 	struct image *img;
 
 	if (image_check_size(&mem_size) < 0)
@@ -137,7 +145,7 @@ struct image *image_load_buffer(const void *elf, size_t len, const char *name, u
 		err_set("out of memory");
 		goto fail;
 	}
-	if (elfload_parse(elf, len, mem_size, MVMM_IMAGE_BASE, &img->prog) < 0) {
+	if (elfload_parse(elf, len, mem_size, pie_base, &img->prog) < 0) {
 		err_prefix("%s", img->name);
 		goto fail;
 	}
@@ -197,6 +205,11 @@ out:
 
 struct image *image_load_file(const char *path, uint64_t mem_size)
 {
+	return image_load_file_at(path, mem_size, MVMM_IMAGE_BASE);
+}
+
+struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base)
+{
 	struct image *img;
 	size_t len = 0;
 	void *buf;
@@ -204,8 +217,28 @@ struct image *image_load_file(const char *path, uint64_t mem_size)
 	buf = image_read_file(path, &len);
 	if (!buf)
 		return NULL;
-	img = image_load_buffer(buf, len, path, mem_size);
+	img = image_load_buffer_at(buf, len, path, mem_size, pie_base);
 	free(buf);
+	return img;
+}
+
+/*
+ * A PIE placed at a random 2 MiB-aligned base in the lower quarter of guest
+ * memory above MVMM_IMAGE_BASE (each server generation gets its own), falling
+ * back to MVMM_IMAGE_BASE when the program does not fit there. An ET_EXEC
+ * program loads at its link address either way.
+ */
+struct image *image_load_file_random(const char *path, uint64_t mem_size)
+{
+	uint64_t slots = mem_size / 4 / (2u << 20), r = 0, base;
+	struct image *img;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint64_t)vm_now_ns();
+	base = MVMM_IMAGE_BASE + (slots ? r % slots : 0) * (2u << 20);
+	img = image_load_file_at(path, mem_size, base);
+	if (!img && base != MVMM_IMAGE_BASE)
+		img = image_load_file(path, mem_size);
 	return img;
 }
 

@@ -27,6 +27,12 @@ struct image {
  */
 struct image *image_load_file(const char *path, uint64_t mem_size);
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size);
+/* The same with a PIE placed at pie_base (2 MiB-aligned, >= MVMM_IMAGE_BASE). */
+struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base);
+struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
+				   uint64_t pie_base);
+/* A PIE at a random base (a new one for each call); ET_EXEC at its link address. */
+struct image *image_load_file_random(const char *path, uint64_t mem_size);
 
 /* Whether bit `page` is set in a data map (one bit per guest page). */
 static inline int data_map_test(const uint8_t *map, uint64_t page)
