@@ -5,8 +5,8 @@
 #   mvmm run --count N --hold --stats=json build/guest/density.elf
 # with the shared image and with --no-share (no-share only up to NOSHARE_MAX,
 # default 1000: 2,000 private 16 MiB copies would not fit this 24 GiB host),
-# and reads mvmm's own summary line: host memory per instance (MemAvailable
-# drop while all are held / N), PSS, and the time to start and hold all N.
+# and reads mvmm's own summary line: host memory per instance ((PSS + the
+# kernel's growth) / N while all are held), PSS, and the time to start and hold all N.
 # Then tries MAXN (default 10000) shared instances once, the density ceiling.
 # Outputs build/bench/density.csv and build/bench/density.png.
 set -euo pipefail
@@ -67,7 +67,7 @@ set output "$OUT/density.png"
 set datafile separator ","
 set title "host memory per live held instance of density.elf (16 MiB image)"
 set xlabel "live instances (N)"
-set ylabel "MiB per instance (MemAvailable drop / N)"
+set ylabel "MiB per instance ((PSS + kernel growth) / N)"
 set logscale y
 set key top right
 set grid
