@@ -277,40 +277,54 @@ static void *pass_loop(void *p)
 	return NULL;
 }
 
-static void race(int eager)
+/* One race: guests rewrite hot pages while passes run; every write must survive. */
+static void race_once(int eager, struct dedup_stats *st)
 {
 	const char *args[] = {"3", "192", NULL};
 	struct ctx c = {.domains = 1, .eager = (uint64_t)eager};
-	struct dedup_stats st;
 	pthread_t t;
 
 	c.d = dedup_new(NULL);
 	cr_assert(c.d);
 	cr_assert_eq(pthread_create(&t, NULL, pass_loop, &c), 0);
 	/* Each guest checks at its end that every page holds its last write: exit 0. */
-	cr_expect_eq(run_fleet(&c, 4, HOTPAGES, args, 0), 4, "a write was lost");
+	cr_assert_eq(run_fleet(&c, 4, HOTPAGES, args, 0), 4, "a write was lost");
 	c.stop = 1;
 	pthread_join(t, NULL);
-	dedup_get_stats(c.d, &st);
-	cr_expect(st.passes > 20, "%lu passes", st.passes);
-	/* Stable passes merge only pages unchanged between two passes: fewer (and under ASan few). */
-	cr_expect(st.merged > (eager ? 100u : 10u), "only %lu merges: the race was not exercised",
-		  st.merged);
-	cr_expect(st.unmerged > (eager ? 50u : 0u), "only %lu merged pages written again",
-		  st.unmerged);
-	cr_expect(st.pauses > 5, "%lu pauses", st.pauses);
+	dedup_get_stats(c.d, st);
 	cr_log_info("race (eager %d): %lu passes, %lu merged, %lu written again, %lu mismatches, "
 		    "%lu pauses",
-		    eager, st.passes, st.merged, st.unmerged, st.mismatches, st.pauses);
+		    eager, st->passes, st->merged, st->unmerged, st->mismatches, st->pauses);
 	dedup_free(c.d);
 }
 
-Test(dedup, no_lost_writes_eager_passes, .timeout = 60)
+/*
+ * No lost writes on any try; and the race must really have happened (merges of
+ * pages that were then written again) on at least one of three tries: on a busy
+ * machine a 3 s try can be starved of passes.
+ */
+static void race(int eager)
+{
+	struct dedup_stats st;
+	int tries, exercised = 0;
+
+	for (tries = 0; tries < 3 && !exercised; tries++) {
+		race_once(eager, &st);
+		/* Stable passes merge only pages unchanged between two passes: fewer. */
+		exercised = st.passes > 20 && st.pauses > 5 && st.merged > (eager ? 100u : 10u) &&
+			    st.unmerged > (eager ? 50u : 0u);
+	}
+	cr_expect(exercised, "the race was not exercised in %d tries: %lu passes, %lu merges, "
+			     "%lu written again, %lu pauses",
+		  tries, st.passes, st.merged, st.unmerged, st.pauses);
+}
+
+Test(dedup, no_lost_writes_eager_passes, .timeout = 120)
 {
 	race(1);
 }
 
-Test(dedup, no_lost_writes_stable_passes, .timeout = 60)
+Test(dedup, no_lost_writes_stable_passes, .timeout = 120)
 {
 	race(0);
 }

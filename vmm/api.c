@@ -398,32 +398,10 @@ MVMM_API void mvmm_template_free(struct mvmm_template *t)
 /* ---- clones: fresh, or a finished clone reset ---------------------------- */
 
 /*
- * Resets a VM that ran a clone of tpl to the template's ready point, as
- * template_clone would: fresh copy-on-write mapping of the frozen memory
- * (every page the last guest wrote is dropped), the template's full vCPU
- * state, events cleared, a new clone number. It keeps its references on
- * the template and image from its first clone.
+ * A spare VM that ran a clone of this template is reset to its ready point
+ * (template_reuse_clone; it keeps its references on the template and image
+ * from its first clone); without one, a fresh clone from the pool.
  */
-static int api_reclone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
-{
-	int64_t *ret;
-
-	vm_apply_config(vm, cfg);
-	vm->template_mode = 0;
-	vm->deadline_ns = 0;
-	vm->stop = 0;
-	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
-	if (vm_map_memfd(vm, tpl->memfd) < 0)
-		return -1;
-	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
-	if (!ret)
-		return err_set("template's ready block is outside guest memory");
-	*ret = tpl->resume_ret ? tpl->resume_ret : (int64_t)vm->clone_no;
-	if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &tpl->state.events) < 0)
-		return err_sys("KVM_SET_VCPU_EVENTS");
-	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
-}
-
 static struct vm *api_clone(struct mvmm_template *t, const struct vm_config *cfg)
 {
 	struct vm *vm = NULL;
@@ -434,7 +412,7 @@ static struct vm *api_clone(struct mvmm_template *t, const struct vm_config *cfg
 	pthread_mutex_unlock(&t->lock);
 	if (!vm)
 		return template_clone(t->tpl, &t->rt->kvm, &t->pool, cfg);
-	if (api_reclone(vm, t->tpl, cfg) < 0) {
+	if (template_reuse_clone(vm, t->tpl, cfg) < 0) {
 		shell_pool_reap(&t->pool, vm);
 		return NULL;
 	}

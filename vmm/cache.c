@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "fdio.h"
 #include "layout.h"
 #include "mvmm_abi.h"
 #include "snapshot.h"
@@ -59,41 +60,6 @@ static void hex(const uint8_t *b, size_t n, char *out)
 
 	for (i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ENOSPC;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
 }
 
 static void warn_add(struct cache_status *st, const char *fmt, ...)
@@ -223,7 +189,7 @@ static int meta_read(const char *path, struct cache_meta *m)
 	memset(m, 0, sizeof(*m));
 	if (fd < 0)
 		return -1;
-	ok = pread_all(fd, &r, sizeof(r), 0) == 0 && memcmp(r.m.magic, CACHE_META_MAGIC, 8) == 0 &&
+	ok = fd_pread_all(fd, &r, sizeof(r), 0) == 0 && memcmp(r.m.magic, CACHE_META_MAGIC, 8) == 0 &&
 	     r.check == XXH3_64bits(&r.m, sizeof(r.m));
 	close(fd);
 	if (ok)
@@ -338,7 +304,7 @@ static void elf_hash(const char *dir, const struct elf_src *e, uint8_t out[16])
 		 (unsigned long long)XXH3_64bits(ident, sizeof(ident)));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		int ok = pread_all(fd, &got, sizeof(got), 0) == 0 &&
+		int ok = fd_pread_all(fd, &got, sizeof(got), 0) == 0 &&
 			 got.check == XXH3_64bits(&got, offsetof(struct id_rec, check)) &&
 			 memcmp(&got, &want, offsetof(struct id_rec, hash)) == 0;
 
@@ -430,7 +396,7 @@ static enum entry_state entry_check_index(struct entry *e)
 	e->index = malloc(len ? len : 1);
 	if (!e->index)
 		return entry_bad(e, E_DAMAGED, "out of memory reading the index");
-	if (pread_all(e->fd, e->index, len, h->index_offset) < 0)
+	if (fd_pread_all(e->fd, e->index, len, h->index_offset) < 0)
 		return entry_bad(e, E_DAMAGED, "truncated (index unreadable)");
 	snap_hash128(e->index, len, hash);
 	if (memcmp(hash, h->index_hash, 16) != 0)
@@ -474,7 +440,7 @@ static enum entry_state entry_open(const char *path, const struct cache_key *wan
 	if ((uint64_t)e->st.st_size < sizeof(*h))
 		return entry_bad(e, E_DAMAGED, "truncated: %lld bytes, shorter than a header",
 				 (long long)e->st.st_size);
-	if (pread_all(e->fd, h, sizeof(*h), (uint64_t)e->st.st_size - sizeof(*h)) < 0)
+	if (fd_pread_all(e->fd, h, sizeof(*h), (uint64_t)e->st.st_size - sizeof(*h)) < 0)
 		return entry_bad(e, E_DAMAGED, "header unreadable");
 	if (memcmp(h->magic, CACHE_MAGIC, 8) != 0)
 		return entry_bad(e, E_DAMAGED, "no cache header at the end (truncated or not a "
@@ -629,7 +595,7 @@ static int store_data(struct snap_out *o, const struct store_req *r, uint64_t **
 		(*nindex)++;
 		*pages += b - a;
 		XXH3_128bits_update(o->data, mem + a * PAGE, (b - a) * PAGE);
-		if (pwrite_all(o->fd, mem + a * PAGE, (b - a) * PAGE, a * PAGE) < 0) {
+		if (fd_pwrite_all(o->fd, mem + a * PAGE, (b - a) * PAGE, a * PAGE) < 0) {
 			if (errno == ENOSPC || errno == EDQUOT)
 				err_set("writing cache entry %s: %s: the disk is full", r->path,
 					strerror(errno));

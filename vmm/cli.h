@@ -16,6 +16,9 @@ int cli_parse_size(const char *s, uint64_t *bytes);
 /* "1", "0.5", "2.25": nanoseconds; -1 unless a positive finite number of seconds. */
 int cli_parse_seconds(const char *s, uint64_t *ns);
 
+/* Thousands of instances hold an fd or two each: raises the soft open-files limit to the hard one. */
+void cli_raise_fd_limit(void);
+
 int cmd_run(int argc, char **argv);
 
 #endif

@@ -1,9 +1,10 @@
-/* cli_parse.c: option value parsers of the mvmm command (sizes, durations). */
+/* cli_parse.c: option value parsers of the mvmm command (sizes, durations) and its process set-up. */
 #include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 int cli_parse_size(const char *s, uint64_t *bytes)
 {
@@ -59,4 +60,14 @@ int cli_parse_seconds(const char *s, uint64_t *ns)
 		return -1;
 	*ns = (uint64_t)(v * 1e9);
 	return *ns ? 0 : -1;
+}
+
+void cli_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }

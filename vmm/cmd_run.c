@@ -261,17 +261,6 @@ static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_o
 	return status;
 }
 
-/* Thousands of instances hold two fds each at most: use the whole hard limit. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /* Instances per worker process beyond which a run is spread over processes (fleet_run_sharded). */
 #define RUN_PER_PROCESS 250
 
@@ -313,7 +302,7 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	int *statuses = NULL, status = 0, ret;
 	unsigned i;
 
-	raise_fd_limit();
+	cli_raise_fd_limit();
 	run_vm_config(o, &fc.vm);
 	fc.vm.lean = o->count > 1 && !o->shm.n; /* attaching a region needs the VM fd */
 	fc.first_instance = o->first;

@@ -90,16 +90,6 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 	return 0;
 }
 
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /* SIGTERM and SIGINT become a readable fd; blocked before any thread exists, so in all. */
 static int serve_signals(void)
 {
@@ -128,7 +118,7 @@ int cmd_serve(int argc, char **argv)
 	if (serve_parse(argc, argv, &o) < 0)
 		return CLI_STATUS_ERROR;
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
+	cli_raise_fd_limit();
 	sfd = serve_signals();
 	if (sfd < 0) {
 		perror("mvmm serve: signalfd");

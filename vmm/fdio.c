@@ -24,7 +24,8 @@ static int fd_all(int fd, char *p, size_t len, uint64_t off, int positional, int
 		if (n < 0)
 			return -1;
 		if (n == 0) {
-			errno = writing ? EIO : 0;
+			/* a write that moves nothing: the file system is full */
+			errno = writing ? ENOSPC : 0;
 			return -1;
 		}
 		p += n;

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "fdio.h"
 #include "layout.h"
 #include "memstat.h"
 
@@ -79,21 +80,8 @@ static int out_fail(struct snap_out *o, const char *what)
 
 static int out_write_all(struct snap_out *o, const void *p, size_t n)
 {
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = write(o->fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = ENOSPC;
-			return out_fail(o, "write");
-		}
-		b += w;
-		n -= (size_t)w;
-	}
+	if (fd_write_all(o->fd, p, n) < 0)
+		return out_fail(o, "write");
 	return 0;
 }
 
@@ -247,18 +235,9 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 	h->abi_version = MVMM_ABI_VERSION;
 	h->state_size = sizeof(h->state);
 	header_hashes(h, h->content_hash, &h->header_checksum);
-	for (i = 0; i < sizeof(*h);) {
-		ssize_t w = pwrite(o.fd, (const uint8_t *)h + i, sizeof(*h) - i, (off_t)i);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = ENOSPC;
-			out_fail(&o, "header");
-			goto done;
-		}
-		i += (uint64_t)w;
+	if (fd_pwrite_all(o.fd, h, sizeof(*h), 0) < 0) {
+		out_fail(&o, "header");
+		goto done;
 	}
 	ok = 1;
 done:
@@ -419,20 +398,13 @@ void snap_taker_free(struct snap_taker *t)
 static const uint8_t *taker_prev_page(struct snap_taker *t, uint64_t p)
 {
 	uint8_t *dst = t->prev + p * PAGE;
-	size_t done = 0;
 
 	if ((t->prev_valid[p >> 3] >> (p & 7)) & 1)
 		return dst;
-	while (done < PAGE) { /* a hole in the memfd reads as zeros */
-		ssize_t n = pread(t->base_memfd, dst + done, PAGE - done, (off_t)(p * PAGE + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err_sys("reading the base state");
-			return NULL;
-		}
-		done += (size_t)n;
+	/* a hole in the memfd reads as zeros */
+	if (fd_pread_all(t->base_memfd, dst, PAGE, p * PAGE) < 0) {
+		err_sys("reading the base state");
+		return NULL;
 	}
 	t->prev_valid[p >> 3] |= (uint8_t)(1u << (p & 7));
 	return dst;
@@ -692,17 +664,8 @@ void snap_file_free(struct snap_file *f)
 
 static int fill_pwrite(int fd, const uint8_t *src, uint64_t len, uint64_t off)
 {
-	while (len) {
-		ssize_t n = pwrite(fd, src, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return err_sys("writing restored memory");
-		src += n;
-		len -= (uint64_t)n;
-		off += (uint64_t)n;
-	}
+	if (fd_pwrite_all(fd, src, len, off) < 0)
+		return err_sys("writing restored memory");
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -149,18 +150,29 @@ static void template_put_opaque(void *tpl)
 	template_put(tpl);
 }
 
-/* Resumes a clone: the template's memory, state, and its own number in the ready block. */
-static int template_load_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
+/* A clone's own number in the ready block (or the resume value), then the template's vCPU state. */
+static int template_resume(struct vm *vm, struct template *tpl)
 {
 	int64_t *ret;
 
+	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
+	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
+	if (!ret)
+		return err_set("template's ready block 0x%lx is outside guest memory",
+			       (unsigned long)tpl->ready_block);
+	*ret = tpl->resume_ret ? tpl->resume_ret : (int64_t)vm->clone_no;
+	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
+}
+
+/* Resumes a clone in a fresh shell: the template's memory, state, and its own number. */
+static int template_load_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
+{
 	vm_apply_config(vm, cfg);
 	vm->template_mode = 0;
 	vm->img = image_get(tpl->img);
 	vm->data_map = tpl->data_map;
 	vm->tpl = template_get(tpl);
 	vm->tpl_put = template_put_opaque;
-	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
 	/*
 	 * A shell warmed over this template's memory already maps it: only the
 	 * ring-0 stack page was written (by the warm-up's stub), and the
@@ -168,12 +180,23 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	 */
 	if (vm->mapped_memfd != tpl->memfd && vm_map_memfd(vm, tpl->memfd) < 0)
 		return -1;
-	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
-	if (!ret)
-		return err_set("template's ready block 0x%lx is outside guest memory",
-			       (unsigned long)tpl->ready_block);
-	*ret = tpl->resume_ret ? tpl->resume_ret : (int64_t)vm->clone_no;
-	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
+	return template_resume(vm, tpl);
+}
+
+int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
+{
+	vm_apply_config(vm, cfg);
+	vm->template_mode = 0;
+	vm->deadline_ns = 0;
+	vm->stop = 0;
+	vm_close_files(vm);
+	/* Mapping the template again drops every page the last guest wrote. */
+	if (vm_map_memfd(vm, tpl->memfd) < 0)
+		return -1;
+	/* Clears whatever the last run left pending (an exception, an interrupt). */
+	if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &tpl->state.events) < 0)
+		return err_sys("KVM_SET_VCPU_EVENTS");
+	return template_resume(vm, tpl);
 }
 
 struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,

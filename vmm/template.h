@@ -48,6 +48,13 @@ struct template *template_from_parts(struct image *img, int memfd, const struct 
 struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,
 			  const struct vm_config *cfg);
 
+/*
+ * Turns vm, a finished clone of tpl, into a new clone of it: the template's
+ * memory mapped again (dropping every page the last guest wrote), pending
+ * events cleared, the state restored, a new clone number.
+ */
+int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg);
+
 struct template *template_get(struct template *tpl);
 void template_put(struct template *tpl);
 
