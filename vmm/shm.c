@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "x86.h"
 #include "gmem.h"
 #include "layout.h"
 #include "vm.h"
@@ -28,13 +29,6 @@
  */
 #define SHM_WAIT_SPIN_NS 100000ull
 
-#define PTE_P  (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_A  (1ull << 5)
-#define PTE_D  (1ull << 6)
-#define PTE_NX (1ull << 63)
-#define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
 
 struct shm_region {
 	struct shm_region *next; /* in the registry while not destroyed */

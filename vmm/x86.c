@@ -6,14 +6,6 @@
 #include "layout.h"
 #include "mvmm_abi.h"
 
-#define PTE_P  (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_US (1ull << 2)
-#define PTE_A  (1ull << 5)
-#define PTE_D  (1ull << 6)
-#define PTE_NX (1ull << 63)
-
-#define PTE_TABLE   (PTE_P | PTE_RW | PTE_US | PTE_A)
 #define PTE_SYS	    (PTE_P | PTE_RW | PTE_A | PTE_D | PTE_NX)
 #define PTE_SYS_X   (PTE_P | PTE_A | PTE_D)
 #define PTE_USER_RW (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX)

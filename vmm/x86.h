@@ -7,6 +7,15 @@
 
 #include "elfload.h"
 
+/* Page-table entry bits, and the flags of a table (non-leaf) entry. */
+#define PTE_P	  (1ull << 0)
+#define PTE_RW	  (1ull << 1)
+#define PTE_US	  (1ull << 2)
+#define PTE_A	  (1ull << 5)
+#define PTE_D	  (1ull << 6)
+#define PTE_NX	  (1ull << 63)
+#define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
+
 /* Number of hypercall ports the TSS I/O bitmap opens to CPL3. */
 #define X86_HC_PORT_SLOTS 64
 
