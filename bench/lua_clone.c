@@ -1,12 +1,15 @@
 /*
  * lua_clone.c: in-process cost of running a Lua one-liner as a clone of a lua.elf template.
  *
- *   lua_clone BUILD N CODE      prints "p50_us,p90_us,p99_us,template_ms" on stdout
+ *   lua_clone BUILD N CODE [reuse]   prints "p50_us,p90_us,p99_us,template_ms" on stdout
  *
  * Boots BUILD/guest/lua.elf once to its mvmm_ready() (the interpreter and its library
  * are built by then), then for each of N requests times template_clone + vm_run to the
  * guest's exit, with `-e CODE` as the clone's request (its stdout goes to /dev/null; the
- * first clone's output is checked to be non-empty).
+ * first clone's output is checked to be non-empty). With "reuse", each clone after the
+ * first resumes in the VM of the one before (template_reuse_clone, as mvmm_run does):
+ * only the pages the last clone wrote are dropped, so the pages it only read stay
+ * mapped in KVM's shadow MMU.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include "kvm.h"
 #include "shellpool.h"
 #include "template.h"
+#include "vcpu_state.h"
 #include "vm.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -34,6 +38,8 @@ int main(int argc, char **argv)
 	const char *build = argc > 1 ? argv[1] : "build";
 	int n = argc > 2 ? atoi(argv[2]) : 200, i;
 	const char *code = argc > 3 ? argv[3] : "print(1+1)";
+	int reuse = argc > 4 && strcmp(argv[4], "reuse") == 0;
+	struct vm *keep = NULL;
 	const char *targv[] = { "lua.elf", NULL };
 	const char *rargs[] = { "-e", code, NULL };
 	struct kvm_sys kvm;
@@ -65,7 +71,16 @@ int main(int argc, char **argv)
 		struct vm *vm;
 
 		cfg.out_fd = i == -20 ? outfd : devnull;
-		vm = template_clone(tpl, &kvm, &pool, &cfg);
+		if (keep) {
+			vm = keep;
+			keep = NULL;
+			if (template_reuse_clone(vm, tpl, &cfg) < 0) {
+				shell_pool_reap(&pool, vm);
+				vm = NULL;
+			}
+		} else {
+			vm = template_clone(tpl, &kvm, &pool, &cfg);
+		}
 		if (!vm) {
 			fprintf(stderr, "lua_clone: %s\n", mvmm_errmsg());
 			return 1;
@@ -73,7 +88,11 @@ int main(int argc, char **argv)
 		vm_run(vm, &res);
 		if (i >= 0)
 			tot[i] = vm_now_ns() - t0;
-		shell_pool_reap(&pool, vm);
+		/* a VM that stopped at its exit hypercall can run the next clone */
+		if (reuse && res.end == VM_END_EXIT && vcpu_complete_io(vm->vcpu_fd, vm->run) == 0)
+			keep = vm;
+		else
+			shell_pool_reap(&pool, vm);
 		if (res.end != VM_END_EXIT || res.status != 0) {
 			fprintf(stderr, "lua_clone: clone ended badly (status %d): %s\n", res.status,
 				res.message);
@@ -94,6 +113,8 @@ int main(int argc, char **argv)
 	qsort(tot, (size_t)n, sizeof(*tot), cmp_u64);
 	printf("%.1f,%.1f,%.1f,%.2f\n", tot[n / 2] / 1e3, tot[(size_t)((n - 1) * 0.9)] / 1e3,
 	       tot[(size_t)((n - 1) * 0.99)] / 1e3, tpl->boot_ns / 1e6);
+	if (keep)
+		vm_destroy(keep);
 	shell_pool_stop(&pool);
 	template_put(tpl);
 	image_put(img);

@@ -36,7 +36,8 @@ struct cmd {
 
 static void usage(void)
 {
-	fputs("usage: spawn_time [-w WARMUP] RUNS NAME STATUS PROG [ARG...] [-- NAME STATUS PROG [ARG...]]...\n",
+	fputs("usage: spawn_time [-w WARMUP] [-s SEP] RUNS NAME STATUS PROG [ARG...] [SEP NAME STATUS PROG [ARG...]]...\n"
+	      "  (SEP, default --, separates the commands)\n",
 	      stderr);
 	exit(2);
 }
@@ -121,10 +122,14 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 	long warmup = 1;
-	if (i < argc && strcmp(argv[i], "-w") == 0) {
+	const char *sep = "--"; /* -s SEP: for commands that take "--" themselves */
+	while (i < argc && (strcmp(argv[i], "-w") == 0 || strcmp(argv[i], "-s") == 0)) {
 		if (i + 1 >= argc)
 			usage();
-		warmup = parse_num(argv[i + 1], 0, 1000000);
+		if (argv[i][1] == 'w')
+			warmup = parse_num(argv[i + 1], 0, 1000000);
+		else
+			sep = argv[i + 1];
 		i += 2;
 	}
 	if (i >= argc)
@@ -145,7 +150,7 @@ int main(int argc, char **argv)
 		c->status = (int)parse_num(argv[i + 1], 0, 255);
 		c->argv = &argv[i + 2];
 		int j = i + 2;
-		while (j < argc && strcmp(argv[j], "--") != 0)
+		while (j < argc && strcmp(argv[j], sep) != 0)
 			j++;
 		if (j < argc)
 			argv[j++] = NULL;	/* terminates this command's argv */
