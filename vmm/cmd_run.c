@@ -74,6 +74,12 @@ static int run_check_snapshot(const struct run_opts *o, int have_guest)
 {
 	if (o->snapshot && (!o->template || o->count > 1))
 		return run_usage("--snapshot needs --template, and --count 0 or 1");
+	/*
+	 * A page merged or zeroed by dedup is mapped from the dedup store, and a
+	 * snapshot diff would take it for the base's unchanged page.
+	 */
+	if (o->snapshot && o->dedup.on)
+		return run_usage("--snapshot does not go with --dedup");
 	if (!o->count && !o->snapshot)
 		return run_usage("--count needs a number from 1 to 100000");
 	if (o->from_snapshot && (o->template || o->snapshot || o->no_share))
