@@ -190,6 +190,27 @@ static int hexval(int c)
 	return -1;
 }
 
+/*
+ * The exponent after 'e' or 'p' (*s points at that letter): adds it to *exp
+ * and moves *s past it; 0 when no digit follows. Huge exponents saturate.
+ */
+static int parse_exponent(const char **sp, const char *e, int *exp)
+{
+	const char *s = *sp + 1;
+	int en = 0, eneg = 0, ed = 0;
+
+	if (s < e && (*s == '-' || *s == '+'))
+		eneg = *s++ == '-';
+	for (; s < e && *s >= '0' && *s <= '9'; s++, ed = 1)
+		if (en < 100000)
+			en = en * 10 + (*s - '0');
+	if (!ed)
+		return 0;
+	*exp += eneg ? -en : en;
+	*sp = s;
+	return 1;
+}
+
 /* Lua's numeral syntax (with surrounding spaces and a sign); 1 if the whole string is a number. */
 int l_str2num(const char *s, size_t len, Value *out)
 {
@@ -224,18 +245,9 @@ int l_str2num(const char *s, size_t len, Value *out)
 		if (!any)
 			return 0;
 		if (s < e && (*s == 'p' || *s == 'P')) {
-			int en = 0, eneg = 0, ed = 0;
-
 			isflt = 1;
-			s++;
-			if (s < e && (*s == '-' || *s == '+'))
-				eneg = *s++ == '-';
-			for (; s < e && *s >= '0' && *s <= '9'; s++, ed = 1)
-				if (en < 100000)
-					en = en * 10 + (*s - '0');
-			if (!ed)
+			if (!parse_exponent(&s, e, &exp))
 				return 0;
-			exp += eneg ? -en : en;
 		}
 		if (s != e)
 			return 0;
@@ -277,18 +289,9 @@ int l_str2num(const char *s, size_t len, Value *out)
 		if (!any)
 			return 0;
 		if (s < e && (*s == 'e' || *s == 'E')) {
-			int en = 0, eneg = 0, ed = 0;
-
 			isflt = 1;
-			s++;
-			if (s < e && (*s == '-' || *s == '+'))
-				eneg = *s++ == '-';
-			for (; s < e && *s >= '0' && *s <= '9'; s++, ed = 1)
-				if (en < 100000)
-					en = en * 10 + (*s - '0');
-			if (!ed)
+			if (!parse_exponent(&s, e, &exp))
 				return 0;
-			exp += eneg ? -en : en;
 		}
 		if (s != e)
 			return 0;
