@@ -144,6 +144,11 @@ install: all $(LIB_SO) guest-sdk
 -include tests/tests.mk
 -include bench/bench.mk
 
+# The benchmarks' yardsticks (QEMU, lua5.4) and plots (gnuplot) are Debian packages too.
+bench bench-startup bench-clone bench-density bench-lua bench-harness bench-cache bench-dedup \
+bench-ipc: | $(BUILD)/.deps-BENCH
+.PRECIOUS: $(BUILD)/.deps-BUILD $(BUILD)/.deps-BENCH
+
 # The main job: one guest, then the point of mvmm: 1,000 live instances sharing one
 # image, against private copies (100 of them: 1,000 would need 16 GiB), then clones.
 demo: all
