@@ -558,8 +558,27 @@ static int api_run_vm(struct vm *vm, struct api_run *run, const struct mvmm_run_
 	return api_result_fill(run->r, vm, res, o, t0);
 }
 
-MVMM_API int mvmm_run(struct mvmm_template *t, const struct mvmm_run_opts *opts,
-		      struct mvmm_result **out)
+/* Where a run's VM comes from: a clone of a template, or an image booted afresh. */
+struct api_source {
+	int from_image; /* mvmm_run_image: rt, image, argv; mvmm_run: tpl */
+	struct mvmm_template *tpl;
+	struct mvmm_runtime *rt;
+	const struct mvmm_image *image;
+	const char *const *argv;
+};
+
+static int api_source_check(const struct api_source *src)
+{
+	if (!src->from_image)
+		return src->tpl ? 0 : api_fail(MVMM_ERR_INVAL, "mvmm_run: template");
+	if (!src->rt || !src->image)
+		return api_fail(MVMM_ERR_INVAL,
+				src->rt ? "mvmm_run_image: image" : "mvmm_run_image: runtime");
+	return 0;
+}
+
+static int api_run_from(const struct api_source *src, const struct mvmm_run_opts *opts,
+			struct mvmm_result **out)
 {
 	uint64_t t0 = vm_now_ns();
 	struct vm_request req;
@@ -572,18 +591,25 @@ MVMM_API int mvmm_run(struct mvmm_template *t, const struct mvmm_run_opts *opts,
 	code = api_run_prepare(&opts, out, &req, &run, &cfg);
 	if (code < 0)
 		return code;
-	if (!t) {
-		code = api_fail(MVMM_ERR_INVAL, "mvmm_run: template");
+	code = api_source_check(src);
+	if (code < 0)
 		goto done;
-	}
 	memset(&res, 0, sizeof(res));
-	vm = api_clone(t, &cfg);
+	if (!src->from_image) {
+		vm = api_clone(src->tpl, &cfg);
+	} else {
+		cfg.argv = src->argv ? src->argv : api_default_argv;
+		vm = vm_create(&src->rt->kvm, src->image->img, &cfg);
+	}
 	if (!vm) {
 		code = MVMM_ERR_HOST;
 		goto done;
 	}
 	code = api_run_vm(vm, &run, opts, t0, &res);
-	api_release(t, vm, &res);
+	if (!src->from_image)
+		api_release(src->tpl, vm, &res);
+	else
+		vm_destroy(vm);
 	vm_result_clear(&res);
 done:
 	vm_request_free(&req);
@@ -595,44 +621,21 @@ done:
 	return 0;
 }
 
+MVMM_API int mvmm_run(struct mvmm_template *t, const struct mvmm_run_opts *opts,
+		      struct mvmm_result **out)
+{
+	struct api_source src = {.tpl = t};
+
+	return api_run_from(&src, opts, out);
+}
+
 MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *image,
 			    const char *const *argv, const struct mvmm_run_opts *opts,
 			    struct mvmm_result **out)
 {
-	uint64_t t0 = vm_now_ns();
-	struct vm_request req;
-	struct vm_result res;
-	struct api_run run;
-	struct vm_config cfg;
-	struct vm *vm;
-	int code;
+	struct api_source src = {.from_image = 1, .rt = rt, .image = image, .argv = argv};
 
-	code = api_run_prepare(&opts, out, &req, &run, &cfg);
-	if (code < 0)
-		return code;
-	if (!rt || !image) {
-		code = api_fail(MVMM_ERR_INVAL,
-				rt ? "mvmm_run_image: image" : "mvmm_run_image: runtime");
-		goto done;
-	}
-	cfg.argv = argv ? argv : api_default_argv;
-	memset(&res, 0, sizeof(res));
-	vm = vm_create(&rt->kvm, image->img, &cfg);
-	if (!vm) {
-		code = MVMM_ERR_HOST;
-		goto done;
-	}
-	code = api_run_vm(vm, &run, opts, t0, &res);
-	vm_destroy(vm);
-	vm_result_clear(&res);
-done:
-	vm_request_free(&req);
-	if (code < 0) {
-		mvmm_result_free(&run.r->pub);
-		return code;
-	}
-	*out = &run.r->pub;
-	return 0;
+	return api_run_from(&src, opts, out);
 }
 
 MVMM_API void mvmm_result_free(struct mvmm_result *res)
