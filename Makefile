@@ -33,7 +33,7 @@ CLI_SRCS += vmm/cmd_snapshot.c
 LIB_SRCS += vmm/dedup.c
 CLI_SRCS += vmm/cli_dedup.c
 # the preloading server (LIB_SRCS += / CLI_SRCS += lines for it go here)
-LIB_SRCS += vmm/server.c
+LIB_SRCS += vmm/server.c vmm/srv_wire.c
 # the public API (vmm/mvmm.h), the shared library and make install
 LIB_SRCS += vmm/api.c
 # shared-memory regions between guests

@@ -1,4 +1,4 @@
-/* server.c: the preloading server: frames, the accept loop, a thread per connection running its clone. */
+/* server.c: the preloading server: the accept loop, a thread per connection running its clone. */
 #define _GNU_SOURCE
 #include "server.h"
 
@@ -25,203 +25,6 @@
 
 /* epoll tags; connection ids start above them. */
 enum { SRV_TAG_LISTEN = 1, SRV_TAG_WAKE, SRV_TAG_STOP, SRV_FIRST_ID = 16 };
-
-/* ---- frames ---- */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* 1: all read; 0: end of file before the first byte; -2: end of file later; -1: error. */
-static int read_full(int fd, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = read(fd, (uint8_t *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_sys("reading from the socket");
-		if (n == 0)
-			return done ? -2 : 0;
-		done += (size_t)n;
-	}
-	return 1;
-}
-
-enum srv_read srv_read_frame(int fd, struct srv_frame *f)
-{
-	uint8_t hdr[SRV_HEADER_SIZE];
-	uint32_t len;
-	int r = read_full(fd, hdr, sizeof(hdr));
-
-	if (r <= 0)
-		return r == 0 ? SRV_READ_EOF : r == -2 ? SRV_READ_TRUNCATED : SRV_READ_IO;
-	len = get32(hdr);
-	if (len == 0 || len > SRV_FRAME_MAX) {
-		err_set("frame length %u outside 1..%u", len, SRV_FRAME_MAX);
-		return SRV_READ_TOO_BIG;
-	}
-	f->type = hdr[4];
-	f->len = len - 1;
-	if (f->cap < f->len + 1) {
-		uint8_t *d = realloc(f->data, f->len + 1);
-
-		if (!d) {
-			err_set("out of memory");
-			return SRV_READ_IO;
-		}
-		f->data = d;
-		f->cap = f->len + 1;
-	}
-	r = f->len ? read_full(fd, f->data, f->len) : 1;
-	if (r <= 0)
-		return r < 0 && r != -2 ? SRV_READ_IO : SRV_READ_TRUNCATED;
-	f->data[f->len] = 0; /* convenience for text payloads; not part of the frame */
-	return SRV_READ_OK;
-}
-
-void srv_frame_free(struct srv_frame *f)
-{
-	free(f->data);
-	memset(f, 0, sizeof(*f));
-}
-
-int srv_send_frame(int fd, uint8_t type, const void *a, size_t alen, const void *b, size_t blen)
-{
-	uint8_t hdr[SRV_HEADER_SIZE];
-	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)a, alen}, {(void *)b, blen}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
-
-	if (alen + blen + 1 > SRV_FRAME_MAX)
-		return err_set("frame of %zu bytes is over the limit", alen + blen + 1);
-	put32(hdr, (uint32_t)(alen + blen + 1));
-	hdr[4] = type;
-	while (msg.msg_iovlen > 0) {
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_sys("writing to the socket");
-		while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov->iov_len) {
-			n -= (ssize_t)msg.msg_iov->iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		if (msg.msg_iovlen > 0) {
-			msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + n;
-			msg.msg_iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-int srv_request_frame(const char *const *args, int argc, uint8_t **buf, size_t *len)
-{
-	size_t total = SRV_HEADER_SIZE + 8;
-	uint8_t *p;
-	int i;
-
-	if (argc < 0 || (unsigned)argc > SRV_MAX_ARGS)
-		return err_set("too many arguments (at most %u)", SRV_MAX_ARGS);
-	for (i = 0; i < argc; i++)
-		total += strlen(args[i]) + 1;
-	if (total - 4 > SRV_FRAME_MAX)
-		return err_set("the arguments take more than %u bytes", SRV_FRAME_MAX);
-	p = malloc(total);
-	if (!p)
-		return err_set("out of memory");
-	*buf = p;
-	*len = total;
-	put32(p, (uint32_t)(total - 4));
-	p[4] = SRV_REQUEST;
-	put32(p + 5, SRV_PROTO_VERSION);
-	put32(p + 9, (uint32_t)argc);
-	p += SRV_HEADER_SIZE + 8;
-	for (i = 0; i < argc; i++) {
-		size_t l = strlen(args[i]) + 1;
-
-		memcpy(p, args[i], l);
-		p += l;
-	}
-	return 0;
-}
-
-int srv_parse_request(const uint8_t *p, size_t len, struct vm_request *req)
-{
-	uint32_t argc, nuls = 0;
-	size_t i;
-
-	if (len < 8)
-		return err_set("request payload of %zu bytes is shorter than its 8-byte head", len);
-	if (get32(p) != SRV_PROTO_VERSION)
-		return err_set("protocol version %u, this server speaks %u", get32(p),
-			       SRV_PROTO_VERSION);
-	argc = get32(p + 4);
-	if (argc > SRV_MAX_ARGS)
-		return err_set("%u arguments, at most %u", argc, SRV_MAX_ARGS);
-	for (i = 8; i < len; i++)
-		nuls += p[i] == 0;
-	if (nuls != argc || (len > 8 && p[len - 1] != 0))
-		return err_set("request holds %u NUL-terminated strings, argc says %u", nuls, argc);
-	req->data = (const char *)p + 8;
-	req->len = len - 8;
-	req->argc = argc;
-	return 0;
-}
-
-int srv_parse_status(const uint8_t *p, size_t len, struct srv_status *st)
-{
-	if (len < 24)
-		return err_set("status frame of %zu bytes is too short", len);
-	st->status = get32(p + 4);
-	st->end = get32(p + 8);
-	st->clone_no = (uint64_t)get32(p + 16) | (uint64_t)get32(p + 20) << 32;
-	st->text = (const char *)p + 24;
-	st->text_len = len - 24;
-	return 0;
-}
-
-static int srv_address(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return err_set("socket path %s is longer than %zu bytes", path,
-			       sizeof(sa->sun_path) - 1);
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
-int srv_connect(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd;
-
-	if (srv_address(path, &sa) < 0)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_sys("socket");
-	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno == EINTR)
-			continue;
-		err_sys("cannot connect to %s", path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* ---- the server ---- */
 
@@ -268,8 +71,8 @@ static int srv_send_error(int fd, enum srv_error code, const char *msg)
 {
 	uint8_t head[8];
 
-	put32(head, code);
-	put32(head + 4, SRV_PROTO_VERSION);
+	srv_put32(head, code);
+	srv_put32(head + 4, SRV_PROTO_VERSION);
 	return srv_send_frame(fd, SRV_ERROR, head, sizeof(head), msg, strlen(msg));
 }
 
@@ -365,11 +168,11 @@ static void conn_send_status(struct srv_conn *c, const struct vm_result *res, ui
 	tlen = text ? strlen(text) : 0;
 	if (tlen > SRV_FRAME_MAX - 1 - sizeof(head))
 		tlen = SRV_FRAME_MAX - 1 - sizeof(head);
-	put32(head, SRV_PROTO_VERSION);
-	put32(head + 4, status);
-	put32(head + 8, end);
-	put32(head + 16, (uint32_t)clone_no);
-	put32(head + 20, (uint32_t)(clone_no >> 32));
+	srv_put32(head, SRV_PROTO_VERSION);
+	srv_put32(head + 4, status);
+	srv_put32(head + 8, end);
+	srv_put32(head + 16, (uint32_t)clone_no);
+	srv_put32(head + 20, (uint32_t)(clone_no >> 32));
 	conn_send(c, SRV_STATUS, head, sizeof(head), text, tlen);
 	free(text);
 }
@@ -386,7 +189,7 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 	uint64_t clone_no;
 
 	if (srv_parse_request(f->data, f->len, &req) < 0) {
-		srv_send_error(c->fd, f->len >= 4 && get32(f->data) != SRV_PROTO_VERSION
+		srv_send_error(c->fd, f->len >= 4 && srv_get32(f->data) != SRV_PROTO_VERSION
 					      ? SRV_E_VERSION
 					      : SRV_E_MALFORMED,
 			       mvmm_errmsg());
@@ -433,7 +236,7 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	socklen_t clen = sizeof(cred);
 	uint8_t inflight[4];
 
-	if (f->len < 4 || get32(f->data) != SRV_PROTO_VERSION) {
+	if (f->len < 4 || srv_get32(f->data) != SRV_PROTO_VERSION) {
 		srv_send_error(c->fd, SRV_E_VERSION, "retire: unknown protocol version");
 		return;
 	}
@@ -444,7 +247,7 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	}
 	__atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&s->lock);
-	put32(inflight, s->nconns - 1);
+	srv_put32(inflight, s->nconns - 1);
 	pthread_mutex_unlock(&s->lock);
 	srv_wake(s);
 	srv_send_frame(c->fd, SRV_RETIRED, inflight, sizeof(inflight), NULL, 0);
@@ -692,7 +495,7 @@ static int srv_retire_old(int fd, const char *path)
 	uint8_t ver[4];
 	int ok;
 
-	put32(ver, SRV_PROTO_VERSION);
+	srv_put32(ver, SRV_PROTO_VERSION);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (srv_send_frame(fd, SRV_RETIRE, ver, sizeof(ver), NULL, 0) < 0)
 		return err_prefix("asking the server at %s to retire", path);

@@ -55,6 +55,20 @@
 #include "kvm.h"
 #include "vm.h"
 
+/* Little-endian integers on the wire. */
+static inline void srv_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t srv_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 #define SRV_PROTO_VERSION 1u
 #define SRV_FRAME_MAX	  (1u << 20) /* type + payload */
 #define SRV_HEADER_SIZE	  5u
@@ -137,6 +151,10 @@ int srv_parse_status(const uint8_t *p, size_t len, struct srv_status *st);
 
 /* Connects to the server socket at path; -1 with errmsg set. */
 int srv_connect(const char *path);
+
+struct sockaddr_un;
+/* Fills sa with the Unix socket address of path; -1 if path does not fit. */
+int srv_address(const char *path, struct sockaddr_un *sa);
 
 struct srv_config {
 	const char *path;	 /* the socket path to serve at */
