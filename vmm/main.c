@@ -69,9 +69,15 @@ static const char usage_text[] =
 	"  134    the guest called abort()\n"
 	"\n"
 	"serve boots GUEST.elf once to its ready call and serves clones of it on the\n"
-	"Unix socket PATH until SIGTERM or SIGINT; launch asks it for one clone with\n"
-	"ARGS as the clone's request, relays its stdout and stderr, and exits with the\n"
-	"status rules of run (125 also when it cannot reach the server).\n"
+	"Unix socket PATH until SIGTERM or SIGINT (a PIE guest at a new random base\n"
+	"in each server generation); launch asks it for one clone with ARGS as the\n"
+	"clone's request (put -- before ARGS that start with -), relays its stdout and\n"
+	"stderr, and exits with the status rules of run (125 also when it cannot reach\n"
+	"the server).\n"
+	"  --replace           take PATH over from a running server, which finishes its\n"
+	"                      clones in flight and exits (no request fails meanwhile)\n"
+	"  --mem, --timeout, --env   as for run (--timeout applies to each clone)\n"
+	"\n"
 	"image cache (run, serve): a prepared image or booted template is kept in a file\n"
 	"per (ELF content, memory size, and for templates argv and environment) and\n"
 	"mapped by later runs instead of being built again\n"
@@ -80,11 +86,7 @@ static const char usage_text[] =
 	"  --cache-max SIZE    cap on the cache's disk use, least recently used entries\n"
 	"                      removed first (default 4G)\n"
 	"cache ls: entries with size, age, last use, hits; cache verify: check every\n"
-	"entry's checksums, remove damaged ones (status 1 if any); cache clear: remove all\n"
-	"\n"
-	"  --replace           take PATH over from a running server, which finishes its\n"
-	"                      clones in flight and exits (no request fails meanwhile)\n"
-	"  --mem, --timeout, --env   as for run (--timeout applies to each clone)\n";
+	"entry's checksums, remove damaged ones (status 1 if any); cache clear: remove all\n";
 
 static int cmd_help(int argc, char **argv)
 {
