@@ -41,7 +41,7 @@ LIB_SRCS += vmm/shm.c
 CLI_SRCS += vmm/cli_shm.c
 CLI_SRCS += vmm/cmd_serve.c vmm/cmd_launch.c
 # the persistent image cache
-LIB_SRCS += vmm/cache.c
+LIB_SRCS += vmm/cache.c vmm/cache_admin.c
 CLI_SRCS += vmm/cmd_cache.c
 
 LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -1,6 +1,7 @@
 /* cache.c: the persistent image cache: look an image or template up by key, map it, or build and store it. */
 #define _GNU_SOURCE
 #include "cache.h"
+#include "cache_int.h"
 
 #include <cpuid.h>
 #include <dirent.h>
@@ -166,7 +167,7 @@ static int dir_prepare(const char *dir)
 	return 0;
 }
 
-static void entry_paths(const char *dir, const char *key, char *file, char *meta, size_t len)
+void cache_entry_paths(const char *dir, const char *key, char *file, char *meta, size_t len)
 {
 	snprintf(file, len, "%s/%s%s", dir, key, CACHE_SUFFIX);
 	if (meta)
@@ -180,7 +181,7 @@ struct meta_rec {
 	uint64_t check;
 };
 
-static int meta_read(const char *path, struct cache_meta *m)
+int cache_meta_read(const char *path, struct cache_meta *m)
 {
 	struct meta_rec r;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -198,7 +199,7 @@ static int meta_read(const char *path, struct cache_meta *m)
 }
 
 /* In place, one small write: a torn record fails its check and reads as absent. */
-static void meta_write(const char *path, const struct cache_meta *m)
+void cache_meta_write(const char *path, const struct cache_meta *m)
 {
 	struct meta_rec r;
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -213,14 +214,14 @@ static void meta_write(const char *path, const struct cache_meta *m)
 	close(fd);
 }
 
-static int meta_matches(const struct cache_meta *m, const struct stat *st)
+int cache_meta_matches(const struct cache_meta *m, const struct stat *st)
 {
 	return m->verified && m->dev == (uint64_t)st->st_dev && m->ino == (uint64_t)st->st_ino &&
 	       m->size == (uint64_t)st->st_size && m->ctime_s == (int64_t)st->st_ctim.tv_sec &&
 	       m->ctime_ns == (int64_t)st->st_ctim.tv_nsec;
 }
 
-static void meta_mark(struct cache_meta *m, const struct stat *st, uint64_t verify_ns)
+void cache_meta_mark(struct cache_meta *m, const struct stat *st, uint64_t verify_ns)
 {
 	m->verified = 1;
 	m->dev = (uint64_t)st->st_dev;
@@ -354,17 +355,8 @@ static void args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown,
 
 /* ---- reading an entry ---- */
 
-enum entry_state { E_OK, E_MISSING, E_INCOMPATIBLE, E_DAMAGED };
 
-struct entry {
-	int fd;
-	struct stat st;
-	struct cache_header h;
-	uint64_t *index; /* 2 x index_entries */
-	char why[200];
-};
-
-static void entry_free(struct entry *e)
+void cache_entry_free(struct entry *e)
 {
 	if (e->fd >= 0)
 		close(e->fd);
@@ -421,7 +413,7 @@ static enum entry_state entry_check_index(struct entry *e)
  * caller looks for (NULL: any, for listing); templates need this host's
  * CPU features.
  */
-static enum entry_state entry_open(const char *path, const struct cache_key *want,
+enum entry_state cache_entry_open(const char *path, const struct cache_key *want,
 				   const uint8_t *want_hash, struct entry *e)
 {
 	struct cache_header *h = &e->h;
@@ -476,7 +468,7 @@ static enum entry_state entry_open(const char *path, const struct cache_key *wan
 }
 
 /* The data pages' hash against the header's; *ns is what it took. */
-static enum entry_state entry_check_data(struct entry *e, uint64_t *ns)
+enum entry_state cache_entry_check_data(struct entry *e, uint64_t *ns)
 {
 	uint64_t t0 = now_ns(), i;
 	XXH3_state_t *s = XXH3_createState();
@@ -664,7 +656,7 @@ done:
 	if (ok) {
 		/* A fresh record: no hits, not yet verified by a reader. */
 		m.last_use_ns = wall_ns();
-		meta_write(r->meta_path, &m);
+		cache_meta_write(r->meta_path, &m);
 	}
 	free(index);
 	free(h);
@@ -719,7 +711,7 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 		args_hash(cfg, l->key.args_hash, args_shown, args_len);
 	snap_hash128(&l->key, sizeof(l->key), l->key_hash);
 	hex(l->key_hash, 16, l->key_hex);
-	entry_paths(l->dir, l->key_hex, l->path, l->meta, sizeof(l->path));
+	cache_entry_paths(l->dir, l->key_hex, l->path, l->meta, sizeof(l->path));
 	snprintf(st->path, sizeof(st->path), "%s", l->path);
 	return 0;
 }
@@ -734,21 +726,21 @@ static void lookup_end(struct lookup *l, struct cache_status *st)
 /* Looks the entry up: E_OK with e open and checked (data included), else why not. */
 static enum entry_state lookup_entry(struct lookup *l, struct entry *e, struct cache_status *st)
 {
-	enum entry_state s = entry_open(l->path, &l->key, l->key_hash, e);
+	enum entry_state s = cache_entry_open(l->path, &l->key, l->key_hash, e);
 	struct cache_meta m;
 
-	meta_read(l->meta, &m);
-	if (s == E_OK && !meta_matches(&m, &e->st)) {
-		s = entry_check_data(e, &st->verify_ns);
+	cache_meta_read(l->meta, &m);
+	if (s == E_OK && !cache_meta_matches(&m, &e->st)) {
+		s = cache_entry_check_data(e, &st->verify_ns);
 		if (s == E_OK) {
 			st->verified_now = 1;
-			meta_mark(&m, &e->st, st->verify_ns);
+			cache_meta_mark(&m, &e->st, st->verify_ns);
 		}
 	}
 	if (s == E_OK) {
 		m.hits++;
 		m.last_use_ns = wall_ns();
-		meta_write(l->meta, &m);
+		cache_meta_write(l->meta, &m);
 		st->outcome = CACHE_HIT;
 		return s;
 	}
@@ -760,7 +752,7 @@ static enum entry_state lookup_entry(struct lookup *l, struct entry *e, struct c
 	} else {
 		st->outcome = s == E_INCOMPATIBLE ? CACHE_REPLACED : CACHE_BUILT;
 	}
-	entry_free(e);
+	cache_entry_free(e);
 	return s;
 }
 
@@ -798,7 +790,7 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 	}
 	if (lookup_entry(&l, &e, st) == E_OK) {
 		img = entry_image(&e, elf_path, &l.src);
-		entry_free(&e);
+		cache_entry_free(&e);
 		lookup_end(&l, st);
 		return img;
 	}
@@ -839,7 +831,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 				tpl->data_pages = e.h.data_pages;
 			image_put(img);
 		}
-		entry_free(&e);
+		cache_entry_free(&e);
 		lookup_end(&l, st);
 		if (tpl)
 			tpl->boot_ns = st->load_ns;
@@ -865,217 +857,3 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 	return tpl;
 }
 
-/* ---- management ---- */
-
-static int is_entry_name(const char *name, char key[33])
-{
-	size_t n = strlen(name), i;
-
-	if (n != 32 + strlen(CACHE_SUFFIX) || strcmp(name + 32, CACHE_SUFFIX) != 0)
-		return 0;
-	for (i = 0; i < 32; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return 0;
-	memcpy(key, name, 32);
-	key[32] = '\0';
-	return 1;
-}
-
-static int list_dir(const char *dir, struct cache_entry_info **out, size_t *n)
-{
-	struct cache_entry_info *v = NULL;
-	size_t cap = 0;
-	struct dirent *d;
-	DIR *dp = opendir(dir);
-
-	*out = NULL;
-	*n = 0;
-	if (!dp)
-		return errno == ENOENT ? 0 : err_sys("cache directory %s", dir);
-	while ((d = readdir(dp)) != NULL) {
-		struct cache_entry_info *i;
-		char key[33], path[1100], meta[1100];
-		struct cache_meta m;
-		struct entry e;
-		enum entry_state s;
-
-		if (!is_entry_name(d->d_name, key))
-			continue;
-		if (*n == cap) {
-			struct cache_entry_info *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (!nv) {
-				closedir(dp);
-				free(v);
-				return err_set("out of memory");
-			}
-			v = nv;
-			cap = cap ? cap * 2 : 16;
-		}
-		i = &v[(*n)++];
-		memset(i, 0, sizeof(*i));
-		memcpy(i->key, key, 33);
-		entry_paths(dir, key, path, meta, sizeof(path));
-		s = entry_open(path, NULL, NULL, &e);
-		if (e.fd >= 0 || s != E_MISSING) {
-			i->disk_bytes = (uint64_t)e.st.st_blocks * 512;
-			if (s == E_OK || s == E_INCOMPATIBLE)
-				i->hdr = e.h;
-			i->problem = s == E_OK ? NULL
-				     : s == E_INCOMPATIBLE ? "incompatible"
-							   : "damaged";
-		}
-		meta_read(meta, &m);
-		i->hits = m.hits;
-		i->last_use_ns = m.last_use_ns ? m.last_use_ns : (uint64_t)e.st.st_mtime * 1000000000ull;
-		i->verified = s == E_OK && meta_matches(&m, &e.st);
-		entry_free(&e);
-	}
-	closedir(dp);
-	*out = v;
-	return 0;
-}
-
-int cache_list(const struct cache_opts *o, struct cache_entry_info **out, size_t *n)
-{
-	char *dir = cache_dir_path(o);
-	int r;
-
-	if (!dir)
-		return -1;
-	r = list_dir(dir, out, n);
-	free(dir);
-	return r;
-}
-
-static void remove_entry(const char *dir, const char *key)
-{
-	char path[1100], meta[1100];
-
-	entry_paths(dir, key, path, meta, sizeof(path));
-	unlink(path);
-	unlink(meta);
-}
-
-static int by_last_use(const void *a, const void *b)
-{
-	const struct cache_entry_info *x = a, *y = b;
-
-	return x->last_use_ns < y->last_use_ns ? -1 : x->last_use_ns > y->last_use_ns;
-}
-
-int cache_trim(const char *dir, uint64_t max_bytes, const char *keep)
-{
-	struct cache_entry_info *v;
-	uint64_t total = 0;
-	size_t n, i;
-
-	if (list_dir(dir, &v, &n) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		total += v[i].disk_bytes;
-	qsort(v, n, sizeof(*v), by_last_use);
-	for (i = 0; i < n && total > max_bytes; i++) {
-		char path[1100];
-
-		entry_paths(dir, v[i].key, path, NULL, sizeof(path));
-		if (keep && strcmp(path, keep) == 0)
-			continue;
-		remove_entry(dir, v[i].key);
-		total -= v[i].disk_bytes;
-	}
-	free(v);
-	return 0;
-}
-
-int cache_verify_all(const struct cache_opts *o, void *out_file)
-{
-	FILE *out = out_file;
-	char *dir = cache_dir_path(o);
-	struct cache_entry_info *v;
-	size_t n, i, bad = 0;
-
-	if (!dir || list_dir(dir, &v, &n) < 0) {
-		free(dir);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		char path[1100], meta[1100];
-		struct cache_meta m;
-		struct entry e;
-		enum entry_state s;
-		uint64_t ns = 0;
-
-		entry_paths(dir, v[i].key, path, meta, sizeof(path));
-		s = entry_open(path, NULL, NULL, &e);
-		if (s == E_OK)
-			s = entry_check_data(&e, &ns);
-		if (s == E_OK) {
-			meta_read(meta, &m);
-			meta_mark(&m, &e.st, ns);
-			meta_write(meta, &m);
-			fprintf(out, "%s  ok  %lu pages checked in %.1f ms\n", v[i].key,
-				(unsigned long)e.h.data_pages, (double)ns / 1e6);
-		} else {
-			fprintf(out, "%s  %s: %s; removed\n", v[i].key,
-				s == E_INCOMPATIBLE ? "incompatible" : "DAMAGED", e.why);
-			remove_entry(dir, v[i].key);
-			bad += s == E_DAMAGED;
-		}
-		entry_free(&e);
-	}
-	fprintf(out, "%zu entries, %zu damaged\n", n, bad);
-	free(v);
-	free(dir);
-	return bad ? 1 : 0;
-}
-
-int cache_clear(const struct cache_opts *o, uint64_t *removed, uint64_t *bytes)
-{
-	char *dir = cache_dir_path(o), path[1100];
-	struct dirent *d;
-	struct stat st;
-	DIR *dp;
-
-	*removed = *bytes = 0;
-	if (!dir)
-		return -1;
-	dp = opendir(dir);
-	if (!dp) {
-		int r = errno == ENOENT ? 0 : err_sys("cache directory %s", dir);
-
-		free(dir);
-		return r;
-	}
-	while ((d = readdir(dp)) != NULL) {
-		char key[33];
-		size_t len = strlen(d->d_name);
-
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		if (is_entry_name(d->d_name, key)) {
-			if (stat(path, &st) == 0)
-				*bytes += (uint64_t)st.st_blocks * 512;
-			(*removed)++;
-			remove_entry(dir, key);
-		} else if ((len > 5 && strcmp(d->d_name + len - 5, ".meta") == 0) ||
-			   strstr(d->d_name, CACHE_SUFFIX ".tmp.")) {
-			unlink(path);
-		}
-	}
-	closedir(dp);
-	snprintf(path, sizeof(path), "%s/ids", dir);
-	dp = opendir(path);
-	if (dp) {
-		while ((d = readdir(dp)) != NULL) {
-			char p2[1400];
-
-			if (d->d_name[0] == '.')
-				continue;
-			snprintf(p2, sizeof(p2), "%s/%s", path, d->d_name);
-			unlink(p2);
-		}
-		closedir(dp);
-	}
-	free(dir);
-	return 0;
-}
