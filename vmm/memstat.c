@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,7 +14,6 @@
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE	   (1ull << 61) /* file page or shared anonymous */
-#define PM_BATCH   512
 
 static void memstat_count(const uint8_t *data_map, uint64_t page, uint64_t e, struct memstat_vm *st)
 {
@@ -58,20 +58,33 @@ int memstat_entry_private(uint64_t e)
 	return (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE);
 }
 
+uint64_t *memstat_pagemap(const struct vm *vm)
+{
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE;
+	uint64_t *e = malloc(npages * sizeof(*e));
+
+	if (!e) {
+		err_set("out of memory");
+		return NULL;
+	}
+	if (memstat_pagemap_read(vm, 0, npages, e) < 0) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
 int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
 {
-	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page, i;
-	uint64_t buf[PM_BATCH];
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page;
+	uint64_t *e = memstat_pagemap(vm);
 
 	memset(st, 0, sizeof(*st));
-	for (page = 0; page < npages; page += PM_BATCH) {
-		uint64_t n = npages - page < PM_BATCH ? npages - page : PM_BATCH;
-
-		if (memstat_pagemap_read(vm, page, n, buf) < 0)
-			return -1;
-		for (i = 0; i < n; i++)
-			memstat_count(vm->data_map, page + i, buf[i], st);
-	}
+	if (!e)
+		return -1;
+	for (page = 0; page < npages; page++)
+		memstat_count(vm->data_map, page, e[page], st);
+	free(e);
 	return 0;
 }
 

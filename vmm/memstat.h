@@ -41,6 +41,12 @@ int memstat_proc_read(struct memstat_proc *st);
 /* Adds process pid's RSS, PSS and Private_Dirty to st (for worker processes). */
 int memstat_proc_add(struct memstat_proc *st, pid_t pid);
 
+/*
+ * Every guest page's /proc/self/pagemap entry, in one read (malloc'd; NULL
+ * on failure). Whole-memory scans use this: one open of pagemap, not one
+ * per batch.
+ */
+uint64_t *memstat_pagemap(const struct vm *vm);
 /* Raw /proc/self/pagemap entries of guest pages [first, first + n). */
 int memstat_pagemap_read(const struct vm *vm, uint64_t first, uint64_t n, uint64_t *entries);
 /* Whether a pagemap entry is a private (anonymous, copied or zero-filled) page. */

@@ -417,27 +417,27 @@ static const uint8_t *taker_prev_page(struct snap_taker *t, uint64_t p)
  */
 static int64_t taker_changes(struct snap_taker *t, const struct vm *vm)
 {
-	uint64_t npages = t->mem_size / PAGE, page, i, n, pm[MEMSTAT_BATCH], count = 0;
+	uint64_t npages = t->mem_size / PAGE, p, count = 0;
+	uint64_t *pm = memstat_pagemap(vm);
 
-	for (page = 0; page < npages; page += n) {
-		n = npages - page < MEMSTAT_BATCH ? npages - page : MEMSTAT_BATCH;
-		if (memstat_pagemap_read(vm, page, n, pm) < 0)
+	if (!pm)
+		return -1;
+	for (p = 0; p < npages; p++) {
+		const uint8_t *live = vm->mem.host + p * PAGE, *old;
+
+		if (!memstat_entry_private(pm[p]))
+			continue;
+		old = taker_prev_page(t, p);
+		if (!old) {
+			free(pm);
 			return -1;
-		for (i = 0; i < n; i++) {
-			uint64_t p = page + i;
-			const uint8_t *live = vm->mem.host + p * PAGE, *old;
-
-			if (!memstat_entry_private(pm[i]))
-				continue;
-			old = taker_prev_page(t, p);
-			if (!old)
-				return -1;
-			if (memcmp(live, old, PAGE) == 0)
-				continue;
-			t->entries[count++] = p | (page_is_zero(live) ? SNAP_ZERO_PAGE : 0);
-			memcpy(t->prev + p * PAGE, live, PAGE);
 		}
+		if (memcmp(live, old, PAGE) == 0)
+			continue;
+		t->entries[count++] = p | (page_is_zero(live) ? SNAP_ZERO_PAGE : 0);
+		memcpy(t->prev + p * PAGE, live, PAGE);
 	}
+	free(pm);
 	return (int64_t)count;
 }
 

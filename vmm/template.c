@@ -31,8 +31,8 @@ static int write_page(int fd, const uint8_t *src, uint64_t off)
 	return 0;
 }
 
-/* Copies the pages of one pagemap batch that hold data. */
-static int capture_batch(const struct vm *vm, int fd, uint64_t first, uint64_t n,
+/* Copies the pages of [first, first + n) that hold data, given their pagemap entries. */
+static int capture_pages(const struct vm *vm, int fd, uint64_t first, uint64_t n,
 			 const uint64_t *entries, uint64_t *data_pages)
 {
 	uint64_t i;
@@ -54,7 +54,7 @@ static int capture_batch(const struct vm *vm, int fd, uint64_t first, uint64_t n
 
 int template_capture_memory(const struct vm *vm, uint64_t *data_pages)
 {
-	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page, entries[MEMSTAT_BATCH];
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, *entries;
 	int fd;
 
 	*data_pages = 0;
@@ -65,13 +65,14 @@ int template_capture_memory(const struct vm *vm, uint64_t *data_pages)
 		err_sys("sizing the template memfd");
 		goto fail;
 	}
-	for (page = 0; page < npages; page += MEMSTAT_BATCH) {
-		uint64_t n = npages - page < MEMSTAT_BATCH ? npages - page : MEMSTAT_BATCH;
-
-		if (memstat_pagemap_read(vm, page, n, entries) < 0 ||
-		    capture_batch(vm, fd, page, n, entries, data_pages) < 0)
-			goto fail;
+	entries = memstat_pagemap(vm);
+	if (!entries)
+		goto fail;
+	if (capture_pages(vm, fd, 0, npages, entries, data_pages) < 0) {
+		free(entries);
+		goto fail;
 	}
+	free(entries);
 	if (fcntl(fd, F_ADD_SEALS, TEMPLATE_SEALS) < 0) {
 		err_sys("sealing the template memfd");
 		goto fail;
