@@ -54,6 +54,21 @@ static int64_t write_all(struct vm *vm, int fd, const uint8_t *buf, uint64_t len
 	return (int64_t)done;
 }
 
+/*
+ * Host pointer for a range a guest hands to hypercall `name` (its `what`:
+ * buffer, message, path), or NULL after ending the run with a guest error.
+ */
+static void *hc_user_range(struct vm *vm, const char *name, const char *what, mvmm_gpa_t gpa,
+			   uint64_t len)
+{
+	void *p = gmem_user_ptr(&vm->mem, gpa, len);
+
+	if (!p)
+		exit_guest_error(vm, "hypercall %s: %s 0x%lx+%lu outside the guest's user memory",
+				 name, what, (unsigned long)gpa, (unsigned long)len);
+	return p;
+}
+
 static enum exit_action hc_write(struct vm *vm, void *blk)
 {
 	struct mvmm_hc_write *a = blk;
@@ -64,11 +79,9 @@ static enum exit_action hc_write(struct vm *vm, void *blk)
 		a->ret = -MVMM_EINVAL;
 		return EXIT_CONTINUE;
 	}
-	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	buf = hc_user_range(vm, "write", "buffer", a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(
-			vm, "hypercall write: buffer 0x%lx+%lu outside the guest's user memory",
-			(unsigned long)a->buf, (unsigned long)a->len);
+		return EXIT_STOP;
 	if (vm->hooks && vm->hooks->output) {
 		int64_t n = vm->hooks->output(vm->hooks_ctx, vm, (int)a->fd, buf, a->len);
 
@@ -91,11 +104,9 @@ static enum exit_action hc_read(struct vm *vm, void *blk)
 		a->ret = -MVMM_EINVAL;
 		return EXIT_CONTINUE;
 	}
-	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	buf = hc_user_range(vm, "read", "buffer", a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(
-			vm, "hypercall read: buffer 0x%lx+%lu outside the guest's user memory",
-			(unsigned long)a->buf, (unsigned long)a->len);
+		return EXIT_STOP;
 	if (vm->hooks && vm->hooks->input) {
 		int64_t got = vm->hooks->input(vm->hooks_ctx, vm, buf, a->len);
 
@@ -162,11 +173,9 @@ static enum exit_action hc_abort(struct vm *vm, void *blk)
 	struct mvmm_hc_abort *a = blk;
 	const uint8_t *msg;
 
-	msg = gmem_user_ptr(&vm->mem, a->msg, a->len);
+	msg = hc_user_range(vm, "abort", "message", a->msg, a->len);
 	if (!msg)
-		return exit_guest_error(
-			vm, "hypercall abort: message 0x%lx+%lu outside the guest's user memory",
-			(unsigned long)a->msg, (unsigned long)a->len);
+		return EXIT_STOP;
 	vm->res->end = VM_END_ABORT;
 	copy_printable(vm->res->message, sizeof(vm->res->message), msg, a->len);
 	return EXIT_STOP;
@@ -217,12 +226,9 @@ static enum exit_action hc_request(struct vm *vm, void *blk)
 		return EXIT_CONTINUE;
 	}
 	/* The whole range the guest claims must be its own, not only what gets copied. */
-	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	buf = hc_user_range(vm, "request", "buffer", a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(vm,
-					"hypercall request: buffer 0x%lx+%lu outside the guest's "
-					"user memory",
-					(unsigned long)a->buf, (unsigned long)a->len);
+		return EXIT_STOP;
 	n = a->len < r->len ? a->len : r->len;
 	memcpy(buf, r->data, n);
 	a->ret = (int64_t)r->len;
@@ -236,12 +242,9 @@ static enum exit_action hc_random(struct vm *vm, void *blk)
 	uint8_t *buf;
 	uint64_t done = 0;
 
-	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	buf = hc_user_range(vm, "random", "buffer", a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(vm,
-					"hypercall random: buffer 0x%lx+%lu outside the guest's "
-					"user memory",
-					(unsigned long)a->buf, (unsigned long)a->len);
+		return EXIT_STOP;
 	if (a->len > MVMM_RANDOM_MAX) {
 		a->ret = -MVMM_EINVAL;
 		return EXIT_CONTINUE;
@@ -293,11 +296,9 @@ static enum exit_action hc_open(struct vm *vm, void *blk)
 	const uint8_t *p;
 	unsigned h;
 
-	p = gmem_user_ptr(&vm->mem, a->path, a->path_len);
+	p = hc_user_range(vm, "open", "path", a->path, a->path_len);
 	if (!p)
-		return exit_guest_error(vm,
-					"hypercall open: path 0x%lx+%lu outside the guest's user memory",
-					(unsigned long)a->path, (unsigned long)a->path_len);
+		return EXIT_STOP;
 	if (a->path_len > MVMM_PATH_MAX || !path_exposed(vm, p, a->path_len)) {
 		a->ret = -MVMM_ENOENT;
 		return EXIT_CONTINUE;
@@ -327,11 +328,9 @@ static enum exit_action hc_pread(struct vm *vm, void *blk)
 	uint8_t *buf;
 	ssize_t n;
 
-	buf = gmem_user_ptr(&vm->mem, a->buf, a->len);
+	buf = hc_user_range(vm, "pread", "buffer", a->buf, a->len);
 	if (!buf)
-		return exit_guest_error(vm,
-					"hypercall pread: buffer 0x%lx+%lu outside the guest's user memory",
-					(unsigned long)a->buf, (unsigned long)a->len);
+		return EXIT_STOP;
 	if (fd < 0) {
 		a->ret = -MVMM_EBADF;
 		return EXIT_CONTINUE;
