@@ -22,27 +22,12 @@ CLI_LDFLAGS := -no-pie
 CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -Wl,-Bdynamic -lpthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-LIB_SRCS := vmm/error.c vmm/kvm.c vmm/elfload.c vmm/x86.c vmm/image.c vmm/gmem.c \
-	    vmm/bootinfo.c vmm/hypercall.c vmm/exit.c vmm/fault.c vmm/vm.c vmm/memstat.c \
-	    vmm/fdio.c vmm/fleet.c vmm/fleet_shard.c vmm/vcpu_state.c vmm/template.c vmm/shellpool.c
-CLI_SRCS := vmm/main.c vmm/cmd_run.c vmm/cli_parse.c vmm/cli_output.c vmm/cli_stats.c
-# snapshots (LIB_SRCS += / CLI_SRCS += lines for them go here)
-LIB_SRCS += vmm/snapshot.c
-CLI_SRCS += vmm/cmd_snapshot.c
-# page deduplication
-LIB_SRCS += vmm/dedup.c
-CLI_SRCS += vmm/cli_dedup.c
-# the preloading server (LIB_SRCS += / CLI_SRCS += lines for it go here)
-LIB_SRCS += vmm/server.c vmm/srv_wire.c
-# the public API (vmm/mvmm.h), the shared library and make install
-LIB_SRCS += vmm/api.c
-# shared-memory regions between guests
-LIB_SRCS += vmm/shm.c
-CLI_SRCS += vmm/cli_shm.c
-CLI_SRCS += vmm/cmd_serve.c vmm/cmd_launch.c
-# the persistent image cache
-LIB_SRCS += vmm/cache.c vmm/cache_admin.c
-CLI_SRCS += vmm/cmd_cache.c
+# The library's layers, lowest first: a file may include headers of its own layer and of the
+# layers before it, never after (tests/layers.sh checks it in make test; vmm/README.md).
+# A new .c file in a layer folder is built without a Makefile edit.
+LAYERS   := core load mem guestabi clone fleet cache serve api
+LIB_SRCS := $(foreach l,$(LAYERS),$(sort $(wildcard vmm/$(l)/*.c)))
+CLI_SRCS := $(sort $(wildcard vmm/cli/*.c))
 
 LIB_OBJS     := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS     := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -97,7 +82,7 @@ $(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS)
 
 # The shared library and the installed tree: libmvmm.so exports only the mvmm_* calls of
-# vmm/mvmm.h (objects built -fvisibility=hidden, API calls marked MVMM_API, version script).
+# vmm/api/mvmm.h (objects built -fvisibility=hidden, API calls marked MVMM_API, version script).
 PREFIX     ?= /usr/local
 LIB_SOVER  := 0.1.0
 LIB_SONAME := libmvmm.so.0
@@ -110,8 +95,8 @@ $(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-BUILD
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(LIB_SO): $(LIB_PIC_OBJS) vmm/libmvmm.map
-	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=vmm/libmvmm.map \
+$(LIB_SO): $(LIB_PIC_OBJS) vmm/api/libmvmm.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=vmm/api/libmvmm.map \
 		-Wl,-z,defs -o $@ $(LIB_PIC_OBJS) $(LDLIBS)
 
 .PHONY: install lib-shared
@@ -125,7 +110,7 @@ install: all $(LIB_SO) guest-sdk
 	install -m 755 $(LIB_SO) $(INSTALL_ROOT)/lib/libmvmm.so.$(LIB_SOVER)
 	ln -sf libmvmm.so.$(LIB_SOVER) $(INSTALL_ROOT)/lib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(INSTALL_ROOT)/lib/libmvmm.so
-	install -m 644 vmm/mvmm.h $(INSTALL_ROOT)/include/mvmm.h
+	install -m 644 vmm/api/mvmm.h $(INSTALL_ROOT)/include/mvmm.h
 	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${prefix}/lib' \
 		'includedir=$${prefix}/include' '' 'Name: mvmm' \
 		'Description: micro-hypervisor on KVM: a fresh VM per guest run or test case' \

@@ -57,7 +57,7 @@ bench-density: $(BUILD)/mvmm $(BUILD)/guest/density.elf
 	BUILD=$(BUILD) bash bench/density.sh
 
 # 10,000 test cases through the public API against fork()ed host children (links libmvmm.a).
-$(BENCH_DIR)/harness: bench/harness.c vmm/mvmm.h $(BUILD)/libmvmm.a
+$(BENCH_DIR)/harness: bench/harness.c vmm/api/mvmm.h $(BUILD)/libmvmm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ivmm -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
 

@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "image.h"
-#include "kvm.h"
-#include "shellpool.h"
-#include "template.h"
-#include "vm.h"
+#include "clone/shellpool.h"
+#include "clone/template.h"
+#include "core/error.h"
+#include "core/kvm.h"
+#include "core/vm.h"
+#include "load/image.h"
 
 extern char **environ;
 

@@ -7,11 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dedup.h"
-#include "error.h"
-#include "fleet.h"
-#include "image.h"
-#include "memstat.h"
+#include "core/error.h"
+#include "fleet/fleet.h"
+#include "load/image.h"
+#include "mem/dedup.h"
+#include "mem/memstat.h"
 
 /*
  * dedup MODE N CSV [KSM_TIMEOUT_S]: MODE is mvmm or ksm. Runs N instances of

@@ -11,11 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "image.h"
-#include "kvm.h"
-#include "shm.h"
-#include "vm.h"
+#include "core/error.h"
+#include "core/kvm.h"
+#include "core/vm.h"
+#include "guestabi/guest.h"
+#include "load/image.h"
+#include "mem/shm.h"
 
 /*
  * ipc BUILD [RUNS]: for 64 B and 64 KiB messages, throughput between two

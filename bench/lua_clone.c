@@ -18,13 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "image.h"
-#include "kvm.h"
-#include "shellpool.h"
-#include "template.h"
-#include "vcpu_state.h"
-#include "vm.h"
+#include "clone/shellpool.h"
+#include "clone/template.h"
+#include "core/error.h"
+#include "core/kvm.h"
+#include "core/vcpu_state.h"
+#include "core/vm.h"
+#include "load/image.h"
 
 static int cmp_u64(const void *a, const void *b)
 {

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "kvm.h"
+#include "core/error.h"
+#include "core/kvm.h"
 
 /* Paths are relative to the repository root: make runs the suites from there. */
 #define T_GUEST(name)	    "build/guest/" name ".elf"

@@ -1,14 +1,18 @@
 # tests.mk: the Criterion suites (plain and ASan+UBSan) and their test guests; included by ../Makefile.
 #
-#   make test         both runs below, plain first
-#   make test-plain   every build/tests/test_* against build/mvmm
-#   make test-asan    every build/tests/asan/test_* against build/mvmm-asan
+#   make test         the layering check, then both runs below, plain first
+#   make test-plain   every build/tests/LAYER/test_* against build/mvmm
+#   make test-asan    every build/tests/asan/LAYER/test_* against build/mvmm-asan
 #
+# The suites mirror vmm/: tests/core/ tests vmm/core/, and so on (tests/lua/ the Lua guest,
+# tests/api/ and tests/harness/ the installed library); a new tests/DIR/test_*.c is picked up
+# without an edit here.
 # Suites run one after another (each with --jobs $(TEST_JOBS)); a failing suite fails the target
 # after the others have run. Paths in the tests are relative to the repository root.
 
 TEST_JOBS ?= 2
-TEST_SRCS  := $(wildcard tests/test_*.c)
+# tests/api and tests/harness build against the installed library (below), not the internals.
+TEST_SRCS  := $(sort $(filter-out tests/api/% tests/harness/%,$(wildcard tests/*/test_*.c)))
 TEST_NAMES := $(TEST_SRCS:tests/%.c=%)
 TEST_BINS      := $(TEST_NAMES:%=$(BUILD)/tests/%)
 TEST_SAN_BINS  := $(TEST_NAMES:%=$(BUILD)/tests/asan/%)
@@ -28,11 +32,13 @@ $(BUILD)/tests/asan-obj/%.o: tests/%.c | $(BUILD)/.deps-TEST
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 # The option parsers live with the command, not in the library: link their object too.
-$(BUILD)/tests/test_%: $(BUILD)/tests/obj/test_%.o $(BUILD)/obj/vmm/cli_parse.o $(BUILD)/libmvmm.a
+$(TEST_BINS): $(BUILD)/tests/%: $(BUILD)/tests/obj/%.o $(BUILD)/obj/vmm/cli/cli_parse.o \
+			       $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-$(BUILD)/tests/asan/test_%: $(BUILD)/tests/asan-obj/test_%.o $(BUILD)/asan/vmm/cli_parse.o \
-			    $(BUILD)/libmvmm-asan.a
+$(TEST_SAN_BINS): $(BUILD)/tests/asan/%: $(BUILD)/tests/asan-obj/%.o \
+				    $(BUILD)/asan/vmm/cli/cli_parse.o $(BUILD)/libmvmm-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
@@ -75,7 +81,12 @@ TEST_SAN_ENV  := ASAN_OPTIONS=$(TEST_SAN_OPTS):leak_check_at_exit=0 \
 		 T_CHILD_ASAN_OPTIONS=$(TEST_SAN_OPTS) \
 		 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-test: test-plain test-asan
+# The layering rule of vmm/ (see the Makefile's LAYERS), checked against the #include lines.
+.PHONY: test-layers
+test-layers:
+	@bash tests/layers.sh $(LAYERS) cli
+
+test: test-layers test-plain test-asan
 
 test-plain: all test-build-plain
 	$(call test_run_suites,$(TEST_BINS),$(BUILD)/mvmm,)
@@ -95,7 +106,7 @@ API_TESTS   := $(BUILD)/tests/api/test_api $(BUILD)/tests/harness/test_harness
 API_SAN_TESTS := $(BUILD)/tests/asan/api/test_api $(BUILD)/tests/asan/harness/test_harness
 API_CASES   := $(BUILD)/tests/harness/cases.elf
 
-$(API_PREFIX)/.installed: $(LIB_SO) $(BUILD)/libmvmm.a $(BUILD)/mvmm vmm/mvmm.h $(GUEST_SDK_DEPS)
+$(API_PREFIX)/.installed: $(LIB_SO) $(BUILD)/libmvmm.a $(BUILD)/mvmm vmm/api/mvmm.h $(GUEST_SDK_DEPS)
 	$(MAKE) --no-print-directory install PREFIX=$(API_PREFIX) >/dev/null
 	touch $@
 

@@ -1,0 +1,653 @@
+/* api.c: the public API of mvmm.h over the internal modules (runtime, images, templates, runs). */
+#define _GNU_SOURCE
+#include "mvmm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "clone/shellpool.h"
+#include "clone/template.h"
+#include "core/error.h"
+#include "core/kvm.h"
+#include "core/vcpu_state.h"
+#include "core/vm.h"
+#include "guestabi/guest.h"
+#include "load/image.h"
+#include "mem/memstat.h"
+
+#define API_MS		   1000000ull /* ns per ms */
+#define API_OUTPUT_DEFAULT (16u << 20)
+#define API_POOL_SHELLS	   2u /* shells a template's pool keeps ready */
+#define API_SPARE_MAX	   8u /* finished clones kept for reuse per template */
+
+struct mvmm_runtime {
+	struct kvm_sys kvm;
+	pthread_mutex_t lock; /* guards the template list */
+	struct mvmm_template *templates;
+};
+
+struct mvmm_image {
+	struct image *img;
+};
+
+/*
+ * A template and the VMs it runs clones in: shells from its pool, and
+ * spare VMs, finished clones reset and kept for the next run (a reset is
+ * ~10x cheaper than tearing a VM down and creating another).
+ */
+struct mvmm_template {
+	struct mvmm_runtime *rt;
+	struct template *tpl;
+	struct shell_pool pool;
+	pthread_mutex_t lock; /* guards spare */
+	struct vm *spare[API_SPARE_MAX];
+	unsigned nspare;
+	struct mvmm_template *next, **pprev; /* in rt->templates */
+};
+
+/* A growable capture buffer for one output stream. */
+struct api_buf {
+	char *s;
+	size_t len, cap, limit;
+	int truncated;
+};
+
+/* A result and the storage its pointers point into. */
+struct api_result {
+	struct mvmm_result pub; /* first: the handle the caller gets */
+	struct api_buf out, err;
+	char message[512];
+	char *report, *symbol;
+};
+
+/* One run's hook context. */
+struct api_run {
+	struct api_result *r;
+	const uint8_t *input;
+	size_t input_len, input_off;
+};
+
+static const char api_empty[1];
+
+/* ---- errors ---------------------------------------------------------- */
+
+MVMM_API const char *mvmm_last_error(void)
+{
+	return mvmm_errmsg();
+}
+
+MVMM_API const char *mvmm_strerror(int code)
+{
+	static const char *const names[] = {
+		[0] = "success",
+		[-MVMM_ERR_INVAL] = "invalid argument",
+		[-MVMM_ERR_NOMEM] = "out of memory",
+		[-MVMM_ERR_KVM] = "KVM unavailable",
+		[-MVMM_ERR_IO] = "cannot read the guest file",
+		[-MVMM_ERR_IMAGE] = "invalid guest image",
+		[-MVMM_ERR_NOT_READY] = "guest ended before ready",
+		[-MVMM_ERR_FAULT] = "guest faulted before ready",
+		[-MVMM_ERR_TIMEOUT] = "guest timed out before ready",
+		[-MVMM_ERR_HOST] = "host failure",
+	};
+
+	if (code > 0 || -code >= (int)(sizeof(names) / sizeof(names[0])))
+		return "unknown error";
+	return names[-code];
+}
+
+MVMM_API const char *mvmm_version(void)
+{
+	return "0.1.0";
+}
+
+MVMM_API const char *mvmm_end_name(int end)
+{
+	switch (end) {
+	case MVMM_END_EXIT:
+		return "exit";
+	case MVMM_END_FAULT:
+		return "fault";
+	case MVMM_END_ABORT:
+		return "abort";
+	case MVMM_END_GUEST_ERROR:
+		return "guest-error";
+	case MVMM_END_TIMEOUT:
+		return "timeout";
+	default:
+		return "?";
+	}
+}
+
+/* Records the message and returns code. */
+static int api_fail(int code, const char *what)
+{
+	err_set("%s: %s", what, code == MVMM_ERR_NOMEM ? "out of memory" : "NULL argument");
+	return code;
+}
+
+/* ---- runtime ---------------------------------------------------------- */
+
+MVMM_API int mvmm_runtime_new(struct mvmm_runtime **out)
+{
+	struct mvmm_runtime *rt;
+
+	if (!out)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_runtime_new");
+	*out = NULL;
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return api_fail(MVMM_ERR_NOMEM, "mvmm_runtime_new");
+	if (kvm_sys_open(&rt->kvm) < 0) {
+		free(rt);
+		return MVMM_ERR_KVM;
+	}
+	pthread_mutex_init(&rt->lock, NULL);
+	*out = rt;
+	return 0;
+}
+
+MVMM_API void mvmm_runtime_free(struct mvmm_runtime *rt)
+{
+	if (!rt)
+		return;
+	while (rt->templates)
+		mvmm_template_free(rt->templates);
+	pthread_mutex_destroy(&rt->lock);
+	kvm_sys_close(&rt->kvm);
+	free(rt);
+}
+
+/* ---- images ----------------------------------------------------------- */
+
+static int api_image_out(struct image *img, struct mvmm_image **out)
+{
+	struct mvmm_image *h;
+
+	if (!img)
+		return MVMM_ERR_IMAGE;
+	h = malloc(sizeof(*h));
+	if (!h) {
+		image_put(img);
+		return api_fail(MVMM_ERR_NOMEM, "loading an image");
+	}
+	h->img = img;
+	*out = h;
+	return 0;
+}
+
+MVMM_API int mvmm_image_load_file(const char *path, uint64_t mem_size, struct mvmm_image **out)
+{
+	int fd;
+
+	if (!out)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_file: out");
+	*out = NULL;
+	if (!path)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_file: path");
+	/* The file's own failures are MVMM_ERR_IO; everything image_load_file says after is about its contents. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_sys("%s", path);
+		return MVMM_ERR_IO;
+	}
+	close(fd);
+	return api_image_out(image_load_file(path, mem_size ? mem_size : MVMM_MEM_DEFAULT), out);
+}
+
+MVMM_API int mvmm_image_load_buffer(const void *elf, size_t len, uint64_t mem_size,
+				    struct mvmm_image **out)
+{
+	if (!out)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_buffer: out");
+	*out = NULL;
+	if (!elf)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_buffer: elf");
+	return api_image_out(
+		image_load_buffer(elf, len, "buffer", mem_size ? mem_size : MVMM_MEM_DEFAULT), out);
+}
+
+MVMM_API void mvmm_image_free(struct mvmm_image *img)
+{
+	if (!img)
+		return;
+	image_put(img->img);
+	free(img);
+}
+
+/* ---- output and input hooks ------------------------------------------- */
+
+static int64_t api_output(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len)
+{
+	struct api_run *run = ctx;
+	struct api_buf *b = stream == 2 ? &run->r->err : &run->r->out;
+	size_t take = len;
+
+	(void)vm;
+	if (take > b->limit - b->len) {
+		take = b->limit - b->len;
+		b->truncated = 1;
+	}
+	if (b->len + take + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *s;
+
+		while (cap < b->len + take + 1)
+			cap *= 2;
+		s = realloc(b->s, cap);
+		if (!s)
+			return -1;
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, buf, take);
+	b->len += take;
+	b->s[b->len] = '\0';
+	return (int64_t)len; /* what is past the limit is dropped, not refused */
+}
+
+static int64_t api_input(void *ctx, struct vm *vm, void *buf, uint64_t len)
+{
+	struct api_run *run = ctx;
+	size_t left = run->input_len - run->input_off;
+
+	(void)vm;
+	if (len > left)
+		len = left;
+	if (len)
+		memcpy(buf, run->input + run->input_off, len);
+	run->input_off += len;
+	return (int64_t)len;
+}
+
+static int64_t api_discard(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len)
+{
+	(void)ctx;
+	(void)vm;
+	(void)stream;
+	(void)buf;
+	return (int64_t)len;
+}
+
+static const struct vm_hooks api_run_hooks = { .output = api_output, .input = api_input };
+static const struct vm_hooks api_boot_hooks = { .output = api_discard };
+
+/* ---- templates -------------------------------------------------------- */
+
+static const char *const api_default_argv[] = { "guest", NULL };
+
+/* The first line of a crash report ("page fault (#PF) ... in main+0x12"). */
+static void api_first_line(const char *report, char *line, size_t size)
+{
+	size_t n = report ? strcspn(report, "\n") : 0;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(line, report ? report : "", n);
+	line[n] = '\0';
+}
+
+/* The error code and message for a template guest that did not reach ready. */
+static int api_boot_failure(const struct vm_result *res, uint64_t timeout_ms)
+{
+	char line[256];
+
+	switch (res->end) {
+	case VM_END_EXIT:
+		err_set("the template guest exited with status %d before calling mvmm_ready()",
+			res->status);
+		return MVMM_ERR_NOT_READY;
+	case VM_END_ABORT:
+		err_set("the template guest aborted before calling mvmm_ready(): %s", res->message);
+		return MVMM_ERR_NOT_READY;
+	case VM_END_GUEST_ERROR:
+		err_set("the template guest broke the ABI before calling mvmm_ready(): %s",
+			res->message);
+		return MVMM_ERR_NOT_READY;
+	case VM_END_FAULT:
+		api_first_line(res->report, line, sizeof(line));
+		err_set("the template guest faulted before calling mvmm_ready(): %s",
+			line[0] ? line : res->message);
+		return MVMM_ERR_FAULT;
+	case VM_END_TIMEOUT:
+		err_set("the template guest did not call mvmm_ready() within %lu ms",
+			(unsigned long)timeout_ms);
+		return MVMM_ERR_TIMEOUT;
+	default:
+		return MVMM_ERR_HOST; /* the message is set */
+	}
+}
+
+MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
+			       const char *const *argv, uint64_t timeout_ms,
+			       struct mvmm_template **out)
+{
+	struct vm_config cfg = { .argv = argv ? argv : api_default_argv,
+				 .in_fd = -1,
+				 .out_fd = -1,
+				 .err_fd = -1,
+				 .timeout_ns = timeout_ms * API_MS,
+				 .hooks = &api_boot_hooks };
+	struct mvmm_template *t;
+	struct vm_result res;
+	int code;
+
+	if (!out)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_template_new: out");
+	*out = NULL;
+	if (!rt || !image)
+		return api_fail(MVMM_ERR_INVAL, rt ? "mvmm_template_new: image"
+						   : "mvmm_template_new: runtime");
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return api_fail(MVMM_ERR_NOMEM, "mvmm_template_new");
+	t->rt = rt;
+	t->tpl = template_create(&rt->kvm, image->img, &cfg, &res);
+	if (!t->tpl) {
+		code = api_boot_failure(&res, timeout_ms);
+		goto fail;
+	}
+	if (shell_pool_start(&t->pool, &rt->kvm, t->tpl->mem_size, API_POOL_SHELLS,
+			     t->tpl->memfd) < 0) {
+		code = MVMM_ERR_HOST;
+		template_put(t->tpl);
+		goto fail;
+	}
+	vm_result_clear(&res);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_lock(&rt->lock);
+	t->next = rt->templates;
+	if (t->next)
+		t->next->pprev = &t->next;
+	t->pprev = &rt->templates;
+	rt->templates = t;
+	pthread_mutex_unlock(&rt->lock);
+	*out = t;
+	return 0;
+fail:
+	vm_result_clear(&res);
+	free(t);
+	return code;
+}
+
+MVMM_API void mvmm_template_free(struct mvmm_template *t)
+{
+	unsigned i;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->rt->lock);
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	pthread_mutex_unlock(&t->rt->lock);
+	for (i = 0; i < t->nspare; i++)
+		vm_destroy(t->spare[i]);
+	shell_pool_stop(&t->pool);
+	pthread_mutex_destroy(&t->lock);
+	template_put(t->tpl);
+	free(t);
+}
+
+/* ---- clones: fresh, or a finished clone reset ---------------------------- */
+
+/*
+ * A spare VM that ran a clone of this template is reset to its ready point
+ * (template_reuse_clone; it keeps its references on the template and image
+ * from its first clone); without one, a fresh clone from the pool.
+ */
+static struct vm *api_clone(struct mvmm_template *t, const struct vm_config *cfg)
+{
+	struct vm *vm = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->nspare)
+		vm = t->spare[--t->nspare];
+	pthread_mutex_unlock(&t->lock);
+	if (!vm)
+		return template_clone(t->tpl, &t->rt->kvm, &t->pool, cfg);
+	if (template_reuse_clone(vm, t->tpl, cfg) < 0) {
+		shell_pool_reap(&t->pool, vm);
+		return NULL;
+	}
+	return vm;
+}
+
+/*
+ * After a run: a VM that stopped at a clean exit (a hypercall or the fault
+ * stub's report) is kept for reuse, with its pending I/O completed; any
+ * other (timeout, triple fault, host error) is torn down off this thread.
+ */
+static void api_release(struct mvmm_template *t, struct vm *vm, const struct vm_result *res)
+{
+	int reuse = res->end == VM_END_EXIT || res->end == VM_END_ABORT ||
+		    res->end == VM_END_GUEST_ERROR || (res->end == VM_END_FAULT && !res->fault.triple);
+
+	vm->request = NULL;
+	vm->hooks_ctx = NULL;
+	if (reuse && (vm->run->exit_reason != KVM_EXIT_IO ||
+		      vcpu_complete_io(vm->vcpu_fd, vm->run) < 0))
+		reuse = 0;
+	if (reuse) {
+		pthread_mutex_lock(&t->lock);
+		if (t->nspare < API_SPARE_MAX) {
+			t->spare[t->nspare++] = vm;
+			vm = NULL;
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	if (vm)
+		shell_pool_reap(&t->pool, vm);
+}
+
+/* ---- runs -------------------------------------------------------------- */
+
+static const struct mvmm_run_opts api_no_opts;
+
+static struct api_result *api_result_new(const struct mvmm_run_opts *o)
+{
+	struct api_result *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->out.limit = r->err.limit = o->output_limit ? o->output_limit : API_OUTPUT_DEFAULT;
+	return r;
+}
+
+/* Fills the public result from the run's vm_result (while vm still exists). */
+static int api_result_fill(struct api_result *r, struct vm *vm, struct vm_result *res,
+			   const struct mvmm_run_opts *o, uint64_t t0)
+{
+	struct mvmm_result *p = &r->pub;
+
+	p->end = (enum mvmm_end)res->end;
+	p->status = res->end == VM_END_EXIT ? res->status : -1;
+	if (res->end == VM_END_TIMEOUT && !res->message[0])
+		snprintf(r->message, sizeof(r->message), "timed out after %lu ms",
+			 (unsigned long)o->timeout_ms);
+	else if (res->end != VM_END_EXIT)
+		snprintf(r->message, sizeof(r->message), "%s", res->message);
+	p->message = r->message;
+	p->out = r->out.s ? r->out.s : api_empty;
+	p->out_len = r->out.len;
+	p->out_truncated = r->out.truncated;
+	p->err = r->err.s ? r->err.s : api_empty;
+	p->err_len = r->err.len;
+	p->err_truncated = r->err.truncated;
+	if (res->end == VM_END_FAULT) {
+		const struct elfload_symbol *sym;
+		uint64_t off = 0;
+
+		p->fault.vector = res->fault.vector;
+		p->fault.triple = res->fault.triple;
+		p->fault.error_code = res->fault.error_code;
+		p->fault.address = res->fault.vector == 14 ? res->fault.cr2 : 0;
+		p->fault.rip = res->fault.triple ? res->fault.regs.rip : res->fault.rip;
+		p->fault.rsp = res->fault.triple ? res->fault.regs.rsp : res->fault.rsp;
+		sym = elfload_symbol_at(&vm->img->prog, p->fault.rip, &off);
+		if (sym) {
+			r->symbol = strdup(sym->name);
+			if (!r->symbol)
+				return api_fail(MVMM_ERR_NOMEM, "mvmm_run");
+			p->fault.symbol = r->symbol;
+			p->fault.symbol_offset = off;
+		}
+		r->report = res->report;
+		res->report = NULL;
+		p->fault.report = r->report ? r->report : api_empty;
+	}
+	p->stats.exits = res->exits;
+	p->stats.hypercalls = res->hypercalls;
+	p->stats.first_hypercall_ns = res->first_hypercall_ns ? res->first_hypercall_ns - t0 : 0;
+	p->stats.clone_no = vm->clone_no;
+	p->stats.private_pages = -1;
+	if (o->flags & MVMM_RUN_MEMSTAT) {
+		struct memstat_vm st;
+
+		if (memstat_vm_read(vm, &st) < 0)
+			return MVMM_ERR_HOST;
+		p->stats.private_pages = (int64_t)(st.image_private + st.zero_private);
+	}
+	p->stats.run_ns = vm_now_ns() - t0;
+	return 0;
+}
+
+/* The shared front of mvmm_run and mvmm_run_image: checks, request, result, config. */
+static int api_run_prepare(const struct mvmm_run_opts **o, struct mvmm_result **out,
+			   struct vm_request *req, struct api_run *run, struct vm_config *cfg)
+{
+	if (!out)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_run: out");
+	*out = NULL;
+	if (!*o)
+		*o = &api_no_opts;
+	if (!(*o)->input && (*o)->input_len)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_run: input");
+	memset(req, 0, sizeof(*req));
+	if ((*o)->args && vm_request_init(req, (*o)->args) < 0)
+		return MVMM_ERR_NOMEM;
+	memset(run, 0, sizeof(*run));
+	run->r = api_result_new(*o);
+	if (!run->r) {
+		vm_request_free(req);
+		return api_fail(MVMM_ERR_NOMEM, "mvmm_run");
+	}
+	run->input = (*o)->input;
+	run->input_len = (*o)->input_len;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->in_fd = cfg->out_fd = cfg->err_fd = -1;
+	cfg->timeout_ns = (*o)->timeout_ms * API_MS;
+	cfg->hooks = &api_run_hooks;
+	cfg->hooks_ctx = run;
+	cfg->request = (*o)->args ? req : NULL;
+	return 0;
+}
+
+/* Runs vm and fills the result; returns 0 or an error code (the VM is still the caller's). */
+static int api_run_vm(struct vm *vm, struct api_run *run, const struct mvmm_run_opts *o,
+		      uint64_t t0, struct vm_result *res)
+{
+	if (vm_run(vm, res) < 0)
+		return MVMM_ERR_HOST;
+	return api_result_fill(run->r, vm, res, o, t0);
+}
+
+/* Where a run's VM comes from: a clone of a template, or an image booted afresh. */
+struct api_source {
+	int from_image; /* mvmm_run_image: rt, image, argv; mvmm_run: tpl */
+	struct mvmm_template *tpl;
+	struct mvmm_runtime *rt;
+	const struct mvmm_image *image;
+	const char *const *argv;
+};
+
+static int api_source_check(const struct api_source *src)
+{
+	if (!src->from_image)
+		return src->tpl ? 0 : api_fail(MVMM_ERR_INVAL, "mvmm_run: template");
+	if (!src->rt || !src->image)
+		return api_fail(MVMM_ERR_INVAL,
+				src->rt ? "mvmm_run_image: image" : "mvmm_run_image: runtime");
+	return 0;
+}
+
+static int api_run_from(const struct api_source *src, const struct mvmm_run_opts *opts,
+			struct mvmm_result **out)
+{
+	uint64_t t0 = vm_now_ns();
+	struct vm_request req;
+	struct vm_result res;
+	struct api_run run;
+	struct vm_config cfg;
+	struct vm *vm;
+	int code;
+
+	code = api_run_prepare(&opts, out, &req, &run, &cfg);
+	if (code < 0)
+		return code;
+	code = api_source_check(src);
+	if (code < 0)
+		goto done;
+	memset(&res, 0, sizeof(res));
+	if (!src->from_image) {
+		vm = api_clone(src->tpl, &cfg);
+	} else {
+		cfg.argv = src->argv ? src->argv : api_default_argv;
+		vm = vm_create(&src->rt->kvm, src->image->img, &cfg);
+	}
+	if (!vm) {
+		code = MVMM_ERR_HOST;
+		goto done;
+	}
+	code = api_run_vm(vm, &run, opts, t0, &res);
+	if (!src->from_image)
+		api_release(src->tpl, vm, &res);
+	else
+		vm_destroy(vm);
+	vm_result_clear(&res);
+done:
+	vm_request_free(&req);
+	if (code < 0) {
+		mvmm_result_free(&run.r->pub);
+		return code;
+	}
+	*out = &run.r->pub;
+	return 0;
+}
+
+MVMM_API int mvmm_run(struct mvmm_template *t, const struct mvmm_run_opts *opts,
+		      struct mvmm_result **out)
+{
+	struct api_source src = {.tpl = t};
+
+	return api_run_from(&src, opts, out);
+}
+
+MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *image,
+			    const char *const *argv, const struct mvmm_run_opts *opts,
+			    struct mvmm_result **out)
+{
+	struct api_source src = {.from_image = 1, .rt = rt, .image = image, .argv = argv};
+
+	return api_run_from(&src, opts, out);
+}
+
+MVMM_API void mvmm_result_free(struct mvmm_result *res)
+{
+	struct api_result *r = (struct api_result *)res;
+
+	if (!r)
+		return;
+	free(r->out.s);
+	free(r->err.s);
+	free(r->report);
+	free(r->symbol);
+	free(r);
+}

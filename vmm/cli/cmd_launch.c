@@ -1,0 +1,114 @@
+/* cmd_launch.c: `mvmm launch`: ask a `mvmm serve` for a clone, relay its output and status. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/fdio.h"
+#include "serve/server.h"
+
+static int launch_usage(const char *why)
+{
+	fprintf(stderr, "mvmm launch: %s\n(see 'mvmm --help')\n", why);
+	return CLI_STATUS_ERROR;
+}
+
+/* Relays frames until the final one; returns the exit status. */
+static int launch_relay(int fd, const char *path)
+{
+	struct srv_frame f = {0};
+	struct srv_status st;
+	int status = -1;
+
+	while (status < 0) {
+		enum srv_read r = srv_read_frame(fd, &f);
+
+		if (r != SRV_READ_OK) {
+			fprintf(stderr, "mvmm launch: %s: %s\n", path,
+				r == SRV_READ_EOF || r == SRV_READ_TRUNCATED
+					? "the server closed the connection before the clone's status"
+					: mvmm_errmsg());
+			status = CLI_STATUS_ERROR;
+			break;
+		}
+		switch (f.type) {
+		case SRV_STDOUT:
+			fd_write_all(STDOUT_FILENO, f.data, f.len);
+			break;
+		case SRV_STDERR:
+			fd_write_all(STDERR_FILENO, f.data, f.len);
+			break;
+		case SRV_STATUS:
+			if (srv_parse_status(f.data, f.len, &st) < 0) {
+				fprintf(stderr, "mvmm launch: %s\n", mvmm_errmsg());
+				status = CLI_STATUS_ERROR;
+				break;
+			}
+			fd_write_all(STDERR_FILENO, st.text, st.text_len);
+			status = st.status > 255 ? CLI_STATUS_ERROR : (int)st.status;
+			break;
+		case SRV_ERROR:
+			fprintf(stderr, "mvmm launch: server at %s: %s\n", path,
+				f.len > 8 ? (char *)f.data + 8 : "error");
+			status = CLI_STATUS_ERROR;
+			break;
+		default:
+			fprintf(stderr, "mvmm launch: unexpected frame type 0x%02x from %s\n", f.type,
+				path);
+			status = CLI_STATUS_ERROR;
+			break;
+		}
+	}
+	srv_frame_free(&f);
+	return status;
+}
+
+int cmd_launch(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	uint8_t *req;
+	size_t len;
+	int c, fd, status;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (c != 'S')
+			return launch_usage("unknown option or missing value");
+		path = optarg;
+	}
+	if (!path)
+		return launch_usage("--socket PATH is required");
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	signal(SIGPIPE, SIG_IGN);
+	if (srv_request_frame((const char *const *)argv + optind, argc - optind, &req, &len) < 0)
+		return launch_usage(mvmm_errmsg());
+	fd = srv_connect(path);
+	if (fd < 0) {
+		fprintf(stderr, "mvmm launch: %s\n", mvmm_errmsg());
+		free(req);
+		return CLI_STATUS_ERROR;
+	}
+	if (write(fd, req, len) != (ssize_t)len) {
+		/* a short write on a fresh Unix socket: the server is gone */
+		fprintf(stderr, "mvmm launch: sending the request to %s: %s\n", path,
+			strerror(errno));
+		status = CLI_STATUS_ERROR;
+	} else {
+		status = launch_relay(fd, path);
+	}
+	free(req);
+	close(fd);
+	return status;
+}

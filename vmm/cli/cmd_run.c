@@ -1,0 +1,619 @@
+/* cmd_run.c: `mvmm run`: one or many instances of a guest ELF, ends turned into exit statuses. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_cache.h"
+#include "cli_dedup.h"
+#include "cli_output.h"
+#include "cli_shm.h"
+#include "cli_stats.h"
+#include "clone/shellpool.h"
+#include "clone/snapshot.h"
+#include "clone/template.h"
+#include "core/error.h"
+#include "core/kvm.h"
+#include "core/vm.h"
+#include "fleet/fleet.h"
+#include "guestabi/guest.h"
+#include "load/image.h"
+
+#define RUN_MAX_ENV   256
+#define RUN_MAX_COUNT 100000
+
+struct run_opts {
+	uint64_t mem_size;
+	uint64_t timeout_ns;
+	const char *env[RUN_MAX_ENV + 1];
+	int nenv;
+	const char *exposed[RUN_MAX_ENV + 1]; /* --expose PATH: host files the guest may read */
+	int nexposed;
+	unsigned count;
+	int hold;
+	int no_share;
+	int template;
+	unsigned per_process; /* instances per worker process; 0: all in this one */
+	int per_process_set;
+	const char *output_dir;
+	enum cli_stats_mode stats;
+	const char *snapshot;	   /* --snapshot PATH */
+	const char *from_snapshot; /* --from-snapshot BASE[,DIFF...] */
+	struct cli_dedup_opts dedup; /* --dedup[=MS], --dedup-budget, --dedup-domain, --ksm */
+	struct cache_opts cache;     /* --cache-dir, --no-cache, --cache-max */
+	char **guest_argv; /* guest path, then its arguments */
+	struct cli_shm shm; /* --shm NAME:SIZE[:ro] */
+	unsigned first;	    /* first instance number (groups after '---' continue the count) */
+	int grouped;	    /* part of a run with '---' groups */
+};
+
+static int run_usage(const char *why)
+{
+	fprintf(stderr, "mvmm run: %s\n(see 'mvmm --help')\n", why);
+	return -1;
+}
+
+static int parse_stats_mode(const char *arg, enum cli_stats_mode *mode)
+{
+	if (!arg || strcmp(arg, "table") == 0)
+		*mode = CLI_STATS_TABLE;
+	else if (strcmp(arg, "json") == 0)
+		*mode = CLI_STATS_JSON;
+	else
+		return run_usage("--stats takes no value, =table or =json");
+	return 0;
+}
+
+/* How --snapshot, --from-snapshot and --count 0 go with the rest. */
+static int run_check_snapshot(const struct run_opts *o, int have_guest)
+{
+	if (o->snapshot && (!o->template || o->count > 1))
+		return run_usage("--snapshot needs --template, and --count 0 or 1");
+	/*
+	 * A page merged or zeroed by dedup is mapped from the dedup store, and a
+	 * snapshot diff would take it for the base's unchanged page.
+	 */
+	if (o->snapshot && o->dedup.on)
+		return run_usage("--snapshot does not go with --dedup");
+	if (!o->count && !o->snapshot)
+		return run_usage("--count needs a number from 1 to 100000");
+	if (o->from_snapshot && (o->template || o->snapshot || o->no_share))
+		return run_usage("--from-snapshot goes with neither --template, --snapshot "
+				 "nor --no-share");
+	if (!have_guest && !o->from_snapshot)
+		return run_usage("no guest program given");
+	return 0;
+}
+
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{"mem", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 't'},
+		{"env", required_argument, NULL, 'e'},
+		{"expose", required_argument, NULL, 'x'},
+		{"shm", required_argument, NULL, 'M'},
+		{"count", required_argument, NULL, 'n'},
+		{"hold", no_argument, NULL, 'H'},
+		{"no-share", no_argument, NULL, 'P'},
+		{"template", no_argument, NULL, 'T'},
+		{"per-process", required_argument, NULL, 'p'},
+		{"output-dir", required_argument, NULL, 'o'},
+		{"stats", optional_argument, NULL, 's'},
+		{"snapshot", required_argument, NULL, 'S'},
+		{"from-snapshot", required_argument, NULL, 'F'},
+		{"dedup", optional_argument, NULL, 'D'},
+		{"dedup-budget", required_argument, NULL, 'D'},
+		{"dedup-domain", required_argument, NULL, 'D'},
+		{"ksm", no_argument, NULL, 'D'},
+		CLI_CACHE_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	char *end;
+	int c, li = 0;
+
+	o->mem_size = MVMM_MEM_DEFAULT;
+	o->count = 1;
+	optind = 0; /* full re-initialisation of getopt for the subcommand's argv */
+	opterr = 0;
+	/* '+': stop at GUEST.elf; what follows belongs to the guest. */
+	while ((c = getopt_long(argc, argv, "+", longopts, &li)) != -1) {
+		switch (c) {
+		case 'm':
+			if (cli_parse_size(optarg, &o->mem_size) < 0)
+				return run_usage("--mem needs a size such as 64M or 1G");
+			break;
+		case 't':
+			if (cli_parse_seconds(optarg, &o->timeout_ns) < 0)
+				return run_usage("--timeout needs a positive number of seconds");
+			break;
+		case 'x':
+			if (o->nexposed == RUN_MAX_ENV)
+				return run_usage("too many --expose options");
+			o->exposed[o->nexposed++] = optarg;
+			break;
+		case 'M':
+			if (cli_shm_option(&o->shm, optarg) < 0)
+				return -1;
+			break;
+		case 'e':
+			if (o->nenv == RUN_MAX_ENV)
+				return run_usage("too many --env options");
+			o->env[o->nenv++] = optarg;
+			break;
+		case 'n': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || n > RUN_MAX_COUNT)
+				return run_usage("--count needs a number from 1 to 100000");
+			o->count = (unsigned)n;
+			break;
+		}
+		case 'H':
+			o->hold = 1;
+			break;
+		case 'P':
+			o->no_share = 1;
+			break;
+		case 'p': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || n > RUN_MAX_COUNT)
+				return run_usage("--per-process needs a number (0: all in one process)");
+			o->per_process = (unsigned)n;
+			o->per_process_set = 1;
+			break;
+		}
+		case 'T':
+			o->template = 1;
+			break;
+		case 'o':
+			o->output_dir = optarg;
+			break;
+		case 's':
+			if (parse_stats_mode(optarg, &o->stats) < 0)
+				return -1;
+			break;
+		case 'S':
+			o->snapshot = optarg;
+			break;
+		case 'F':
+			o->from_snapshot = optarg;
+			break;
+		case 'D':
+			if (cli_dedup_option(&o->dedup, longopts[li].name, optarg) < 0)
+				return -1;
+			break;
+		case CLI_CACHE_DIR:
+		case CLI_CACHE_OFF:
+		case CLI_CACHE_MAX:
+			if (cli_cache_option(&o->cache, c, optarg, "run") < 0)
+				return -1;
+			break;
+		default:
+			return run_usage("unknown option or missing value");
+		}
+	}
+	o->guest_argv = argv + optind;
+	return run_check_snapshot(o, optind < argc);
+}
+
+/* Turns the way a run ended into an exit status, explaining on stderr. */
+static int run_status(const struct vm_result *res, const struct run_opts *o, const char *who)
+{
+	switch (res->end) {
+	case VM_END_EXIT:
+		return res->status;
+	case VM_END_FAULT:
+		if (res->report)
+			fprintf(stderr, "mvmm: %s%s", who, res->report);
+		else
+			fprintf(stderr, "mvmm: %sguest fault: %s\n", who, res->message);
+		return CLI_STATUS_FAULT;
+	case VM_END_GUEST_ERROR:
+		fprintf(stderr, "mvmm: %sguest error: %s; guest stopped\n", who, res->message);
+		return CLI_STATUS_FAULT;
+	case VM_END_ABORT:
+		fprintf(stderr, "mvmm: %sguest aborted: %s\n", who, res->message);
+		return CLI_STATUS_ABORT;
+	case VM_END_TIMEOUT:
+		fprintf(stderr, "mvmm: %sguest stopped after its timeout of %.3g s\n", who,
+			(double)o->timeout_ns / 1e9);
+		return CLI_STATUS_TIMEOUT;
+	default:
+		fprintf(stderr, "mvmm: %s%s\n", who, res->message);
+		return CLI_STATUS_ERROR;
+	}
+}
+
+static void run_vm_config(const struct run_opts *o, struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->argv = (const char *const *)o->guest_argv;
+	cfg->envp = o->env;
+	cfg->exposed = o->exposed;
+	cfg->shm = o->shm.n ? o->shm.grants : NULL;
+	/* many instances: no shared stdin */
+	cfg->in_fd = o->count == 1 && !o->grouped ? STDIN_FILENO : -1;
+	cfg->out_fd = STDOUT_FILENO;
+	cfg->err_fd = STDERR_FILENO;
+	cfg->timeout_ns = o->timeout_ns;
+	cfg->no_share = o->no_share;
+}
+
+/* One instance on this thread: the short path that `mvmm run hello.elf` takes. */
+static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
+{
+	struct vm_result res = {0};
+	struct vm_config cfg;
+	struct vm *vm;
+	int status;
+
+	run_vm_config(o, &cfg);
+	vm = vm_create(kvm, img, &cfg);
+	if (!vm) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		return CLI_STATUS_ERROR;
+	}
+	vm_run(vm, &res);
+	status = run_status(&res, o, "");
+	vm_result_clear(&res);
+	vm_destroy(vm);
+	return status;
+}
+
+/* Instances per worker process beyond which a run is spread over processes (fleet_run_sharded). */
+#define RUN_PER_PROCESS 250
+
+static unsigned run_per_process(const struct run_opts *o)
+{
+	return o->per_process_set ? o->per_process : RUN_PER_PROCESS;
+}
+
+static int run_output_init(void *ctx, struct fleet_config *fc)
+{
+	struct cli_output *out = ctx;
+
+	if (cli_output_init(out, fc->first_instance, fc->count, out->dir) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		return -1;
+	}
+	return 0;
+}
+
+static void run_output_done(void *ctx)
+{
+	cli_output_finish(ctx);
+}
+
+static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl,
+		    struct shell_pool *pool, const struct vm_request *request,
+		    const struct run_opts *o)
+{
+	struct fleet_config fc = {0};
+	struct cli_stats stats = {.mode = o->stats, .no_share = o->no_share};
+	struct cli_output out = {.dir = o->output_dir};
+	struct fleet_shard_hooks shard = {run_output_init, run_output_done, &out};
+	/* Pages merge only within a process: --dedup and --ksm keep the fleet in one. */
+	unsigned per = run_per_process(o);
+	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm &&
+		      !o->shm.n; /* doorbells and regions live in this process */
+	struct cli_dedup dd;
+	struct fleet f;
+	int *statuses = NULL, status = 0, ret;
+	unsigned i;
+
+	cli_raise_fd_limit();
+	run_vm_config(o, &fc.vm);
+	fc.vm.lean = o->count > 1 && !o->shm.n; /* attaching a region needs the VM fd */
+	fc.first_instance = o->first;
+	fc.vm.request = request;
+	fc.kvm = kvm;
+	fc.img = img;
+	fc.tpl = tpl;
+	fc.pool = pool;
+	fc.count = o->count;
+	fc.hold = o->hold;
+	if (o->count > 1 || o->output_dir || o->grouped) {
+		fc.hooks = &cli_output_hooks;
+		fc.hooks_ctx = &out;
+	}
+	fc.on_hold = cli_stats_on_hold;
+	fc.on_hold_ctx = &stats;
+	if (cli_dedup_setup(&dd, &o->dedup, &fc, &stats) < 0)
+		return CLI_STATUS_ERROR;
+	cli_stats_begin(&stats);
+	if (sharded) {
+		ret = fleet_run_sharded(&f, &fc, per, &shard);
+	} else {
+		if (run_output_init(&out, &fc) < 0) {
+			cli_dedup_finish(&dd);
+			return CLI_STATUS_ERROR;
+		}
+		ret = fleet_run(&f, &fc);
+		cli_output_finish(&out);
+	}
+	cli_dedup_finish(&dd);
+	if (ret < 0)
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+
+	statuses = calloc(o->count, sizeof(*statuses));
+	for (i = 0; i < o->count; i++) {
+		char who[32] = "";
+		int s;
+
+		if (o->count > 1 || o->grouped)
+			snprintf(who, sizeof(who), "[%u] ", o->first + i);
+		s = f.inst[i].thread_ok ? run_status(&f.inst[i].res, o, who) : CLI_STATUS_ERROR;
+		if (statuses)
+			statuses[i] = s;
+		if (s && !status)
+			status = s; /* the first non-zero status in instance order */
+	}
+	if (statuses)
+		cli_stats_print(&stats, &f, statuses);
+	free(statuses);
+	fleet_free(&f);
+	return status;
+}
+
+/*
+ * --snapshot PATH: the template becomes the base PATH; its continuation
+ * (clone 1, ARGS as its request) then runs here under a hook that writes
+ * PATH.1, PATH.2, ... at its checkpoints. --count 0 stops after the base.
+ */
+static int run_snapshot(struct kvm_sys *kvm, struct template *tpl, const struct run_opts *o)
+{
+	struct vm_request request = {0};
+	struct vm_result res = {0};
+	struct snap_taker *taker = NULL;
+	struct vm_config cfg;
+	struct vm *vm = NULL;
+	uint8_t hash[16];
+	int status = CLI_STATUS_ERROR;
+
+	if (snap_write_base(o->snapshot, tpl, o->guest_argv[0], hash) < 0)
+		goto fail;
+	if (!o->count)
+		return 0;
+	taker = snap_taker_new(o->snapshot, tpl, hash);
+	if (!taker || vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0)
+		goto fail;
+	run_vm_config(o, &cfg);
+	cfg.request = &request;
+	cfg.hooks = &snap_taker_hooks;
+	cfg.hooks_ctx = taker;
+	vm = template_clone(tpl, kvm, NULL, &cfg);
+	if (!vm)
+		goto fail;
+	vm_run(vm, &res);
+	status = run_status(&res, o, "");
+	vm_result_clear(&res);
+	goto done;
+fail:
+	fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+done:
+	vm_destroy(vm);
+	vm_request_free(&request);
+	snap_taker_free(taker);
+	return status;
+}
+
+/* --from-snapshot BASE[,DIFF...]: clones of the chain's last state, ARGS as their request. */
+static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
+{
+	struct vm_request request = {0};
+	struct shell_pool pool;
+	struct template *tpl;
+	int status;
+
+	tpl = snap_restore_list(o->from_snapshot);
+	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
+	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
+			     tpl->memfd) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		vm_request_free(&request);
+		template_put(tpl);
+		return CLI_STATUS_ERROR;
+	}
+	status = run_many(kvm, tpl->img, tpl, &pool, &request, o);
+	shell_pool_stop(&pool);
+	vm_request_free(&request);
+	template_put(tpl);
+	return status;
+}
+
+/*
+ * The template through the image cache. Not for --snapshot (the snapshot is
+ * the saved form) nor --expose (initialization may read host files the
+ * cache key cannot see).
+ */
+static struct template *run_template_load(struct kvm_sys *kvm, const struct run_opts *o,
+					  const struct vm_config *cfg, struct vm_result *res)
+{
+	struct cache_opts c = o->cache;
+	struct cache_status st;
+	struct template *tpl;
+
+	c.off |= o->snapshot || o->nexposed;
+	tpl = cache_load_template(&c, kvm, o->guest_argv[0], o->mem_size, cfg, res, &st);
+	cli_cache_warn(&st);
+	return tpl;
+}
+
+/*
+ * --template: boot one instance to its ready call, freeze it, then run
+ * --count clones of it, each resuming from ready with the run's ARGS as its
+ * request.
+ */
+static int run_template(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
+{
+	struct vm_request request = { 0 };
+	struct shell_pool pool;
+	struct vm_result res;
+	struct vm_config cfg;
+	struct template *tpl;
+	int status;
+
+	run_vm_config(o, &cfg);
+	tpl = run_template_load(kvm, o, &cfg, &res);
+	if (!tpl) {
+		status = res.end != VM_END_NONE && res.end != VM_END_HOST_ERROR
+				 ? run_status(&res, o, "template: ")
+				 : CLI_STATUS_ERROR;
+		fprintf(stderr, "mvmm: template: %s\n", mvmm_errmsg());
+		vm_result_clear(&res);
+		return status ? status : CLI_STATUS_ERROR;
+	}
+	vm_result_clear(&res);
+	img = tpl->img;
+	if (o->snapshot) {
+		status = run_snapshot(kvm, tpl, o);
+		template_put(tpl);
+		return status;
+	}
+	if (vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0 ||
+	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16,
+			     tpl->memfd) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		vm_request_free(&request);
+		template_put(tpl);
+		return CLI_STATUS_ERROR;
+	}
+	status = run_many(kvm, img, tpl, &pool, &request, o);
+	shell_pool_stop(&pool);
+	vm_request_free(&request);
+	template_put(tpl);
+	return status;
+}
+
+/* The image through the image cache (mapped from it, or built and stored). */
+static struct image *run_load_image(const struct run_opts *o)
+{
+	struct cache_status st;
+	struct image *img = cache_load_image(&o->cache, o->guest_argv[0], o->mem_size, &st);
+
+	cli_cache_warn(&st);
+	return img;
+}
+
+/* One group of instances of one guest (the whole run without '---'). */
+static int run_command(struct run_opts *o)
+{
+	struct kvm_sys kvm = {.fd = -1};
+	struct image *img = NULL;
+	int status;
+
+	/* A guest writing to a closed pipe gets an error back, mvmm does not die. */
+	signal(SIGPIPE, SIG_IGN);
+	if (o->from_snapshot) {
+		if (kvm_sys_open(&kvm) < 0) {
+			fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+			return CLI_STATUS_ERROR;
+		}
+		status = run_from_snapshot(&kvm, o);
+		kvm_sys_close(&kvm);
+		return status;
+	}
+	if (kvm_sys_open(&kvm) < 0 || (!o->template && !(img = run_load_image(o)))) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		kvm_sys_close(&kvm);
+		return CLI_STATUS_ERROR;
+	}
+	if (o->template)
+		status = run_template(&kvm, img, o);
+	else if (o->count == 1 && !o->hold && !o->stats && !o->output_dir && !o->dedup.on &&
+		 !o->dedup.ksm && !o->grouped)
+		status = run_single(&kvm, img, o);
+	else
+		status = run_many(&kvm, img, NULL, NULL, NULL, o);
+	image_put(img);
+	kvm_sys_close(&kvm);
+	return status;
+}
+
+struct run_group {
+	struct run_opts o;
+	pthread_t thread;
+	int status;
+};
+
+static void *run_group_main(void *p)
+{
+	struct run_group *g = p;
+
+	g->status = run_command(&g->o);
+	return NULL;
+}
+
+/*
+ * `A.elf ... --- [--count N] B.elf ...`: every group's fleet at once in this
+ * process (so they can share --shm regions), instance numbers continuing
+ * from group to group; the status is the first non-zero one in instance order.
+ */
+static int run_groups(struct run_opts *o, const struct cli_group *groups, unsigned ng)
+{
+	struct run_group *g = calloc(ng + 1, sizeof(*g));
+	unsigned i, first = 0;
+	int status = 0;
+
+	if (!g)
+		return CLI_STATUS_ERROR;
+	if (o->template || o->snapshot || o->from_snapshot || o->stats || o->dedup.on ||
+	    o->dedup.ksm) {
+		free(g);
+		run_usage("'---' groups go with neither --template, --snapshot, --from-snapshot, "
+			  "--stats, --dedup nor --ksm");
+		return CLI_STATUS_ERROR;
+	}
+	for (i = 0; i <= ng; i++) {
+		g[i].o = *o;
+		g[i].o.grouped = 1;
+		g[i].o.first = first;
+		if (i > 0) {
+			g[i].o.guest_argv = groups[i].argv;
+			g[i].o.count = groups[i].count;
+		}
+		first += g[i].o.count;
+		g[i].status = CLI_STATUS_ERROR;
+		if (pthread_create(&g[i].thread, NULL, run_group_main, &g[i]) != 0)
+			g[i].thread = 0;
+	}
+	for (i = 0; i <= ng; i++) {
+		if (g[i].thread)
+			pthread_join(g[i].thread, NULL);
+		if (g[i].status && !status)
+			status = g[i].status;
+	}
+	free(g);
+	return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct cli_group groups[CLI_GROUPS_MAX];
+	struct run_opts o = {0};
+	int ng, status;
+
+	ng = cli_groups_split(&argc, argv, groups, CLI_GROUPS_MAX);
+	if (ng < 0)
+		return CLI_STATUS_ERROR;
+	if (run_parse(argc, argv, &o) < 0) {
+		cli_shm_destroy(&o.shm);
+		return CLI_STATUS_ERROR;
+	}
+	if (cli_shm_create(&o.shm) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		cli_shm_destroy(&o.shm);
+		return CLI_STATUS_ERROR;
+	}
+	status = ng ? run_groups(&o, groups, (unsigned)ng) : run_command(&o);
+	cli_shm_destroy(&o.shm);
+	return status;
+}

@@ -1,0 +1,192 @@
+/* cmd_serve.c: `mvmm serve`: boot a template once, then serve clones of it on a Unix socket. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_cache.h"
+#include "core/error.h"
+#include "core/kvm.h"
+#include "load/image.h"
+#include "serve/server.h"
+
+#define SERVE_MAX_ENV 256
+
+struct serve_opts {
+	const char *socket;
+	uint64_t mem_size;
+	uint64_t timeout_ns;
+	const char *env[SERVE_MAX_ENV + 1];
+	int nenv;
+	int replace;
+	struct cache_opts cache; /* --cache-dir, --no-cache, --cache-max */
+	char **guest_argv;
+};
+
+static int serve_usage(const char *why)
+{
+	fprintf(stderr, "mvmm serve: %s\n(see 'mvmm --help')\n", why);
+	return -1;
+}
+
+static int serve_parse(int argc, char **argv, struct serve_opts *o)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 'S'},
+		{"mem", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 't'},
+		{"env", required_argument, NULL, 'e'},
+		{"replace", no_argument, NULL, 'R'},
+		CLI_CACHE_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->mem_size = MVMM_MEM_DEFAULT;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			o->socket = optarg;
+			break;
+		case 'm':
+			if (cli_parse_size(optarg, &o->mem_size) < 0)
+				return serve_usage("--mem needs a size such as 64M or 1G");
+			break;
+		case 't':
+			if (cli_parse_seconds(optarg, &o->timeout_ns) < 0)
+				return serve_usage("--timeout needs a positive number of seconds");
+			break;
+		case 'e':
+			if (o->nenv == SERVE_MAX_ENV)
+				return serve_usage("too many --env options");
+			o->env[o->nenv++] = optarg;
+			break;
+		case 'R':
+			o->replace = 1;
+			break;
+		case CLI_CACHE_DIR:
+		case CLI_CACHE_OFF:
+		case CLI_CACHE_MAX:
+			if (cli_cache_option(&o->cache, c, optarg, "serve") < 0)
+				return -1;
+			break;
+		default:
+			return serve_usage("unknown option or missing value");
+		}
+	}
+	if (!o->socket)
+		return serve_usage("--socket PATH is required");
+	if (optind >= argc)
+		return serve_usage("no guest program given");
+	o->guest_argv = argv + optind;
+	return 0;
+}
+
+/* SIGTERM and SIGINT become a readable fd; blocked before any thread exists, so in all. */
+static int serve_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_opts o = {0};
+	struct kvm_sys kvm = {.fd = -1};
+	struct srv_config cfg = {0};
+	struct vm_result res;
+	struct cache_status cst;
+	struct template *tpl = NULL;
+	struct image *pie = NULL;
+	struct srv *s;
+	int status = CLI_STATUS_ERROR, sfd;
+
+	if (serve_parse(argc, argv, &o) < 0)
+		return CLI_STATUS_ERROR;
+	signal(SIGPIPE, SIG_IGN);
+	cli_raise_fd_limit();
+	sfd = serve_signals();
+	if (sfd < 0) {
+		perror("mvmm serve: signalfd");
+		return CLI_STATUS_ERROR;
+	}
+	memset(&res, 0, sizeof(res));
+	cfg.path = o.socket;
+	cfg.argv = (const char *const *)o.guest_argv;
+	cfg.envp = o.env;
+	cfg.timeout_ns = o.timeout_ns;
+	cfg.replace = o.replace;
+	cfg.stop_fd = sfd;
+	if (kvm_sys_open(&kvm) < 0) {
+		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
+		goto out;
+	}
+	/*
+	 * A PIE guest gets a new random base in each server generation, and so
+	 * a freshly booted template (a cached one would pin the base); any
+	 * other guest's template comes through the image cache.
+	 */
+	pie = image_load_file_random(o.guest_argv[0], o.mem_size);
+	if (pie && !pie->prog.pie) {
+		image_put(pie);
+		pie = NULL;
+	}
+	memset(&cst, 0, sizeof(cst));
+	if (!pie) {
+		struct vm_config vc = {.argv = cfg.argv, .envp = cfg.envp, .in_fd = -1,
+				       .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
+				       .timeout_ns = cfg.timeout_ns};
+
+		tpl = cache_load_template(&o.cache, &kvm, o.guest_argv[0], o.mem_size, &vc, &res,
+					  &cst);
+		cli_cache_warn(&cst);
+	}
+	cfg.tpl = tpl;
+	s = tpl ? srv_create(&kvm, tpl->img, &cfg, &res)
+		: pie ? srv_create(&kvm, pie, &cfg, &res) : NULL;
+	if (pie) {
+		fprintf(stderr, "mvmm serve: PIE guest loaded at 0x%lx\n",
+			(unsigned long)pie->prog.lo);
+		image_put(pie);
+	}
+	if (!s) {
+		if (res.end != VM_END_NONE && res.end != VM_END_HOST_ERROR && res.report)
+			fprintf(stderr, "mvmm serve: template: %s", res.report);
+		else if (res.end != VM_END_NONE && res.end != VM_END_HOST_ERROR && res.message[0])
+			fprintf(stderr, "mvmm serve: template: %s\n", res.message);
+		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
+		vm_result_clear(&res);
+		goto out;
+	}
+	vm_result_clear(&res);
+	if (srv_warning(s))
+		fprintf(stderr, "mvmm serve: warning: %s\n", srv_warning(s));
+	fprintf(stderr, "mvmm serve: ready on %s (template %s in %.1f ms)\n", o.socket,
+		cst.outcome == CACHE_HIT ? "mapped from the cache" : "booted",
+		(double)srv_boot_ns(s) / 1e6);
+	status = 0;
+	if (srv_run(s) < 0) {
+		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
+		status = CLI_STATUS_ERROR;
+	}
+	srv_destroy(s);
+out:
+	template_put(tpl);
+	kvm_sys_close(&kvm);
+	close(sfd);
+	return status;
+}

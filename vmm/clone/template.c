@@ -1,0 +1,236 @@
+/* template.c: freeze a guest at MVMM_HC_READY into a sealed memfd plus vCPU state; clone it. */
+#define _GNU_SOURCE
+#include "template.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fdio.h"
+#include "guestabi/guest.h"
+#include "mem/memstat.h"
+#include "shellpool.h"
+
+#define TEMPLATE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+static int page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[MVMM_PAGE_SIZE];
+
+	return memcmp(p, zero, MVMM_PAGE_SIZE) == 0;
+}
+
+static int write_page(int fd, const uint8_t *src, uint64_t off)
+{
+	if (fd_pwrite_all(fd, src, MVMM_PAGE_SIZE, off) < 0)
+		return err_sys("writing template memory");
+	return 0;
+}
+
+/* Copies the pages of [first, first + n) that hold data, given their pagemap entries. */
+static int capture_pages(const struct vm *vm, int fd, uint64_t first, uint64_t n,
+			 const uint64_t *entries, uint64_t *data_pages)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t page = first + i;
+		const uint8_t *src = vm->mem.host + page * MVMM_PAGE_SIZE;
+
+		if (!memstat_entry_private(entries[i]) && !image_page_has_data(vm->img, page))
+			continue; /* untouched hole: stays a hole */
+		if (page_is_zero(src))
+			continue;
+		if (write_page(fd, src, page * MVMM_PAGE_SIZE) < 0)
+			return -1;
+		(*data_pages)++;
+	}
+	return 0;
+}
+
+int template_capture_memory(const struct vm *vm, uint64_t *data_pages)
+{
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, *entries;
+	int fd;
+
+	*data_pages = 0;
+	fd = memfd_create("mvmm-template", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return err_sys("memfd_create");
+	if (ftruncate(fd, (off_t)vm->mem.size) < 0) {
+		err_sys("sizing the template memfd");
+		goto fail;
+	}
+	entries = memstat_pagemap(vm);
+	if (!entries)
+		goto fail;
+	if (capture_pages(vm, fd, 0, npages, entries, data_pages) < 0) {
+		free(entries);
+		goto fail;
+	}
+	free(entries);
+	if (fcntl(fd, F_ADD_SEALS, TEMPLATE_SEALS) < 0) {
+		err_sys("sealing the template memfd");
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+struct template *template_from_parts(struct image *img, int memfd, const struct vcpu_state *st,
+				     uint64_t ready_block)
+{
+	struct template *tpl = calloc(1, sizeof(*tpl));
+
+	if (!tpl) {
+		close(memfd);
+		err_set("out of memory");
+		return NULL;
+	}
+	tpl->refs = 1;
+	tpl->img = image_get(img);
+	tpl->memfd = memfd;
+	if (data_map_of_fd(memfd, img->mem_size, &tpl->data_map, &tpl->data_pages) < 0) {
+		template_put(tpl);
+		return NULL;
+	}
+	tpl->mem_size = img->mem_size;
+	tpl->state = *st;
+	tpl->ready_block = ready_block;
+	tpl->next_clone = 1;
+	return tpl;
+}
+
+/* The frozen guest's state, with its pending `out` completed (RIP past it). */
+static struct template *template_freeze(struct vm *vm)
+{
+	struct vcpu_state st;
+	uint64_t pages;
+	int fd;
+
+	if (vcpu_complete_io(vm->vcpu_fd, vm->run) < 0 || vcpu_state_save(vm->vcpu_fd, &st) < 0)
+		return NULL;
+	fd = template_capture_memory(vm, &pages);
+	if (fd < 0)
+		return NULL;
+	return template_from_parts(vm->img, fd, &st, vm->ready_block);
+}
+
+struct template *template_create(struct kvm_sys *kvm, struct image *img,
+				 const struct vm_config *cfg, struct vm_result *res)
+{
+	struct vm_config c = *cfg;
+	struct template *tpl = NULL;
+	uint64_t t0 = vm_now_ns();
+	struct vm *vm;
+
+	c.template_mode = 1;
+	memset(res, 0, sizeof(*res));
+	vm = vm_create(kvm, img, &c);
+	if (!vm)
+		return NULL;
+	if (vm_run(vm, res) == 0 && res->end == VM_END_READY) {
+		tpl = template_freeze(vm);
+		if (tpl)
+			tpl->boot_ns = vm_now_ns() - t0;
+	} else if (res->end != VM_END_HOST_ERROR) {
+		err_set("the template guest ended before calling ready");
+	}
+	vm_destroy(vm);
+	return tpl;
+}
+
+static void template_put_opaque(void *tpl)
+{
+	template_put(tpl);
+}
+
+/* A clone's own number in the ready block (or the resume value), then the template's vCPU state. */
+static int template_resume(struct vm *vm, struct template *tpl)
+{
+	int64_t *ret;
+
+	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
+	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
+	if (!ret)
+		return err_set("template's ready block 0x%lx is outside guest memory",
+			       (unsigned long)tpl->ready_block);
+	*ret = tpl->resume_ret ? tpl->resume_ret : (int64_t)vm->clone_no;
+	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
+}
+
+/* Resumes a clone in a fresh shell: the template's memory, state, and its own number. */
+static int template_load_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
+{
+	vm_apply_config(vm, cfg);
+	vm->template_mode = 0;
+	if (image_hold_in_vm(vm, tpl->img) < 0)
+		return -1;
+	vm->up = &guest_upcalls;
+	vm->data_map = tpl->data_map;
+	vm->tpl = template_get(tpl);
+	vm->tpl_put = template_put_opaque;
+	/*
+	 * A shell warmed over this template's memory already maps it: only the
+	 * ring-0 stack page was written (by the warm-up's stub), and the
+	 * shadow MMU keeps what the warm-up built. Remapping would throw that away.
+	 */
+	if (vm->mapped_memfd != tpl->memfd && vm_map_memfd(vm, tpl->memfd) < 0)
+		return -1;
+	return template_resume(vm, tpl);
+}
+
+int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg)
+{
+	vm_apply_config(vm, cfg);
+	vm->template_mode = 0;
+	vm->deadline_ns = 0;
+	vm->stop = 0;
+	vm_close_files(vm);
+	/* Mapping the template again drops every page the last guest wrote. */
+	if (vm_map_memfd(vm, tpl->memfd) < 0)
+		return -1;
+	/* Clears whatever the last run left pending (an exception, an interrupt). */
+	if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &tpl->state.events) < 0)
+		return err_sys("KVM_SET_VCPU_EVENTS");
+	return template_resume(vm, tpl);
+}
+
+struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,
+			  const struct vm_config *cfg)
+{
+	struct vm *vm = pool ? shell_pool_get(pool) : vm_shell_create(kvm, tpl->mem_size);
+
+	if (!vm)
+		return NULL;
+	if (template_load_clone(vm, tpl, cfg) < 0) {
+		vm_destroy(vm);
+		return NULL;
+	}
+	if (cfg->lean)
+		vm_drop_vm_fd(vm);
+	return vm;
+}
+
+struct template *template_get(struct template *tpl)
+{
+	__atomic_add_fetch(&tpl->refs, 1, __ATOMIC_RELAXED);
+	return tpl;
+}
+
+void template_put(struct template *tpl)
+{
+	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	close(tpl->memfd);
+	free(tpl->data_map);
+	image_put(tpl->img);
+	free(tpl);
+}

@@ -1,0 +1,67 @@
+/* template.h: a guest frozen at its ready point, and clones made from it. */
+#ifndef MVMM_TEMPLATE_H
+#define MVMM_TEMPLATE_H
+
+#include <stdint.h>
+
+#include "core/vcpu_state.h"
+#include "core/vm.h"
+#include "load/image.h"
+
+struct shell_pool;
+
+struct template {
+	int refs;
+	struct image *img;	  /* program symbols and layout */
+	int memfd;		  /* the frozen memory, sealed; holes stay holes */
+	uint64_t mem_size;
+	uint64_t data_pages;	  /* pages the memfd holds */
+	uint8_t *data_map;	  /* which ones (one bit per page) */
+	struct vcpu_state state;  /* as MVMM_HC_READY returns */
+	uint64_t ready_block;	  /* GPA of the ready call's block: each clone's number goes here */
+	int64_t resume_ret;	  /* non-zero: clones get this `ret` instead (snapshot at a checkpoint) */
+	uint64_t next_clone;	  /* clone numbers start at 1 */
+	uint64_t boot_ns;	  /* how long the template took to reach ready */
+};
+
+/*
+ * Boots img with cfg until it calls MVMM_HC_READY, then freezes it: vCPU
+ * state and memory (copied into a new sealed memfd) become the template.
+ * If the guest ends another way (exits, faults, times out) returns NULL and
+ * *res says how; on a host failure returns NULL with the message set.
+ */
+struct template *template_create(struct kvm_sys *kvm, struct image *img,
+				 const struct vm_config *cfg, struct vm_result *res);
+
+/*
+ * A template made from memory already in a sealed memfd and a saved state
+ * (snapshots on disk); takes ownership of memfd.
+ */
+struct template *template_from_parts(struct image *img, int memfd, const struct vcpu_state *st,
+				     uint64_t ready_block);
+
+/*
+ * A new VM resuming from the template's ready point with its own clone
+ * number (MVMM_HC_READY's return) and cfg->request. The shell comes from
+ * pool when given (pre-created off the critical path), else is made here.
+ */
+struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,
+			  const struct vm_config *cfg);
+
+/*
+ * Turns vm, a finished clone of tpl, into a new clone of it: the template's
+ * memory mapped again (dropping every page the last guest wrote), pending
+ * events cleared, the state restored, a new clone number.
+ */
+int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg);
+
+struct template *template_get(struct template *tpl);
+void template_put(struct template *tpl);
+
+/*
+ * Copies the guest memory of vm into a new sealed memfd: pages the guest
+ * wrote or the image holds; all-zero pages stay holes.
+ */
+int template_capture_memory(const struct vm *vm, uint64_t *data_pages);
+
+#endif

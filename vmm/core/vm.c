@@ -1,0 +1,463 @@
+/*
+ * vm.c: VM shells (a VM, its memslot, one vCPU), the run loop with its
+ * deadline and kick signal, pausing for dedup, extensions, teardown.
+ */
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "exit.h"
+#include "layout.h"
+#include "vcpu_state.h"
+#include "x86.h"
+
+/* The kvm_run of the vCPU this thread is running, for the kick signal handler. */
+static _Thread_local struct kvm_run *vm_running;
+static pthread_once_t vm_signal_once = PTHREAD_ONCE_INIT;
+static int vm_signal_ok;
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int vm_deadline_passed(const struct vm *vm)
+{
+	return vm->deadline_ns && vm_now_ns() >= vm->deadline_ns;
+}
+
+/*
+ * The handler only asks KVM to return: a signal landing before KVM_RUN is
+ * entered leaves immediate_exit set, so the next KVM_RUN returns EINTR at
+ * once and the kick is never lost.
+ */
+static void vm_kick_handler(int sig)
+{
+	(void)sig;
+	if (vm_running)
+		vm_running->immediate_exit = 1;
+}
+
+static void vm_install_signal(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vm_kick_handler;
+	sigemptyset(&sa.sa_mask);
+	vm_signal_ok = sigaction(VM_KICK_SIGNAL, &sa, NULL) == 0;
+}
+
+int vm_map_memfd(struct vm *vm, int memfd)
+{
+	/* MAP_PRIVATE: the guest's writes are copied on write; the memfd never changes. */
+	if (mmap(vm->mem.host, vm->mem.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, memfd, 0) == MAP_FAILED)
+		return err_sys("mapping guest memory");
+	vm->mapped_memfd = memfd;
+	return 0;
+}
+
+static int vm_shell_memory(struct vm *vm, uint64_t mem_size)
+{
+	struct kvm_userspace_memory_region slot;
+	void *mem;
+
+	/* Reserved, inaccessible until a guest is mapped over it. */
+	mem = mmap(NULL, mem_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return err_sys("reserving guest memory");
+	vm->mem.host = mem;
+	vm->mem.size = mem_size;
+	memset(&slot, 0, sizeof(slot));
+	slot.memory_size = mem_size;
+	slot.userspace_addr = (uintptr_t)mem;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return err_sys("KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+static int vm_shell_vcpu(struct vm *vm)
+{
+	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		return err_sys("KVM_CREATE_VCPU");
+	vm->run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		return err_sys("mapping kvm_run");
+	}
+	return 0;
+}
+
+struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
+{
+	struct vm *vm;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		err_set("out of memory");
+		return NULL;
+	}
+	vm->kvm = kvm;
+	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
+	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
+		vm->files[i] = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		err_sys("KVM_CREATE_VM");
+		goto fail;
+	}
+	if (vm_shell_memory(vm, mem_size) < 0 || vm_shell_vcpu(vm) < 0)
+		goto fail;
+	return vm;
+fail:
+	vm_destroy(vm);
+	return NULL;
+}
+
+/*
+ * Runs the shell's vCPU once, through exception stub 0 at CPL0 over memfd's
+ * tables (three instructions: push, push, out to the fault port), so that
+ * the cost of a vCPU's first KVM_RUN (~100 us here) is paid before a clone
+ * needs it. The clone then maps its own memory and restores its own state.
+ */
+int vm_shell_warm(struct vm *vm, int memfd)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (vm_map_memfd(vm, memfd) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return err_sys("warming a VM shell");
+	x86_user_sregs(&sregs);
+	sregs.cs.selector = MVMM_SEL_KCODE;
+	sregs.cs.dpl = 0;
+	sregs.ss.selector = MVMM_SEL_KDATA;
+	sregs.ss.dpl = 0;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = MVMM_STUBS_GPA;
+	regs.rsp = MVMM_R0STACK_TOP;
+	regs.rflags = 0x2;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0 || ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0)
+		return err_sys("warming a VM shell");
+	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != MVMM_FAULT_PORT)
+		return err_set("warming a VM shell: unexpected exit %u", vm->run->exit_reason);
+	return vcpu_complete_io(vm->vcpu_fd, vm->run);
+}
+
+void vm_close_files(struct vm *vm)
+{
+	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++) {
+		if (vm->files[i] >= 0)
+			close(vm->files[i]);
+		vm->files[i] = -1;
+	}
+}
+
+void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
+{
+	vm->in_fd = cfg->in_fd;
+	vm->out_fd = cfg->out_fd;
+	vm->err_fd = cfg->err_fd;
+	vm->timeout_ns = cfg->timeout_ns;
+	vm->instance = cfg->instance;
+	vm->hooks = cfg->hooks;
+	vm->hooks_ctx = cfg->hooks_ctx;
+	vm->no_share = cfg->no_share;
+	vm->template_mode = cfg->template_mode;
+	vm->request = cfg->request;
+	vm->exposed = cfg->exposed;
+	vm->shm_grants = cfg->shm;
+}
+
+/* After set-up the VM fd is only needed for new memslots: thousands of instances fit the fd limit. */
+void vm_drop_vm_fd(struct vm *vm)
+{
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+}
+
+int vm_enter_program(struct vm *vm, uint64_t entry)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return err_sys("KVM_GET_SREGS");
+	x86_user_sregs(&sregs);
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+		return err_sys("KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = entry;
+	regs.rsp = layout_stack_top(vm->mem.size);
+	regs.rdi = MVMM_BOOTINFO_GPA;
+	regs.rflags = 0x2;
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+		return err_sys("KVM_SET_REGS");
+	return 0;
+}
+
+int vm_request_init(struct vm_request *r, const char *const *args)
+{
+	size_t len = 0, argc = 0, i;
+	char *p;
+
+	for (i = 0; args && args[i]; i++, argc++)
+		len += strlen(args[i]) + 1;
+	p = malloc(len ? len : 1);
+	if (!p)
+		return err_set("out of memory");
+	r->data = p;
+	r->len = len;
+	r->argc = argc;
+	for (i = 0; i < argc; i++) {
+		size_t l = strlen(args[i]) + 1;
+
+		memcpy(p, args[i], l);
+		p += l;
+	}
+	return 0;
+}
+
+void vm_request_free(struct vm_request *r)
+{
+	free((void *)r->data);
+	r->data = NULL;
+}
+
+int vm_ext_add(struct vm *vm, const struct vm_ext *ext)
+{
+	unsigned i;
+
+	for (i = 0; i < VM_EXT_MAX && vm->ext[i]; i++)
+		if (vm->ext[i] == ext)
+			return 0;
+	if (i == VM_EXT_MAX)
+		return err_set("too many extensions on one VM");
+	vm->ext[i] = ext;
+	return 0;
+}
+
+static void vm_ext_run_end(struct vm *vm)
+{
+	for (unsigned i = 0; i < VM_EXT_MAX && vm->ext[i]; i++)
+		if (vm->ext[i]->run_end)
+			vm->ext[i]->run_end(vm);
+}
+
+/* Last registered, first released: an extension may rely on those added before it. */
+static void vm_ext_release(struct vm *vm)
+{
+	for (unsigned i = VM_EXT_MAX; i-- > 0;) {
+		if (vm->ext[i] && vm->ext[i]->release)
+			vm->ext[i]->release(vm);
+		vm->ext[i] = NULL;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	vm_ext_release(vm); /* before guest memory goes: shared regions clear their PTEs in it */
+	if (vm->run)
+		munmap(vm->run, vm->kvm->run_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	vm_close_files(vm);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->mem.host)
+		munmap(vm->mem.host, vm->mem.size);
+	if (vm->tpl_put)
+		vm->tpl_put(vm->tpl);
+	vm_request_free(&vm->argv_request);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+	free(vm);
+}
+
+void vm_result_clear(struct vm_result *res)
+{
+	free(res->report);
+	memset(res, 0, sizeof(*res));
+}
+
+/* A per-thread timer that sends the kick signal to this thread every tick after the deadline. */
+static int vm_arm_timer(struct vm *vm, timer_t *timer)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+
+	pthread_once(&vm_signal_once, vm_install_signal);
+	if (!vm_signal_ok)
+		return err_sys("installing the vCPU kick signal handler");
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = VM_KICK_SIGNAL;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
+		return err_sys("timer_create");
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(vm->timeout_ns / 1000000000ull);
+	its.it_value.tv_nsec = (long)(vm->timeout_ns % 1000000000ull);
+	/* Keep kicking: a kick that lands in a host write may be absorbed there. */
+	its.it_interval.tv_nsec = 10 * 1000 * 1000;
+	if (timer_settime(*timer, 0, &its, NULL) < 0) {
+		timer_delete(*timer);
+		return err_sys("timer_settime");
+	}
+	return 0;
+}
+
+void vm_stop(struct vm *vm, pthread_t runner)
+{
+	pthread_once(&vm_signal_once, vm_install_signal);
+	__atomic_store_n(&vm->stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vm->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vm_signal_ok)
+		pthread_kill(runner, VM_KICK_SIGNAL);
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_once(&vm_signal_once, vm_install_signal);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req++;
+	if (vm->busy) {
+		/* Under the lock: the runner re-checks pause_req before its next KVM_RUN. */
+		__atomic_store_n(&vm->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (vm_signal_ok && vm->running)
+			pthread_kill(vm->runner, VM_KICK_SIGNAL);
+	}
+	while (vm->busy)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_req > 0 && --vm->pause_req == 0)
+		pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* Marks the runner idle (no guest memory touched) and wakes a pauser waiting for that. */
+static void vm_set_idle_locked(struct vm *vm)
+{
+	if (vm->busy) {
+		vm->busy = 0;
+		pthread_cond_broadcast(&vm->pause_cond);
+	}
+}
+
+/* Before every KVM_RUN: parks while a pause is in force, then marks the runner busy. */
+static void vm_pause_point(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->pause_req) {
+		vm_set_idle_locked(vm);
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	}
+	vm->busy = 1;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_block_begin(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm_set_idle_locked(vm);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_block_end(struct vm *vm)
+{
+	vm_pause_point(vm);
+}
+
+static void vm_run_loop(struct vm *vm)
+{
+	for (;;) {
+		vm_pause_point(vm);
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno != EINTR && errno != EAGAIN) {
+				exit_host_error(vm, "KVM_RUN: %s", strerror(errno));
+				return;
+			}
+			/* Ordered against vm_stop: a stop is either seen here or re-arms the kick. */
+			__atomic_store_n(&vm->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST)) {
+				exit_host_error(vm, "stopped by the host");
+				return;
+			}
+			if (vm_deadline_passed(vm)) {
+				vm->res->end = VM_END_TIMEOUT;
+				return;
+			}
+			continue;
+		}
+		vm->res->exits++;
+		if (exit_dispatch(vm) == EXIT_STOP)
+			return;
+	}
+}
+
+int vm_run(struct vm *vm, struct vm_result *res)
+{
+	timer_t timer;
+	int timed = vm->timeout_ns > 0;
+
+	memset(res, 0, sizeof(*res));
+	vm->res = res;
+	if (timed) {
+		vm->deadline_ns = vm_now_ns() + vm->timeout_ns;
+		if (vm_arm_timer(vm, &timer) < 0) {
+			res->end = VM_END_HOST_ERROR;
+			snprintf(res->message, sizeof(res->message), "%s", mvmm_errmsg());
+			vm->res = NULL;
+			return -1;
+		}
+	}
+	vm_running = vm->run;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->runner = pthread_self();
+	vm->running = 1;
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm_run_loop(vm);
+	vm_ext_run_end(vm); /* shared regions detach all and wake peers waiting on them */
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running = 0;
+	vm_set_idle_locked(vm);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm_running = NULL;
+	if (timed) {
+		timer_delete(timer);
+		vm->run->immediate_exit = 0;
+	}
+	vm->deadline_ns = 0;
+	vm->res = NULL;
+	if (res->end == VM_END_HOST_ERROR) {
+		err_set("%s", res->message);
+		return -1;
+	}
+	return 0;
+}

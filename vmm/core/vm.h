@@ -1,0 +1,244 @@
+/*
+ * vm.h: one guest instance: a VM with one vCPU over a private mapping of
+ * guest memory; its run loop, pausing, and the hooks layers above plug in.
+ */
+#ifndef MVMM_VM_H
+#define MVMM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "gmem.h"
+#include "kvm.h"
+
+/* How a run ended. */
+enum vm_end {
+	VM_END_NONE,	    /* still running */
+	VM_END_EXIT,	    /* the guest called exit; status is its code */
+	VM_END_FAULT,	    /* a CPU exception (or triple fault); see fault and report */
+	VM_END_ABORT,	    /* the guest called abort; message is its text */
+	VM_END_GUEST_ERROR, /* the guest broke the ABI (bad hypercall, bad pointer); see message */
+	VM_END_TIMEOUT,	    /* stopped at its deadline */
+	VM_END_HOST_ERROR,  /* mvmm itself failed; see message */
+	VM_END_READY,	    /* template mode: the guest reached MVMM_HC_READY and is frozen */
+};
+
+struct vm_fault {
+	unsigned vector;
+	int triple; /* KVM_EXIT_SHUTDOWN: no frame, registers only */
+	uint64_t error_code;
+	uint64_t cr2;		   /* faulting address for #PF */
+	uint64_t rip, rsp, rflags; /* where the guest was */
+	struct kvm_regs regs;
+};
+
+struct vm_result {
+	enum vm_end end;
+	int status; /* VM_END_EXIT: 0-255 */
+	char message[512];
+	struct vm_fault fault;
+	char *report;	/* VM_END_FAULT: multi-line crash report (owned; vm_result_clear frees) */
+	uint64_t exits; /* KVM_RUN returns */
+	uint64_t hypercalls;
+	uint64_t first_hypercall_ns; /* vm_now_ns() when the first hypercall of the run arrived */
+};
+
+/* What the exit dispatcher and its handlers decide after one exit (core/exit.h). */
+enum exit_action {
+	EXIT_CONTINUE, /* handled; run the vCPU again */
+	EXIT_STOP,     /* the run is over; vm->res says how */
+};
+
+struct vm;
+struct image;
+struct shm_grant;
+struct shm_vm;
+
+/*
+ * The core calls the layers above it only through these two tables, which
+ * those layers fill: the core depends on nothing above it, and tests can
+ * drive the exit dispatcher with handlers of their own.
+ *
+ * vm_upcalls: what the guest's ABI answers, set by whoever puts a guest in
+ * the VM (guestabi/guest.h). A NULL entry means "not offered".
+ */
+struct vm_upcalls {
+	/* An `out` to hypercall port slot nr; arg is the 32-bit value written. */
+	enum exit_action (*hypercall)(struct vm *vm, unsigned nr, uint64_t arg);
+	/* The program symbol containing guest address addr and its start, for crash reports. */
+	const char *(*symbol_at)(const struct vm *vm, uint64_t addr, uint64_t *start);
+};
+
+/*
+ * vm_ext: state a layer above attaches to a VM (the image it maps, its
+ * shared-region attachments), with what to do when a run ends and when the
+ * VM is destroyed. Registered with vm_ext_add; release hooks run in the
+ * reverse order of registration, before guest memory is unmapped.
+ */
+struct vm_ext {
+	void (*run_end)(struct vm *vm);
+	void (*release)(struct vm *vm);
+};
+
+#define VM_EXT_MAX 4
+
+/* A request: argc NUL-terminated strings back to back, as MVMM_HC_REQUEST returns them. */
+struct vm_request {
+	const char *data;
+	uint64_t len;
+	uint64_t argc;
+};
+
+/* Optional callbacks that replace the default handling of guest I/O and waits. */
+struct vm_hooks {
+	/* Guest output on stream 1 or 2; returns bytes taken or -1. NULL: write to out_fd/err_fd.
+	 */
+	int64_t (*output)(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len);
+	/*
+	 * MVMM_HC_WAIT: blocks until the host releases the guest. Returns 0, or
+	 * -1 when the VM's deadline passed first. NULL: returns at once. Runs in
+	 * a vm_block_begin/end section: it must not touch guest memory.
+	 */
+	int (*wait)(void *ctx, struct vm *vm);
+	/*
+	 * MVMM_HC_CHECKPOINT: records the guest's state; returns the checkpoint
+	 * number (>= 1), or -1 on a host failure (message set). NULL: returns 0.
+	 */
+	int64_t (*checkpoint)(void *ctx, struct vm *vm);
+	/* Guest reads of stream 0; returns bytes given (0: end of file) or -1. NULL: read in_fd. */
+	int64_t (*input)(void *ctx, struct vm *vm, void *buf, uint64_t len);
+};
+
+struct vm_config {
+	const char *const *argv;   /* NULL-terminated; argv[0] is the program name */
+	const char *const *envp;   /* NULL-terminated, or NULL for none */
+	int in_fd, out_fd, err_fd; /* guest stdin/stdout/stderr; -1 to refuse */
+	uint64_t timeout_ns;	   /* 0: no limit */
+	uint64_t instance;
+	const struct vm_hooks *hooks;
+	void *hooks_ctx;
+	int no_share; /* private anonymous copy of the image instead of a shared mapping */
+	int template_mode; /* MVMM_HC_READY freezes the guest (VM_END_READY) */
+	const struct vm_request *request; /* MVMM_HC_REQUEST's answer; NULL: argv[1..] */
+	int lean;     /* close the VM fd once set up: one fd per instance, no later memslots */
+	const char *const *exposed; /* NULL-terminated host paths the guest may read (--expose) */
+	const struct shm_grant *shm; /* regions the guest may look up by name (shm.h), or NULL */
+};
+
+struct vm {
+	struct kvm_sys *kvm;
+	struct image *img; /* the program's image (load/), held through an extension */
+	const struct vm_upcalls *up; /* the guest ABI, or NULL while the VM is an empty shell */
+	const struct vm_ext *ext[VM_EXT_MAX];
+	struct gmem mem;
+	int fd;
+	int vcpu_fd;
+	int mapped_memfd; /* the memfd mapped as guest memory now (not owned), or -1 */
+	const uint8_t *data_map; /* pages the guest's source (image or template) holds (not owned) */
+	struct kvm_run *run;
+	int in_fd, out_fd, err_fd;
+	uint64_t timeout_ns;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 while not running or no limit */
+	uint64_t bootinfo_size;
+	uint64_t instance;
+	const struct vm_hooks *hooks;
+	void *hooks_ctx;
+	int no_share;
+	int template_mode;
+	uint64_t clone_no;		  /* 0, or this clone's number */
+	uint64_t ready_block;		  /* GPA of the MVMM_HC_READY block, once called */
+	uint64_t hc_arg;		  /* GPA of the hypercall block being handled */
+	const struct vm_request *request; /* not owned */
+	struct vm_request argv_request;	  /* argv[1..] for guests that are not clones (owned) */
+	void *tpl;			  /* the template a clone was made from (held) */
+	void (*tpl_put)(void *tpl);
+	struct vm_result *res; /* of the run in progress */
+	const char *const *exposed; /* not owned */
+	int files[MVMM_OPEN_MAX];   /* host fds of the guest's open files, -1 when free */
+	const struct shm_grant *shm_grants; /* not owned */
+	struct shm_vm *shm;		    /* attachments (mem/shm.c), or NULL */
+	int stop;	       /* vm_stop was called: the run ends at its next exit */
+	/* vm_pause / vm_resume, all under pause_lock: */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond; /* busy dropped to 0, or pause_req dropped */
+	int pause_req;		   /* vm_pause calls not yet resumed */
+	int busy;		   /* the runner is in KVM_RUN or handling an exit */
+	int running;		   /* vm_run is in progress on runner */
+	pthread_t runner;
+};
+
+/*
+ * Runs the vCPU on the calling thread until the guest ends, faults, breaks
+ * the ABI or reaches its deadline; fills *res. Returns 0 when the run ended
+ * for a guest reason (res->end says which) and -1 when mvmm failed (res->end
+ * is VM_END_HOST_ERROR and the message is set). A timeout interrupts the
+ * vCPU with a real-time signal (VM_KICK_SIGNAL) aimed at this thread.
+ */
+int vm_run(struct vm *vm, struct vm_result *res);
+void vm_destroy(struct vm *vm);
+
+/*
+ * From any thread: ends vm's run (now, or at once if it has not started)
+ * as a host error "stopped by the host". runner is the thread that runs
+ * or will run vm_run; it gets VM_KICK_SIGNAL.
+ */
+void vm_stop(struct vm *vm, pthread_t runner);
+
+/*
+ * From any thread but the runner's: returns once vm's vCPU is outside
+ * KVM_RUN and its thread touches no guest memory, and keeps it so until the
+ * matching vm_resume (calls nest). A vCPU in KVM_RUN is kicked out
+ * (immediate_exit + VM_KICK_SIGNAL) and parks before its next KVM_RUN; one
+ * handling an exit parks when the handler is done; one blocked in a
+ * vm_block_begin/end section (the wait hypercall) counts as paused at once
+ * and parks in vm_block_end. A VM that is not running counts as paused.
+ * For page merging (dedup.c): guest memory can be compared and remapped
+ * without a guest write slipping in between.
+ */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/*
+ * Brackets a wait in a hypercall handler on the runner's thread, during
+ * which the thread touches no guest memory: vm_pause need not wait for it to
+ * end, and vm_block_end parks while a pause is in force.
+ */
+void vm_block_begin(struct vm *vm);
+void vm_block_end(struct vm *vm);
+
+/*
+ * A shell is a VM with its memslot over a reserved address range and one
+ * vCPU, but no guest; guestabi/guest.h puts an image's program in it
+ * (vm_load_image, vm_create), clone/template.h a template's clone.
+ */
+struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size);
+/* Adds ext to vm's extensions (once: adding it again does nothing). -1 when all slots are taken. */
+int vm_ext_add(struct vm *vm, const struct vm_ext *ext);
+/* Enters the program at entry at CPL3, with the stack at the top of memory and rdi = boot info. */
+int vm_enter_program(struct vm *vm, uint64_t entry);
+void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
+/* Closes the files the guest opened through MVMM_HC_OPEN. */
+void vm_close_files(struct vm *vm);
+/* Maps memfd MAP_PRIVATE over the shell's guest memory. */
+int vm_map_memfd(struct vm *vm, int memfd);
+void vm_drop_vm_fd(struct vm *vm);
+/* Pays a shell's first-KVM_RUN cost ahead of need, over the tables in memfd (an image or template). */
+int vm_shell_warm(struct vm *vm, int memfd);
+
+/* Builds a request from a NULL-terminated list of strings; vm_request_free releases it. */
+int vm_request_init(struct vm_request *r, const char *const *args);
+void vm_request_free(struct vm_request *r);
+
+void vm_result_clear(struct vm_result *res);
+
+/* The signal that interrupts a running vCPU; mvmm installs a handler for it. */
+#define VM_KICK_SIGNAL (SIGRTMIN + 4)
+
+/* Monotonic clock in nanoseconds. */
+uint64_t vm_now_ns(void);
+
+/* Whether the run in progress has passed its deadline. */
+int vm_deadline_passed(const struct vm *vm);
+
+#endif

@@ -1,0 +1,284 @@
+/* image.c: load a guest ELF into a sealed memfd with its page and descriptor tables. */
+#define _GNU_SOURCE
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fdio.h"
+#include "core/layout.h"
+#include "mvmm_abi.h"
+#include "core/vm.h"
+#include "core/x86.h"
+#include "pagetable.h"
+
+#define IMAGE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+static int image_check_size(uint64_t *mem_size)
+{
+	/* Check before rounding: rounding a size near 2^64 up would wrap to 0. */
+	if (*mem_size < MVMM_MEM_MIN || *mem_size > MVMM_MEM_MAX)
+		return err_set("guest memory size %lu bytes is outside %u MiB .. %llu MiB",
+			       (unsigned long)*mem_size, MVMM_MEM_MIN >> 20, MVMM_MEM_MAX >> 20);
+	*mem_size = (*mem_size + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	return 0;
+}
+
+static void image_copy_segments(uint8_t *mem, const uint8_t *file,
+				const struct elfload_program *prog)
+{
+	size_t i;
+
+	/* Bytes past p_filesz stay zero: the memfd is fresh. */
+	for (i = 0; i < prog->nsegs; i++)
+		memcpy(mem + prog->segs[i].gpa, file + prog->segs[i].offset, prog->segs[i].filesz);
+}
+
+/* Writes program and tables through a shared mapping, then seals the memfd. */
+static int image_fill(struct image *img, const void *file)
+{
+	uint8_t *mem;
+
+	img->memfd = memfd_create("mvmm-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (img->memfd < 0)
+		return err_sys("memfd_create");
+	if (ftruncate(img->memfd, (off_t)img->mem_size) < 0)
+		return err_sys("sizing the image memfd");
+	mem = mmap(NULL, img->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, img->memfd, 0);
+	if (mem == MAP_FAILED)
+		return err_sys("mapping the image memfd");
+	image_copy_segments(mem, file, &img->prog);
+	x86_build_system(mem);
+	pagetable_build(mem, img->mem_size, &img->prog, img->heap_start);
+	munmap(mem, img->mem_size);
+	/* From here on nobody can change a page under a running guest. */
+	if (fcntl(img->memfd, F_ADD_SEALS, IMAGE_SEALS) < 0)
+		return err_sys("sealing the image memfd");
+	return 0;
+}
+
+/*
+ * Records which pages of fd hold data, asking the file itself (SEEK_DATA
+ * and SEEK_HOLE) so that the accounting and --no-share copies follow
+ * exactly what was written, not a guess.
+ */
+int data_map_of_fd(int fd, uint64_t size, uint8_t **map, uint64_t *pages)
+{
+	uint64_t npages = size / MVMM_PAGE_SIZE, p;
+	off_t data = 0, hole;
+
+	*pages = 0;
+	*map = calloc((npages + 7) / 8, 1);
+	if (!*map)
+		return err_set("out of memory");
+	for (;;) {
+		data = lseek(fd, data, SEEK_DATA);
+		if (data < 0)
+			break; /* ENXIO: no data after this point */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			free(*map);
+			*map = NULL;
+			return err_sys("SEEK_HOLE");
+		}
+		for (p = (uint64_t)data / MVMM_PAGE_SIZE;
+		     p < npages && p * MVMM_PAGE_SIZE < (uint64_t)hole; p++) {
+			(*map)[p >> 3] |= (uint8_t)(1u << (p & 7));
+			(*pages)++;
+		}
+		data = hole;
+	}
+	return 0;
+}
+
+static int image_map_data(struct image *img)
+{
+	return data_map_of_fd(img->memfd, img->mem_size, &img->data_map, &img->data_pages);
+}
+
+int image_copy_to(const struct image *img, uint8_t *mem)
+{
+	uint64_t npages = img->mem_size / MVMM_PAGE_SIZE, p, q;
+
+	for (p = 0; p < npages; p = q) {
+		if (!image_page_has_data(img, p)) {
+			q = p + 1;
+			continue;
+		}
+		for (q = p + 1; q < npages && image_page_has_data(img, q); q++)
+			;
+		size_t len = (size_t)(q - p) * MVMM_PAGE_SIZE;
+
+		if (fd_pread_all(img->memfd, mem + p * MVMM_PAGE_SIZE, len, p * MVMM_PAGE_SIZE) < 0)
+			return err_sys("copying the image");
+	}
+	return 0;
+}
+
+struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size)
+{
+	return image_load_buffer_at(elf, len, name, mem_size, MVMM_IMAGE_BASE);
+}
+
+struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
+				   uint64_t pie_base)
+{
+	struct image *img;
+
+	if (image_check_size(&mem_size) < 0)
+		return NULL;
+	img = calloc(1, sizeof(*img));
+	if (!img) {
+		err_set("out of memory");
+		return NULL;
+	}
+	img->memfd = -1;
+	img->refs = 1;
+	img->mem_size = mem_size;
+	img->name = strdup(name ? name : "(buffer)");
+	if (!img->name) {
+		err_set("out of memory");
+		goto fail;
+	}
+	if (elfload_parse(elf, len, mem_size, pie_base, &img->prog) < 0) {
+		err_prefix("%s", img->name);
+		goto fail;
+	}
+	img->heap_start = img->prog.hi;
+	img->heap_end = layout_guard_page(mem_size);
+	if (image_fill(img, elf) < 0 || image_map_data(img) < 0) {
+		err_prefix("%s", img->name);
+		goto fail;
+	}
+	return img;
+fail:
+	image_put(img);
+	return NULL;
+}
+
+static void *image_read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	void *buf = NULL;
+	size_t done = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_sys("%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		err_sys("%s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > MVMM_MEM_MAX) {
+		err_set("%s: file larger than any guest memory", path);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		err_set("out of memory");
+		goto out;
+	}
+	if (fd_read_all(fd, buf, (size_t)st.st_size) < 0) {
+		err_sys("%s: read", path);
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	done = (size_t)st.st_size;
+	*len = done;
+out:
+	close(fd);
+	return buf;
+}
+
+struct image *image_load_file(const char *path, uint64_t mem_size)
+{
+	return image_load_file_at(path, mem_size, MVMM_IMAGE_BASE);
+}
+
+struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base)
+{
+	struct image *img;
+	size_t len = 0;
+	void *buf;
+
+	buf = image_read_file(path, &len);
+	if (!buf)
+		return NULL;
+	img = image_load_buffer_at(buf, len, path, mem_size, pie_base);
+	free(buf);
+	return img;
+}
+
+/*
+ * A PIE placed at a random 2 MiB-aligned base in the lower quarter of guest
+ * memory above MVMM_IMAGE_BASE (each server generation gets its own), falling
+ * back to MVMM_IMAGE_BASE when the program does not fit there. An ET_EXEC
+ * program loads at its link address either way.
+ */
+struct image *image_load_file_random(const char *path, uint64_t mem_size)
+{
+	uint64_t slots = mem_size / 4 / (2u << 20), r = 0, base;
+	struct image *img;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint64_t)vm_now_ns();
+	base = MVMM_IMAGE_BASE + (slots ? r % slots : 0) * (2u << 20);
+	img = image_load_file_at(path, mem_size, base);
+	if (!img && base != MVMM_IMAGE_BASE)
+		img = image_load_file(path, mem_size);
+	return img;
+}
+
+struct image *image_get(struct image *img)
+{
+	__atomic_add_fetch(&img->refs, 1, __ATOMIC_RELAXED);
+	return img;
+}
+
+void image_put(struct image *img)
+{
+	if (!img || __atomic_sub_fetch(&img->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (img->memfd >= 0)
+		close(img->memfd);
+	elfload_free(&img->prog);
+	free(img->data_map);
+	free(img->name);
+	free(img);
+}
+
+static void image_vm_release(struct vm *vm)
+{
+	image_put(vm->img);
+	vm->img = NULL;
+}
+
+static const struct vm_ext image_vm_ext = {
+	.release = image_vm_release,
+};
+
+int image_hold_in_vm(struct vm *vm, struct image *img)
+{
+	if (vm_ext_add(vm, &image_vm_ext) < 0)
+		return -1;
+	image_get(img);
+	if (vm->img)
+		image_put(vm->img);
+	vm->img = img;
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* image.h: a guest program prepared once in a sealed memfd, mapped by every instance. */
+#ifndef MVMM_IMAGE_H
+#define MVMM_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elfload.h"
+
+struct image {
+	int memfd;	   /* sealed: F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE */
+	uint64_t mem_size; /* guest memory size; the memfd's size */
+	uint64_t heap_start;
+	uint64_t heap_end;
+	struct elfload_program prog;
+	uint8_t *data_map; /* one bit per page: 1 where the image holds data, 0 for holes */
+	uint64_t data_pages;
+	char *name; /* path or caller-given name, for messages */
+	int refs;
+};
+
+/*
+ * Prepares a guest image from an ELF file or buffer: segments loaded, page
+ * and descriptor tables built, the rest of memory left as holes (read as
+ * zero, cost nothing until written). mem_size is rounded up to 2 MiB and
+ * must lie in [MVMM_MEM_MIN, MVMM_MEM_MAX].
+ */
+struct image *image_load_file(const char *path, uint64_t mem_size);
+struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size);
+/* The same with a PIE placed at pie_base (2 MiB-aligned, >= MVMM_IMAGE_BASE). */
+struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base);
+struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
+				   uint64_t pie_base);
+/* A PIE at a random base (a new one for each call); ET_EXEC at its link address. */
+struct image *image_load_file_random(const char *path, uint64_t mem_size);
+
+/* Whether bit `page` is set in a data map (one bit per guest page). */
+static inline int data_map_test(const uint8_t *map, uint64_t page)
+{
+	return (map[page >> 3] >> (page & 7)) & 1;
+}
+
+/* Whether guest page `page` (index) holds image data rather than a hole. */
+static inline int image_page_has_data(const struct image *img, uint64_t page)
+{
+	return data_map_test(img->data_map, page);
+}
+
+/* The pages of fd (size bytes) that hold data, as a malloc'd bitmap, and how many. */
+int data_map_of_fd(int fd, uint64_t size, uint8_t **map, uint64_t *pages);
+
+/* Copies the image's data pages into mem (a private, zeroed guest-sized mapping). */
+int image_copy_to(const struct image *img, uint8_t *mem);
+
+/* Reference counting: instances hold the image they map. */
+struct image *image_get(struct image *img);
+void image_put(struct image *img);
+
+struct vm;
+/* Makes vm hold img as its program's image (vm->img), released with the VM. */
+int image_hold_in_vm(struct vm *vm, struct image *img);
+
+#endif

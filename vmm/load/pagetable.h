@@ -1,0 +1,23 @@
+/*
+ * pagetable.h: the 4 KiB page tables an image is built with (the system
+ * area, the program's segments with their ELF permissions, heap, stack).
+ */
+#ifndef MVMM_PAGETABLE_H
+#define MVMM_PAGETABLE_H
+
+#include <stdint.h>
+
+#include "elfload.h"
+
+/*
+ * Writes page tables for a guest of mem_size bytes into mem (the image,
+ * mapped). Program pages get their ELF permissions (W^X where the ELF is),
+ * heap and stack are user read-write no-execute, the system area is
+ * supervisor only, page 0 and the stack guard page are not present.
+ * Accessed and Dirty bits are preset everywhere so that the shadow MMU
+ * never writes the shared page tables (see PLATFORM.md).
+ */
+void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_program *prog,
+		     uint64_t heap_start);
+
+#endif

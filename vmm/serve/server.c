@@ -1,0 +1,643 @@
+/* server.c: the preloading server: the accept loop, a thread per connection running its clone. */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clone/shellpool.h"
+#include "clone/template.h"
+#include "core/error.h"
+
+#define SRV_STACK_SIZE	 (1u << 20) /* a clone's run (crash report, disassembly) needs more than 256K */
+#define SRV_DATA_MAX	 (64u << 10) /* guest output bytes per data frame */
+#define SRV_SEND_TIMEOUT_S 30	     /* a client that reads nothing this long is gone */
+#define SRV_DRAIN_QUIET_NS 100000000ull /* retiring: close the listener after 100 ms without connects */
+
+/* epoll tags; connection ids start above them. */
+enum { SRV_TAG_LISTEN = 1, SRV_TAG_WAKE, SRV_TAG_STOP, SRV_FIRST_ID = 16 };
+
+/* ---- the server ---- */
+
+struct srv_conn {
+	struct srv *srv;
+	int fd;
+	uint64_t id;
+	pthread_t thread;
+	struct vm *vm; /* while its clone runs; under srv->lock */
+	int gone;      /* the client left (atomic) */
+	pthread_mutex_t send_lock;
+	struct srv_conn *next, *prev;
+};
+
+struct srv {
+	struct srv_config cfg;
+	struct kvm_sys *kvm;
+	struct template *tpl;
+	struct shell_pool pool;
+	int pool_ok;
+	char *path;
+	int listen_fd, epfd, wake_fd;
+	dev_t dev;
+	ino_t ino;
+	pthread_mutex_t lock;
+	struct srv_conn *conns; /* connections being served */
+	struct srv_conn *done;	/* threads that ended, to join */
+	unsigned nconns;
+	uint64_t next_id;
+	int retiring, stopping; /* atomic */
+	char warning[512];
+};
+
+static void srv_wake(struct srv *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: the main loop is awake already */
+	}
+}
+
+static int srv_send_error(int fd, enum srv_error code, const char *msg)
+{
+	uint8_t head[8];
+
+	srv_put32(head, code);
+	srv_put32(head + 4, SRV_PROTO_VERSION);
+	return srv_send_frame(fd, SRV_ERROR, head, sizeof(head), msg, strlen(msg));
+}
+
+static int conn_send(struct srv_conn *c, uint8_t type, const void *a, size_t alen, const void *b,
+		     size_t blen)
+{
+	int r;
+
+	if (__atomic_load_n(&c->gone, __ATOMIC_ACQUIRE))
+		return -1;
+	pthread_mutex_lock(&c->send_lock);
+	r = srv_send_frame(c->fd, type, a, alen, b, blen);
+	pthread_mutex_unlock(&c->send_lock);
+	if (r < 0)
+		__atomic_store_n(&c->gone, 1, __ATOMIC_RELEASE);
+	return r;
+}
+
+/* Guest output becomes data frames; a client that left stops its clone. */
+static int64_t srv_output(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len)
+{
+	struct srv_conn *c = ctx;
+	uint64_t done = 0;
+
+	while (done < len) {
+		uint64_t n = len - done < SRV_DATA_MAX ? len - done : SRV_DATA_MAX;
+
+		if (conn_send(c, stream == 2 ? SRV_STDERR : SRV_STDOUT,
+			      (const uint8_t *)buf + done, n, NULL, 0) < 0) {
+			vm_stop(vm, pthread_self());
+			return -1;
+		}
+		done += n;
+	}
+	return (int64_t)len;
+}
+
+static const struct vm_hooks srv_hooks = {.output = srv_output};
+
+/* What `mvmm run` would print and exit with for res. */
+static uint32_t srv_describe(const struct srv *s, const struct vm_result *res, enum srv_end *end,
+			     char **text)
+{
+	uint32_t status;
+	int n = -1;
+
+	*text = NULL;
+	switch (res->end) {
+	case VM_END_EXIT:
+		*end = SRV_END_EXIT;
+		return (uint32_t)res->status;
+	case VM_END_FAULT:
+		*end = SRV_END_FAULT;
+		status = 123;
+		n = res->report ? asprintf(text, "mvmm: %s", res->report)
+				: asprintf(text, "mvmm: guest fault: %s\n", res->message);
+		break;
+	case VM_END_GUEST_ERROR:
+		*end = SRV_END_GUEST_ERROR;
+		status = 123;
+		n = asprintf(text, "mvmm: guest error: %s; guest stopped\n", res->message);
+		break;
+	case VM_END_ABORT:
+		*end = SRV_END_ABORT;
+		status = 134;
+		n = asprintf(text, "mvmm: guest aborted: %s\n", res->message);
+		break;
+	case VM_END_TIMEOUT:
+		*end = SRV_END_TIMEOUT;
+		status = 124;
+		n = asprintf(text, "mvmm: guest stopped after its timeout of %.3g s\n",
+			     (double)s->cfg.timeout_ns / 1e9);
+		break;
+	default:
+		*end = SRV_END_HOST_ERROR;
+		status = 125;
+		n = asprintf(text, "mvmm: %s\n", res->message);
+		break;
+	}
+	if (n < 0)
+		*text = NULL;
+	return status;
+}
+
+static void conn_send_status(struct srv_conn *c, const struct vm_result *res, uint64_t clone_no)
+{
+	uint8_t head[24] = {0};
+	enum srv_end end;
+	char *text;
+	size_t tlen;
+	uint32_t status = srv_describe(c->srv, res, &end, &text);
+
+	tlen = text ? strlen(text) : 0;
+	if (tlen > SRV_FRAME_MAX - 1 - sizeof(head))
+		tlen = SRV_FRAME_MAX - 1 - sizeof(head);
+	srv_put32(head, SRV_PROTO_VERSION);
+	srv_put32(head + 4, status);
+	srv_put32(head + 8, end);
+	srv_put32(head + 16, (uint32_t)clone_no);
+	srv_put32(head + 20, (uint32_t)(clone_no >> 32));
+	conn_send(c, SRV_STATUS, head, sizeof(head), text, tlen);
+	free(text);
+}
+
+/* The clone runs on this (the connection's) thread; the main thread watches for hang-ups. */
+static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
+{
+	struct srv *s = c->srv;
+	struct epoll_event ev = {.events = EPOLLONESHOT, .data.u64 = c->id};
+	struct vm_result res = {0};
+	struct vm_request req;
+	struct vm_config cfg;
+	struct vm *vm;
+	uint64_t clone_no;
+
+	if (srv_parse_request(f->data, f->len, &req) < 0) {
+		srv_send_error(c->fd, f->len >= 4 && srv_get32(f->data) != SRV_PROTO_VERSION
+					      ? SRV_E_VERSION
+					      : SRV_E_MALFORMED,
+			       mvmm_errmsg());
+		return;
+	}
+	if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
+		srv_send_error(c->fd, SRV_E_BUSY, "the server is stopping");
+		return;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.in_fd = cfg.out_fd = cfg.err_fd = -1;
+	cfg.timeout_ns = s->cfg.timeout_ns;
+	cfg.hooks = &srv_hooks;
+	cfg.hooks_ctx = c;
+	cfg.request = &req;
+	cfg.lean = 1;
+	vm = template_clone(s->tpl, s->kvm, &s->pool, &cfg);
+	if (!vm) {
+		srv_send_error(c->fd, SRV_E_CLONE, mvmm_errmsg());
+		return;
+	}
+	clone_no = vm->clone_no;
+	pthread_mutex_lock(&s->lock);
+	c->vm = vm;
+	/* Only hang-ups (EPOLLHUP is always reported): a client may half-close. */
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0 ||
+	    __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
+		vm_stop(vm, c->thread);
+	pthread_mutex_unlock(&s->lock);
+	vm_run(vm, &res);
+	pthread_mutex_lock(&s->lock);
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->vm = NULL;
+	pthread_mutex_unlock(&s->lock);
+	conn_send_status(c, &res, clone_no);
+	vm_result_clear(&res);
+	shell_pool_reap(&s->pool, vm);
+}
+
+static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
+{
+	struct srv *s = c->srv;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	uint8_t inflight[4];
+
+	if (f->len < 4 || srv_get32(f->data) != SRV_PROTO_VERSION) {
+		srv_send_error(c->fd, SRV_E_VERSION, "retire: unknown protocol version");
+		return;
+	}
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    (cred.uid != geteuid() && cred.uid != 0)) {
+		srv_send_error(c->fd, SRV_E_DENIED, "retire: only the server's own user may");
+		return;
+	}
+	__atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&s->lock);
+	srv_put32(inflight, s->nconns - 1);
+	pthread_mutex_unlock(&s->lock);
+	srv_wake(s);
+	srv_send_frame(c->fd, SRV_RETIRED, inflight, sizeof(inflight), NULL, 0);
+}
+
+static void *conn_main(void *arg)
+{
+	struct srv_conn *c = arg;
+	struct srv *s = c->srv;
+	struct timeval rt = {.tv_sec = SRV_READ_TIMEOUT_S}, st = {.tv_sec = SRV_SEND_TIMEOUT_S};
+	struct srv_frame f = {0};
+
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st));
+	switch (srv_read_frame(c->fd, &f)) {
+	case SRV_READ_OK:
+		if (f.type == SRV_REQUEST)
+			conn_serve_request(c, &f);
+		else if (f.type == SRV_RETIRE)
+			conn_retire(c, &f);
+		else
+			srv_send_error(c->fd, SRV_E_TYPE, "expected a request or retire frame");
+		break;
+	case SRV_READ_TOO_BIG:
+		srv_send_error(c->fd, SRV_E_TOO_BIG, mvmm_errmsg());
+		break;
+	case SRV_READ_TRUNCATED:
+		srv_send_error(c->fd, SRV_E_MALFORMED, "the connection closed inside a frame");
+		break;
+	default:
+		break; /* closed or timed out before a frame: nothing to answer */
+	}
+	srv_frame_free(&f);
+	pthread_mutex_lock(&s->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = s->done;
+	s->done = c;
+	s->nconns--;
+	pthread_mutex_unlock(&s->lock);
+	close(c->fd); /* only now: while listed, the main thread may shut it down */
+	srv_wake(s);
+	return NULL;
+}
+
+static void srv_join_done(struct srv *s)
+{
+	struct srv_conn *c, *next;
+
+	pthread_mutex_lock(&s->lock);
+	c = s->done;
+	s->done = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; c; c = next) {
+		next = c->next;
+		pthread_join(c->thread, NULL);
+		pthread_mutex_destroy(&c->send_lock);
+		free(c);
+	}
+}
+
+static void srv_start_conn(struct srv *s, int fd)
+{
+	struct srv_conn *c;
+	pthread_attr_t attr;
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->nconns >= SRV_MAX_CONNS) {
+		pthread_mutex_unlock(&s->lock);
+		srv_send_error(fd, SRV_E_BUSY, "too many connections");
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->id = s->next_id++;
+	pthread_mutex_init(&c->send_lock, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SRV_STACK_SIZE);
+	/* Under the lock: the thread cannot unlink itself before it is linked. */
+	err = pthread_create(&c->thread, &attr, conn_main, c);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		pthread_mutex_unlock(&s->lock);
+		srv_send_error(fd, SRV_E_BUSY, "cannot start a thread");
+		close(fd);
+		pthread_mutex_destroy(&c->send_lock);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Accepts everything queued; returns how many. */
+static unsigned srv_accept_all(struct srv *s)
+{
+	unsigned n = 0;
+
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return n; /* EAGAIN, or out of fds: the backlog waits */
+		}
+		srv_start_conn(s, fd);
+		n++;
+	}
+}
+
+/* The client of connection id hung up: stop its clone. */
+static void srv_hangup(struct srv *s, uint64_t id)
+{
+	struct srv_conn *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->conns; c; c = c->next)
+		if (c->id == id && c->vm) {
+			__atomic_store_n(&c->gone, 1, __ATOMIC_RELEASE);
+			vm_stop(c->vm, c->thread);
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Stops every clone (they answer 125) and wakes connections still waiting for a request. */
+static void srv_stop_all(struct srv *s)
+{
+	struct srv_conn *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->conns; c; c = c->next) {
+		shutdown(c->fd, SHUT_RD);
+		if (c->vm)
+			vm_stop(c->vm, c->thread);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void srv_close_listener(struct srv *s, int unlink_path)
+{
+	struct stat st;
+
+	if (s->listen_fd < 0)
+		return;
+	/* The path may belong to the next generation by now: remove only our own socket. */
+	if (unlink_path && stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		unlink(s->path);
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+	close(s->listen_fd);
+	s->listen_fd = -1;
+}
+
+int srv_run(struct srv *s)
+{
+	uint64_t quiet_since = 0;
+	int stop_seen = 0, draining = 0;
+
+	for (;;) {
+		struct epoll_event ev[64];
+		int retiring = __atomic_load_n(&s->retiring, __ATOMIC_ACQUIRE);
+		int timeout = retiring && s->listen_fd >= 0 ? 20 : -1;
+		int n = epoll_wait(s->epfd, ev, 64, timeout), i;
+		unsigned nconns;
+
+		if (n < 0 && errno != EINTR)
+			return err_sys("epoll_wait");
+		for (i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64, v;
+
+			if (tag == SRV_TAG_LISTEN) {
+				if (srv_accept_all(s))
+					quiet_since = vm_now_ns();
+			} else if (tag == SRV_TAG_WAKE) {
+				if (read(s->wake_fd, &v, sizeof(v)) < 0) {
+					/* nothing to read: woken already */
+				}
+			} else if (tag == SRV_TAG_STOP) {
+				stop_seen = 1;
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->cfg.stop_fd, NULL);
+			} else {
+				srv_hangup(s, tag);
+			}
+		}
+		srv_join_done(s);
+		retiring = __atomic_load_n(&s->retiring, __ATOMIC_ACQUIRE);
+		if (stop_seen && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+			srv_close_listener(s, 1);
+			srv_stop_all(s);
+		}
+		if (retiring && s->listen_fd >= 0) {
+			/*
+			 * Connections queued on our socket before the path moved are
+			 * ours to serve: drain until none has come for a while.
+			 */
+			if (!draining || srv_accept_all(s))
+				quiet_since = vm_now_ns();
+			draining = 1;
+			if (vm_now_ns() - quiet_since >= SRV_DRAIN_QUIET_NS)
+				srv_close_listener(s, 0);
+		}
+		pthread_mutex_lock(&s->lock);
+		nconns = s->nconns;
+		pthread_mutex_unlock(&s->lock);
+		if (s->listen_fd < 0 && nconns == 0)
+			break;
+	}
+	srv_join_done(s);
+	return 0;
+}
+
+/* ---- start-up: the socket, and taking the path over ---- */
+
+static int srv_watch(struct srv *s, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return err_sys("epoll_ctl");
+	return 0;
+}
+
+/* Asks the server at the other end of fd to retire; waits for its answer. */
+static int srv_retire_old(int fd, const char *path)
+{
+	struct timeval tv = {.tv_sec = 5};
+	struct srv_frame f = {0};
+	uint8_t ver[4];
+	int ok;
+
+	srv_put32(ver, SRV_PROTO_VERSION);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (srv_send_frame(fd, SRV_RETIRE, ver, sizeof(ver), NULL, 0) < 0)
+		return err_prefix("asking the server at %s to retire", path);
+	ok = srv_read_frame(fd, &f) == SRV_READ_OK && f.type == SRV_RETIRED;
+	if (!ok && f.type == SRV_ERROR && f.len >= 8)
+		err_set("the server at %s refused to retire: %s", path, (char *)f.data + 8);
+	else if (!ok)
+		err_set("the server at %s did not confirm its retirement", path);
+	srv_frame_free(&f);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Binds and listens at a temporary name next to the path, then renames it
+ * over the path: a client connecting at any moment finds a listening
+ * socket, the old one or ours.
+ */
+static int srv_take_path(struct srv *s)
+{
+	struct sockaddr_un sa;
+	char tmp[sizeof(sa.sun_path) + 32];
+	struct stat st;
+	int old = -1;
+
+	if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return err_set("%s exists and is not a socket", s->path);
+	if (lstat(s->path, &st) == 0) {
+		old = srv_connect(s->path);
+		if (old >= 0 && !s->cfg.replace) {
+			close(old);
+			return err_set("a server is already listening on %s (use --replace)",
+				       s->path);
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%d.new", s->path, (int)getpid());
+	if (srv_address(tmp, &sa) < 0)
+		goto fail;
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->listen_fd < 0) {
+		err_sys("socket");
+		goto fail;
+	}
+	unlink(tmp);
+	if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s->listen_fd, SOMAXCONN) < 0 || stat(tmp, &st) < 0) {
+		err_sys("binding %s", tmp);
+		unlink(tmp);
+		goto fail;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	if (rename(tmp, s->path) < 0) {
+		err_sys("renaming %s over %s", tmp, s->path);
+		unlink(tmp);
+		goto fail;
+	}
+	/* The path is ours now: an old server that does not retire only loses its clients. */
+	if (old >= 0 && srv_retire_old(old, s->path) < 0)
+		snprintf(s->warning, sizeof(s->warning), "%s", mvmm_errmsg());
+	if (old >= 0)
+		close(old);
+	return srv_watch(s, s->listen_fd, SRV_TAG_LISTEN);
+fail:
+	if (old >= 0)
+		close(old);
+	return -1;
+}
+
+struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_config *cfg,
+		       struct vm_result *tpl_res)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+	struct vm_config vc = {0};
+
+	memset(tpl_res, 0, sizeof(*tpl_res));
+	if (!s) {
+		err_set("out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->kvm = kvm;
+	s->listen_fd = s->epfd = s->wake_fd = -1;
+	s->next_id = SRV_FIRST_ID;
+	pthread_mutex_init(&s->lock, NULL);
+	s->path = strdup(cfg->path);
+	if (!s->path) {
+		err_set("out of memory");
+		goto fail;
+	}
+	vc.argv = cfg->argv;
+	vc.envp = cfg->envp;
+	vc.in_fd = -1;
+	vc.out_fd = STDOUT_FILENO;
+	vc.err_fd = STDERR_FILENO;
+	vc.timeout_ns = cfg->timeout_ns;
+	s->tpl = cfg->tpl ? template_get(cfg->tpl) : template_create(kvm, img, &vc, tpl_res);
+	if (!s->tpl)
+		goto fail;
+	if (shell_pool_start(&s->pool, kvm, img->mem_size, cfg->shells ? cfg->shells : 8,
+			     s->tpl->memfd) < 0)
+		goto fail;
+	s->pool_ok = 1;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->epfd < 0 || s->wake_fd < 0) {
+		err_sys("epoll/eventfd");
+		goto fail;
+	}
+	if (srv_watch(s, s->wake_fd, SRV_TAG_WAKE) < 0 ||
+	    (cfg->stop_fd >= 0 && srv_watch(s, cfg->stop_fd, SRV_TAG_STOP) < 0) ||
+	    srv_take_path(s) < 0)
+		goto fail;
+	return s;
+fail:
+	srv_destroy(s);
+	return NULL;
+}
+
+const char *srv_warning(const struct srv *s)
+{
+	return s->warning[0] ? s->warning : NULL;
+}
+
+uint64_t srv_boot_ns(const struct srv *s)
+{
+	return s->tpl->boot_ns;
+}
+
+void srv_destroy(struct srv *s)
+{
+	if (!s)
+		return;
+	srv_close_listener(s, 0);
+	if (s->pool_ok)
+		shell_pool_stop(&s->pool);
+	if (s->tpl)
+		template_put(s->tpl);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}

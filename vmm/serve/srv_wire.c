@@ -1,0 +1,197 @@
+/* srv_wire.c: the server's wire protocol: frames, requests and statuses, and connecting. */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+/* 1: all read; 0: end of file before the first byte; -2: end of file later; -1: error. */
+static int read_full(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (uint8_t *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys("reading from the socket");
+		if (n == 0)
+			return done ? -2 : 0;
+		done += (size_t)n;
+	}
+	return 1;
+}
+
+enum srv_read srv_read_frame(int fd, struct srv_frame *f)
+{
+	uint8_t hdr[SRV_HEADER_SIZE];
+	uint32_t len;
+	int r = read_full(fd, hdr, sizeof(hdr));
+
+	if (r <= 0)
+		return r == 0 ? SRV_READ_EOF : r == -2 ? SRV_READ_TRUNCATED : SRV_READ_IO;
+	len = srv_get32(hdr);
+	if (len == 0 || len > SRV_FRAME_MAX) {
+		err_set("frame length %u outside 1..%u", len, SRV_FRAME_MAX);
+		return SRV_READ_TOO_BIG;
+	}
+	f->type = hdr[4];
+	f->len = len - 1;
+	if (f->cap < f->len + 1) {
+		uint8_t *d = realloc(f->data, f->len + 1);
+
+		if (!d) {
+			err_set("out of memory");
+			return SRV_READ_IO;
+		}
+		f->data = d;
+		f->cap = f->len + 1;
+	}
+	r = f->len ? read_full(fd, f->data, f->len) : 1;
+	if (r <= 0)
+		return r < 0 && r != -2 ? SRV_READ_IO : SRV_READ_TRUNCATED;
+	f->data[f->len] = 0; /* convenience for text payloads; not part of the frame */
+	return SRV_READ_OK;
+}
+
+void srv_frame_free(struct srv_frame *f)
+{
+	free(f->data);
+	memset(f, 0, sizeof(*f));
+}
+
+int srv_send_frame(int fd, uint8_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	uint8_t hdr[SRV_HEADER_SIZE];
+	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)a, alen}, {(void *)b, blen}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
+
+	if (alen + blen + 1 > SRV_FRAME_MAX)
+		return err_set("frame of %zu bytes is over the limit", alen + blen + 1);
+	srv_put32(hdr, (uint32_t)(alen + blen + 1));
+	hdr[4] = type;
+	while (msg.msg_iovlen > 0) {
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys("writing to the socket");
+		while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov->iov_len) {
+			n -= (ssize_t)msg.msg_iov->iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		if (msg.msg_iovlen > 0) {
+			msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + n;
+			msg.msg_iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int srv_request_frame(const char *const *args, int argc, uint8_t **buf, size_t *len)
+{
+	size_t total = SRV_HEADER_SIZE + 8;
+	uint8_t *p;
+	int i;
+
+	if (argc < 0 || (unsigned)argc > SRV_MAX_ARGS)
+		return err_set("too many arguments (at most %u)", SRV_MAX_ARGS);
+	for (i = 0; i < argc; i++)
+		total += strlen(args[i]) + 1;
+	if (total - 4 > SRV_FRAME_MAX)
+		return err_set("the arguments take more than %u bytes", SRV_FRAME_MAX);
+	p = malloc(total);
+	if (!p)
+		return err_set("out of memory");
+	*buf = p;
+	*len = total;
+	srv_put32(p, (uint32_t)(total - 4));
+	p[4] = SRV_REQUEST;
+	srv_put32(p + 5, SRV_PROTO_VERSION);
+	srv_put32(p + 9, (uint32_t)argc);
+	p += SRV_HEADER_SIZE + 8;
+	for (i = 0; i < argc; i++) {
+		size_t l = strlen(args[i]) + 1;
+
+		memcpy(p, args[i], l);
+		p += l;
+	}
+	return 0;
+}
+
+int srv_parse_request(const uint8_t *p, size_t len, struct vm_request *req)
+{
+	uint32_t argc, nuls = 0;
+	size_t i;
+
+	if (len < 8)
+		return err_set("request payload of %zu bytes is shorter than its 8-byte head", len);
+	if (srv_get32(p) != SRV_PROTO_VERSION)
+		return err_set("protocol version %u, this server speaks %u", srv_get32(p),
+			       SRV_PROTO_VERSION);
+	argc = srv_get32(p + 4);
+	if (argc > SRV_MAX_ARGS)
+		return err_set("%u arguments, at most %u", argc, SRV_MAX_ARGS);
+	for (i = 8; i < len; i++)
+		nuls += p[i] == 0;
+	if (nuls != argc || (len > 8 && p[len - 1] != 0))
+		return err_set("request holds %u NUL-terminated strings, argc says %u", nuls, argc);
+	req->data = (const char *)p + 8;
+	req->len = len - 8;
+	req->argc = argc;
+	return 0;
+}
+
+int srv_parse_status(const uint8_t *p, size_t len, struct srv_status *st)
+{
+	if (len < 24)
+		return err_set("status frame of %zu bytes is too short", len);
+	st->status = srv_get32(p + 4);
+	st->end = srv_get32(p + 8);
+	st->clone_no = (uint64_t)srv_get32(p + 16) | (uint64_t)srv_get32(p + 20) << 32;
+	st->text = (const char *)p + 24;
+	st->text_len = len - 24;
+	return 0;
+}
+
+int srv_address(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return err_set("socket path %s is longer than %zu bytes", path,
+			       sizeof(sa->sun_path) - 1);
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int srv_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (srv_address(path, &sa) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_sys("socket");
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		err_sys("cannot connect to %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
