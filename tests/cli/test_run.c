@@ -205,7 +205,7 @@ Test(run, not_an_elf)
 	struct t_proc p;
 
 	/* the test's own source: text, not an ELF */
-	T_MVMM(&p, T_LIMIT_MS, "run", "tests/test_run.c");
+	T_MVMM(&p, T_LIMIT_MS, "run", "tests/cli/test_run.c");
 	expect_error(&p, "not an ELF");
 	cr_expect_eq(lines(p.err), 1, "one line, not:\n%s", p.err);
 	t_proc_free(&p);

@@ -82,7 +82,7 @@ Test(leak, two_hundred_images)
 	}
 	/* failed loads clean up too */
 	for (i = 0; i < 50; i++) {
-		cr_assert_null(image_load_file("tests/test_leak.c", 16u << 20));
+		cr_assert_null(image_load_file("tests/core/test_leak.c", 16u << 20));
 		cr_assert_null(image_load_file("build/no/such.elf", 16u << 20));
 		cr_assert_null(image_load_file(T_GUEST("hello"), 1u << 20));
 	}

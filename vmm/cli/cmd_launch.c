@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/fdio.h"
-#include "serve/server.h"
+#include "serve/srv_wire.h"
 
 static int launch_usage(const char *why)
 {

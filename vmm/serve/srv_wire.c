@@ -1,6 +1,6 @@
 /* srv_wire.c: the server's wire protocol: frames, requests and statuses, and connecting. */
 #define _GNU_SOURCE
-#include "server.h"
+#include "srv_wire.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,0 +1,160 @@
+/*
+ * srv_wire.h: the wire protocol between `mvmm serve` and its clients: frames,
+ * requests, statuses and connecting; the server (server.h) and clients use it.
+ */
+#ifndef MVMM_SRV_WIRE_H
+#define MVMM_SRV_WIRE_H
+
+/*
+ * Wire protocol, version 1 (`mvmm serve` / `mvmm launch`).
+ *
+ * A Unix stream socket. All integers are little-endian. Everything sent in
+ * either direction is a frame:
+ *
+ *     u32 len        bytes that follow: the type byte and the payload,
+ *                    1 .. SRV_FRAME_MAX (1 MiB)
+ *     u8  type
+ *     u8  payload[len - 1]
+ *
+ * A connection carries one exchange. The client sends exactly one frame:
+ *
+ *   SRV_REQUEST (0x01)  u32 version (SRV_PROTO_VERSION), u32 argc, then argc
+ *                       NUL-terminated strings back to back, filling the
+ *                       payload exactly; argc <= SRV_MAX_ARGS. The strings
+ *                       become the clone's request (MVMM_HC_REQUEST).
+ *   SRV_RETIRE  (0x02)  u32 version. Only from a peer with the server's own
+ *                       uid (or root). The server stops accepting once its
+ *                       listen backlog is drained, finishes the clones in
+ *                       flight, and exits. Sent by `serve --replace` after it
+ *                       has renamed its own socket over the path.
+ *
+ * The server answers a request with any number of data frames, in the order
+ * the clone wrote them, then one final frame, then closes the connection:
+ *
+ *   SRV_STDOUT  (0x10)  bytes the clone wrote to its stdout
+ *   SRV_STDERR  (0x11)  bytes the clone wrote to its stderr
+ *   SRV_STATUS  (0x12)  final: u32 version, u32 status (the exit status
+ *                       `mvmm run` would give: the guest's code 0-255, 123
+ *                       fault or guest error, 124 timeout, 125 mvmm error,
+ *                       134 abort), u32 end (enum srv_end), u32 zero,
+ *                       u64 clone number (0: no clone was made), then the
+ *                       text for the client's stderr (possibly empty; the
+ *                       crash report after a fault), not NUL-terminated.
+ *   SRV_ERROR   (0x13)  final: u32 code (enum srv_error), u32 the server's
+ *                       protocol version, then a one-line message. Sent for
+ *                       a malformed, truncated or oversized frame, an unknown
+ *                       type or version, when no clone could be made, or when
+ *                       the server is stopping. The server carries on.
+ *   SRV_RETIRED (0x14)  the answer to SRV_RETIRE: u32 clones in flight.
+ *
+ * A client that closes its connection (fully; a half-close is allowed)
+ * before the final frame has its clone stopped and freed. A client that
+ * sends nothing for SRV_READ_TIMEOUT_S seconds is dropped.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/vm.h"
+
+/* Little-endian integers on the wire. */
+static inline void srv_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t srv_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define SRV_PROTO_VERSION 1u
+#define SRV_FRAME_MAX	  (1u << 20) /* type + payload */
+#define SRV_HEADER_SIZE	  5u
+#define SRV_MAX_ARGS	  4096u
+#define SRV_MAX_CONNS	  4096u /* connections served at once; more get SRV_E_BUSY */
+#define SRV_READ_TIMEOUT_S 10
+
+enum srv_frame_type {
+	SRV_REQUEST = 0x01,
+	SRV_RETIRE = 0x02,
+	SRV_STDOUT = 0x10,
+	SRV_STDERR = 0x11,
+	SRV_STATUS = 0x12,
+	SRV_ERROR = 0x13,
+	SRV_RETIRED = 0x14,
+};
+
+/* How a clone ended, on the wire (stable; not enum vm_end). */
+enum srv_end {
+	SRV_END_EXIT = 1,
+	SRV_END_FAULT = 2,
+	SRV_END_ABORT = 3,
+	SRV_END_GUEST_ERROR = 4,
+	SRV_END_TIMEOUT = 5,
+	SRV_END_HOST_ERROR = 6, /* includes a clone stopped by the server */
+};
+
+enum srv_error {
+	SRV_E_MALFORMED = 1, /* bad payload, or a frame cut short */
+	SRV_E_TOO_BIG = 2,   /* length 0 or over SRV_FRAME_MAX */
+	SRV_E_VERSION = 3,   /* unknown protocol version */
+	SRV_E_TYPE = 4,	     /* not a request or retire frame */
+	SRV_E_BUSY = 5,	     /* too many connections, or the server is stopping */
+	SRV_E_CLONE = 6,     /* the clone could not be made */
+	SRV_E_DENIED = 7,    /* retire from another user */
+};
+
+/* A frame as read; data is reused between reads and freed by srv_frame_free. */
+struct srv_frame {
+	uint8_t type;
+	uint8_t *data; /* payload */
+	uint32_t len;  /* payload bytes */
+	size_t cap;
+};
+
+enum srv_read {
+	SRV_READ_OK = 1,
+	SRV_READ_EOF = 0,	/* closed cleanly between frames */
+	SRV_READ_IO = -1,	/* read error or timeout (errmsg set) */
+	SRV_READ_TRUNCATED = -2, /* closed inside a frame */
+	SRV_READ_TOO_BIG = -3,	/* length 0 or over SRV_FRAME_MAX */
+};
+
+/* Reads one frame (blocking, EINTR retried). */
+enum srv_read srv_read_frame(int fd, struct srv_frame *f);
+void srv_frame_free(struct srv_frame *f);
+
+/*
+ * Writes one frame whose payload is a then b (either may be empty) with
+ * MSG_NOSIGNAL; -1 when the peer is gone or the write timed out.
+ */
+int srv_send_frame(int fd, uint8_t type, const void *a, size_t alen, const void *b, size_t blen);
+
+/* A whole SRV_REQUEST frame (header included) for args; malloc'd into *buf. */
+int srv_request_frame(const char *const *args, int argc, uint8_t **buf, size_t *len);
+
+/* Checks a SRV_REQUEST payload; *req points into p. -1 with the reason in errmsg. */
+int srv_parse_request(const uint8_t *p, size_t len, struct vm_request *req);
+
+struct srv_status {
+	uint32_t status;
+	uint32_t end;
+	uint64_t clone_no;
+	const char *text; /* points into the payload; not NUL-terminated */
+	size_t text_len;
+};
+
+/* Decodes a SRV_STATUS payload; -1 when malformed. */
+int srv_parse_status(const uint8_t *p, size_t len, struct srv_status *st);
+
+/* Connects to the server socket at path; -1 with errmsg set. */
+int srv_connect(const char *path);
+
+struct sockaddr_un;
+/* Fills sa with the Unix socket address of path; -1 if path does not fit. */
+int srv_address(const char *path, struct sockaddr_un *sa);
+
+#endif
