@@ -14,12 +14,12 @@ AR         := ar
 WARN       := -Wall -Wextra -Werror
 CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
 CPPFLAGS   := -I$(SHARED_INC) -Ivmm -MMD -MP
-LDLIBS     := -lelf -lcapstone -lxxhash -lpthread
+LDLIBS     := -lelf -lcapstone -lxxhash -lseccomp -lpthread
 # The command links libelf, zlib and capstone statically and is not PIE: the
 # dynamic loader's relocation of capstone's tables alone costs ~1 ms per start
 # here (measured), more than creating the VM.
 CLI_LDFLAGS := -no-pie
-CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -Wl,-Bdynamic -lpthread
+CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -lseccomp -Wl,-Bdynamic -lpthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # The library's layers, lowest first: a file may include headers of its own layer and of the
@@ -35,14 +35,16 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
 CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
-DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev pkg-config
+DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config
 DEPS_TEST  := libcriterion-dev
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
+DEPS_FUZZ  := clang libclang-rt-14-dev
 
 .PHONY: all demo test test-plain test-asan bench clean deps
 all: $(BUILD)/mvmm $(BUILD)/libmvmm.a guest
 
 # Checks for the packages and installs what is missing (as root), else says what to install.
+# One apt-get at a time (flock): make -j checks several lists at once.
 $(BUILD)/.deps-%: Makefile
 	@mkdir -p $(BUILD)
 	@missing=""; \
@@ -52,8 +54,10 @@ $(BUILD)/.deps-%: Makefile
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing Debian packages:$$missing"; \
-			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
-				>$(BUILD)/apt-$*.log 2>&1 || { cat $(BUILD)/apt-$*.log; exit 1; }; \
+			{ flock 9 && apt-get update -qq && \
+			  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+				9>$(BUILD)/.apt-lock >$(BUILD)/apt-$*.log 2>&1 || \
+				{ cat $(BUILD)/apt-$*.log; exit 1; }; \
 		else \
 			echo "mvmm needs these Debian packages: sudo apt-get install$$missing"; exit 1; \
 		fi; \
@@ -127,6 +131,7 @@ install: all $(LIB_SO) guest-sdk
 -include guest/guest.mk
 -include guest/lang/lang.mk
 -include tests/tests.mk
+-include tests/fuzz.mk
 -include bench/bench.mk
 
 # The benchmarks' yardsticks (QEMU, lua5.4) and plots (gnuplot) are Debian packages too.

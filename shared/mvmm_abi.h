@@ -71,7 +71,7 @@ enum mvmm_error {
 	MVMM_EBUSY = 8,	     /* the address range overlaps an attachment */
 	MVMM_ENOSPC = 9,     /* too many attachments */
 	MVMM_ETIMEDOUT = 10, /* the wait's own timeout passed */
-	MVMM_EPIPE = 11,     /* no peer left: the others attached have ended, or it was revoked */
+	MVMM_EPIPE = 11,     /* no peer left: the others have ended, or it was revoked */
 	MVMM_EPERM = 12,     /* a read-only handle used for a read-write attachment */
 };
 
@@ -291,8 +291,10 @@ struct mvmm_hc_shm_notify {
  * else sleeps until a notify, timeout_ns (0: do not sleep; MVMM_SHM_FOREVER)
  * or the guest's own deadline. With MVMM_SHM_WAIT_NOTIFY it first notifies
  * (and then waits for a notify from someone else). -MVMM_EPIPE when no other
- * guest is attached and one that was attached has ended (or the host
- * revoked the region): a peer that dies never leaves its partner asleep.
+ * guest is attached and one that was attached has ended, or when every
+ * other guest the host gave the region to has ended, attached or not (or
+ * the host revoked the region): a peer that dies, or never comes, never
+ * leaves its partner asleep.
  */
 struct mvmm_hc_shm_wait {
 	int64_t ret; /* OUT: 0, or -MVMM_ENOENT, EINVAL, ETIMEDOUT, EPIPE */

@@ -59,6 +59,16 @@ static inline uint8_t *t_read_file(const char *path, size_t *len)
 }
 
 /* Entries in /proc/self/fd and lines in /proc/self/maps. */
+/* Writes len bytes of buf to path (created or truncated), or a test failure. */
+static inline void t_write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "we");
+
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(buf, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
 static inline int t_count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

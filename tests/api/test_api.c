@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -23,6 +25,7 @@
 #define ARGS_ELF  "build/guest/args.elf"
 #define FAULT_ELF "build/guest/fault.elf"
 #define SPIN_ELF  "build/guest/spin.elf"
+#define REGS_ELF  "build/tests/guests/regs.elf"
 
 static struct mvmm_runtime *rt;
 static struct mvmm_image *img;
@@ -403,4 +406,122 @@ Test(concurrency, two_threads_5000_runs_each_no_leak, .timeout = 600)
 #if API_ASAN
 	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks");
 #endif
+}
+
+/*
+ * Isolation between runs that reuse one VM: a case that scribbles over every register class
+ * (general, x87, MXCSR, XMM/YMM/ZMM, opmask, GS base) leaves nothing for the next case, which
+ * resumes with exactly the template's values (regs.c prints "<class> same" when it does).
+ */
+static void regs_run(struct mvmm_template *t, const char *what, char *out, size_t cap)
+{
+	const char *args[] = { what, NULL };
+	struct mvmm_run_opts o = { .args = args, .timeout_ms = 10000 };
+	struct mvmm_result *r = NULL;
+
+	cr_assert_eq(mvmm_run(t, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(r->end, MVMM_END_EXIT, "%s", r->message);
+	cr_assert_eq(r->status, 0);
+	snprintf(out, cap, "%s", r->out ? r->out : "");
+	mvmm_result_free(r);
+}
+
+Test(isolation, registers_do_not_leak_between_runs_of_one_vm, .timeout = 60)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t;
+	char out[1024];
+	int round;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file(REGS_ELF, 0, &i), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_template_new(r, i, NULL, 10000, &t), 0, "%s", mvmm_last_error());
+	for (round = 0; round < 3; round++) {
+		regs_run(t, "read", out, sizeof(out));
+		cr_assert(strstr(out, "gpr same") && strstr(out, "x87 same") &&
+				  strstr(out, "mxcsr same") && strstr(out, "xmm same"),
+			  "round %d:\n%s", round, out);
+		cr_assert_null(strstr(out, "DIFFERENT"), "round %d, a register leaked:\n%s", round,
+			       out);
+		/* the scribbling case changes every class it reports (the check can see a leak) */
+		regs_run(t, "write", out, sizeof(out));
+		cr_assert_null(strstr(out, " same"), "write left a class unchanged:\n%s", out);
+	}
+	mvmm_template_free(t);
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+
+/*
+ * mvmm_runtime_options.seccomp: a thread that runs guests is confined from its first run on;
+ * runs keep working, and a system call outside the filter ends the process with status 159.
+ */
+static long confined_runs(struct mvmm_template *t, int n)
+{
+	const char *args[] = { "add", "1", "2", NULL };
+	struct mvmm_run_opts o = { .args = args, .timeout_ms = 10000 };
+	long ok = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct mvmm_result *r = NULL;
+
+		if (mvmm_run(t, &o, &r) == 0 && r->end == MVMM_END_EXIT && !strcmp(r->out, "3\n"))
+			ok++;
+		mvmm_result_free(r);
+	}
+	return ok;
+}
+
+static void *runs_20(void *t)
+{
+	return (void *)confined_runs(t, 20);
+}
+
+static void *run_then_forbidden_call(void *t)
+{
+	confined_runs(t, 1);
+	syscall(SYS_personality, 0xffffffffUL); /* a query: harmless, but not on the list */
+	return NULL;
+}
+
+Test(isolation, seccomp_option_confines_threads_that_run_guests, .timeout = 120)
+{
+	int err[2], st = 0;
+	char msg[512] = "";
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert(pipe(err) == 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct mvmm_runtime_options opts = { .seccomp = 1 };
+		struct mvmm_runtime *r;
+		struct mvmm_image *i;
+		struct mvmm_template *t;
+		pthread_t th;
+		void *ok = NULL;
+
+		dup2(err[1], 2);
+		if (mvmm_runtime_new_opts(&opts, &r) || mvmm_image_load_file(CASES_ELF, 0, &i) ||
+		    mvmm_template_new(r, i, NULL, 10000, &t))
+			_exit(2);
+		if (pthread_create(&th, NULL, runs_20, t) || pthread_join(th, &ok) || (long)ok != 20)
+			_exit(3);
+		if (pthread_create(&th, NULL, run_then_forbidden_call, t) == 0)
+			pthread_join(th, NULL);
+		_exit(4);
+	}
+	close(err[1]);
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	n = read(err[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	cr_assert(WIFEXITED(st), "status 0x%x: %s", st, msg);
+	cr_assert_eq(WEXITSTATUS(st), 159, "status %d: %s", WEXITSTATUS(st), msg);
+	cr_assert(strstr(msg, "forbidden system call personality"), "%s", msg);
 }

@@ -254,8 +254,10 @@ Test(snapshot, restored_chain_is_the_saved_vm_and_runs_on_alike)
 			  "checkpoint %d: registers differ (rip %llx vs %llx)", k, st.regs.rip,
 			  l.st[k].regs.rip);
 		t_same_sregs(&st.sregs, &l.st[k].sregs);
-		cr_expect(memcmp(st.fpu.xmm, l.st[k].fpu.xmm, sizeof(st.fpu.xmm)) == 0);
-		cr_expect_eq(st.fpu.mxcsr, l.st[k].fpu.mxcsr);
+		/* the xsave area's XMM registers (bytes 160..415) and MXCSR (bytes 24..27) */
+		cr_expect(memcmp((const uint8_t *)st.xsave.region + 160,
+				 (const uint8_t *)l.st[k].xsave.region + 160, 256) == 0);
+		cr_expect_eq(st.xsave.region[6], l.st[k].xsave.region[6]);
 		cr_assert(vm_run(rv, &res) == 0);
 		cr_expect_eq(res.end, VM_END_EXIT, "%s", res.message);
 		cr_expect_eq(res.status, status);
@@ -359,8 +361,44 @@ Test(snapshot, every_kind_of_damage_is_refused_with_its_own_message)
 	b[0] = 'X';
 	t_expect_refused(b, dlen, "wrong magic", "not an mvmm snapshot");
 	memcpy(b, diff, dlen);
-	h->format_version = 2;
-	t_expect_refused(b, dlen, "wrong version", "format version 2");
+	h->format_version = SNAP_FORMAT_VERSION + 1;
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "format version %u", SNAP_FORMAT_VERSION + 1);
+		t_expect_refused(b, dlen, "wrong version", want);
+	}
+	/* A forged state with a valid checksum: every field is checked, not only the sums. */
+	memcpy(b, diff, dlen);
+	h->state.nmsrs = 16; /* restoring copied nmsrs x 16 bytes into an 8-entry stack array */
+	t_reseal(h);
+	t_expect_refused(b, dlen, "16 MSRs", "16 MSRs, at most 8");
+	memcpy(b, diff, dlen);
+	h->state.nmsrs = 9;
+	t_reseal(h);
+	t_expect_refused(b, dlen, "9 MSRs", "9 MSRs, at most 8");
+	memcpy(b, diff, dlen);
+	h->state.msrs[0].index = 0x174; /* SYSENTER_CS: not one mvmm saves */
+	h->state.nmsrs = 1;
+	t_reseal(h);
+	t_expect_refused(b, dlen, "unknown MSR", "MSR 0x174 is not one mvmm saves");
+	memcpy(b, diff, dlen);
+	h->state.sregs.cs.dpl = 0;
+	h->state.sregs.cs.selector = 0x8;
+	t_reseal(h);
+	t_expect_refused(b, dlen, "ring-0 code segment", "not the guest's CPL3 one");
+	memcpy(b, diff, dlen);
+	h->state.sregs.idt.base = 0x400000;
+	t_reseal(h);
+	t_expect_refused(b, dlen, "moved IDT", "descriptor tables are not mvmm's");
+	memcpy(b, diff, dlen);
+	h->state.regs.rflags |= 3u << 12; /* IOPL 3 */
+	t_reseal(h);
+	t_expect_refused(b, dlen, "IOPL 3", "rflags");
+	memcpy(b, diff, dlen);
+	h->state.events.exception.pending = 1;
+	t_reseal(h);
+	t_expect_refused(b, dlen, "pending exception", "an event is pending");
 	memcpy(b, diff, dlen);
 	h->abi_version = 99;
 	t_reseal(h);
@@ -610,5 +648,46 @@ Test(snapshot, restore_of_a_64m_base_and_three_diffs_is_fast)
 	cr_expect(t[4] <= 20000000, "median restore %.2f ms over the 20 ms target", t[4] / 1e6);
 #endif
 	kvm_sys_close(&kvm);
+	t_rmdir();
+}
+
+/*
+ * A snapshot whose exception stub is patched to `jmp .` (hashes and checksums recomputed, as
+ * anyone can) is refused: the VMM runs its own stubs, and warming a shell over these would spin.
+ */
+Test(snapshot, a_template_whose_stubs_are_not_mvmms_is_refused, .timeout = 60)
+{
+	struct snap_header *h;
+	struct snap_file f;
+	const char *path;
+	uint64_t i, d = 0;
+	struct template *tpl;
+	uint8_t *base;
+	size_t len;
+
+	t_mkdir();
+	t_make_chain("s", MEM, "abc");
+	base = t_load("s", &len);
+	cr_assert(snap_verify(base, len, "s", &f) == 0, "%s", mvmm_errmsg());
+	for (i = 0; i < f.hdr.index_entries; i++) {
+		if ((f.index[i] & ~SNAP_ZERO_PAGE) == MVMM_STUBS_GPA / 4096)
+			break;
+		d += !(f.index[i] & SNAP_ZERO_PAGE);
+	}
+	cr_assert(i < f.hdr.index_entries, "the stub page is not in the base");
+	base[f.hdr.data_offset + d * 4096] = 0xeb; /* jmp . */
+	base[f.hdr.data_offset + d * 4096 + 1] = 0xfe;
+	h = (struct snap_header *)base;
+	XXH128_canonicalFromHash((XXH128_canonical_t *)h->data_hash,
+				 XXH3_128bits(base + f.hdr.data_offset, f.hdr.data_pages * 4096));
+	t_reseal(h);
+	cr_assert(snap_verify(base, len, "forged", &f) == 0, "the forgery must pass the sums");
+	path = t_path("forged");
+	t_write_file(path, base, len);
+	tpl = snap_restore(&path, 1);
+	cr_expect_null(tpl, "a template with foreign stubs was restored");
+	template_put(tpl);
+	cr_expect(strstr(mvmm_errmsg(), "system area"), "%s", mvmm_errmsg());
+	free(base);
 	t_rmdir();
 }

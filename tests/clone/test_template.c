@@ -63,3 +63,17 @@ Test(template, clones_resume_with_the_templates_state, .timeout = 60)
 	cr_expect(same_rand < n - 1, "clones drew the same random numbers");
 	t_proc_free(&p);
 }
+
+/* Every register class (x87, SSE, AVX, AVX-512 where the CPU has them) resumes as it was at ready. */
+Test(template, clones_resume_with_every_register_class, .timeout = 60)
+{
+	struct t_proc p;
+
+	T_MVMM(&p, 30000, "run", "--template", "--count", "4", T_TEST_GUEST("regs"), "read");
+	cr_assert_eq(p.status, 0, "%s", p.err);
+	cr_assert(strstr(p.out, "xmm same") && strstr(p.out, "x87 same"), "%s", p.out);
+	cr_assert_null(strstr(p.out, "DIFFERENT"), "a clone resumed with other registers:\n%s",
+		       p.out);
+	t_proc_free(&p);
+}
+

@@ -114,6 +114,21 @@ Test(shm_cli, consumer_death_wakes_producer, .timeout = 60)
 	t_proc_free(&p);
 }
 
+/* A consumer that ends without ever attaching: the producer's wait on the full ring ends too. */
+Test(shm_cli, a_peer_that_never_attached_wakes_producer, .timeout = 60)
+{
+	struct t_proc p;
+
+	T_MVMM(&p, 40000, "run", "--timeout", "30", "--shm", "ring:16M", PRODUCER, "200000", "16",
+	       "1024", "---", T_GUEST("hello"));
+	cr_assert(!p.timed_out);
+	cr_assert_eq(p.status, 3, "status %d\n%s\n%s", p.status, p.out, p.err);
+	cr_expect(strstr(p.err, "[0] producer: message") && strstr(p.err, "error -11"), "%s",
+		  p.err);
+	cr_expect(!strstr(p.err, "timeout"), "the producer waited for its timeout:\n%s", p.err);
+	t_proc_free(&p);
+}
+
 /* Groups: instance numbers continue, each group may carry its own --count; status in order. */
 Test(shm_cli, groups_number_instances_in_order, .timeout = 60)
 {

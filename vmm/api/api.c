@@ -14,7 +14,9 @@
 
 #include "clone/shellpool.h"
 #include "clone/template.h"
+#include "core/confine.h"
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/kvm.h"
 #include "core/vcpu_state.h"
 #include "core/vm.h"
@@ -31,7 +33,11 @@ struct mvmm_runtime {
 	struct kvm_sys kvm;
 	pthread_mutex_t lock; /* guards the template list */
 	struct mvmm_template *templates;
+	int seccomp; /* mvmm_runtime_options.seccomp */
 };
+
+/* Whether this thread is under the vCPU filter already (mvmm_runtime_options.seccomp). */
+static _Thread_local int api_thread_confined;
 
 struct mvmm_image {
 	struct image *img;
@@ -135,12 +141,13 @@ static int api_fail(int code, const char *what)
 
 /* ---- runtime ---------------------------------------------------------- */
 
-MVMM_API int mvmm_runtime_new(struct mvmm_runtime **out)
+MVMM_API int mvmm_runtime_new_opts(const struct mvmm_runtime_options *opts,
+				   struct mvmm_runtime **out)
 {
 	struct mvmm_runtime *rt;
 
 	if (!out)
-		return api_fail(MVMM_ERR_INVAL, "mvmm_runtime_new");
+		return api_fail(MVMM_ERR_INVAL, "mvmm_runtime_new: out");
 	*out = NULL;
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -149,8 +156,25 @@ MVMM_API int mvmm_runtime_new(struct mvmm_runtime **out)
 		free(rt);
 		return MVMM_ERR_KVM;
 	}
+	rt->seccomp = opts && opts->seccomp;
 	pthread_mutex_init(&rt->lock, NULL);
 	*out = rt;
+	return 0;
+}
+
+MVMM_API int mvmm_runtime_new(struct mvmm_runtime **out)
+{
+	return mvmm_runtime_new_opts(NULL, out);
+}
+
+/* Confines the calling thread once, before its first run, if the runtime asks for it. */
+static int api_confine(const struct mvmm_runtime *rt)
+{
+	if (!rt->seccomp || api_thread_confined)
+		return 0;
+	if (confine_vcpu_thread(CONFINE_VCPU_MAKES_SHELLS) < 0)
+		return MVMM_ERR_HOST; /* the message says why */
+	api_thread_confined = 1;
 	return 0;
 }
 
@@ -193,9 +217,12 @@ MVMM_API int mvmm_image_load_file(const char *path, uint64_t mem_size, struct mv
 	if (!path)
 		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_file: path");
 	/* The file's own failures are MVMM_ERR_IO; everything image_load_file says after is about its contents. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = fd_open_regular(path, 0);
 	if (fd < 0) {
-		err_sys("%s", path);
+		if (errno == EINVAL)
+			err_set("%s: not a regular file", path);
+		else
+			err_sys("%s", path);
 		return MVMM_ERR_IO;
 	}
 	close(fd);
@@ -606,7 +633,9 @@ static int api_run_from(const struct api_source *src, const struct mvmm_run_opts
 		code = MVMM_ERR_HOST;
 		goto done;
 	}
-	code = api_run_vm(vm, &run, opts, t0, &res);
+	code = api_confine(src->from_image ? src->rt : src->tpl->rt);
+	if (code == 0)
+		code = api_run_vm(vm, &run, opts, t0, &res);
 	if (!src->from_image)
 		api_release(src->tpl, vm, &res);
 	else

@@ -109,6 +109,23 @@ MVMM_API const char *mvmm_version(void);
  */
 struct mvmm_runtime;
 MVMM_API int mvmm_runtime_new(struct mvmm_runtime **out);
+
+/* Options of mvmm_runtime_new_opts: zero-initialise, then set what you want. */
+struct mvmm_runtime_options {
+	/*
+	 * 1: each thread that calls mvmm_run or mvmm_run_image is confined,
+	 * from its first run on, by mvmm's seccomp filter for vCPU threads:
+	 * the KVM ioctls of running and making VMs, guest I/O on the fds it
+	 * holds, memory, time, futexes; nothing else. A call outside it ends
+	 * the process with a report on stderr (exit status 159). A filter
+	 * cannot be lifted: use it on threads that only run guests. 0 (the
+	 * default): confinement is the host program's business.
+	 */
+	int seccomp;
+};
+/* mvmm_runtime_new with options (NULL: the defaults). */
+MVMM_API int mvmm_runtime_new_opts(const struct mvmm_runtime_options *opts,
+				   struct mvmm_runtime **out);
 /* Frees the runtime; templates still alive are freed with it. NULL is ignored. */
 MVMM_API void mvmm_runtime_free(struct mvmm_runtime *rt);
 

@@ -60,7 +60,7 @@
 #include "load/image.h"
 
 #define CACHE_MAGIC	     "MVMMCACH"
-#define CACHE_FORMAT_VERSION 1u
+#define CACHE_FORMAT_VERSION 2u /* 2: the vCPU state holds the xsave area and XCR0 */
 #define CACHE_SUFFIX	     ".mvmmc"
 #define CACHE_MAX_DEFAULT    (4ull << 30)
 #define CACHE_NAME_MAX	     128u

@@ -95,13 +95,45 @@ int cache_list(const struct cache_opts *o, struct cache_entry_info **out, size_t
 	return r;
 }
 
-static void remove_entry(const char *dir, const char *key)
+/* Removes the entry and its sidecar, each only if it is the cache's own file. */
+static int remove_entry(const char *dir, const char *key)
 {
 	char path[1100], meta[1100];
+	struct cache_meta m;
 
 	cache_entry_paths(dir, key, path, meta, sizeof(path));
+	if (!cache_entry_is_ours(path))
+		return 0;
 	unlink(path);
-	unlink(meta);
+	if (cache_meta_read(meta, &m) == 0)
+		unlink(meta);
+	return 1;
+}
+
+/* KEY.meta, KEY 32 hex digits. */
+static int is_meta_name(const char *name)
+{
+	char key[33], probe[64];
+
+	if (strlen(name) != 32 + 5 || strcmp(name + 32, ".meta") != 0)
+		return 0;
+	snprintf(probe, sizeof(probe), "%.32s%s", name, CACHE_SUFFIX);
+	return is_entry_name(probe, key);
+}
+
+/* KEY.mvmmc.tmp.XXXXXX (mkostemp's six): a store that died before its rename. */
+static int is_tmp_name(const char *name)
+{
+	const char *t = name + 32 + strlen(CACHE_SUFFIX);
+	char key[33], probe[64];
+
+	if (strlen(name) != 32 + strlen(CACHE_SUFFIX) + 5 + 6 || strncmp(t, ".tmp.", 5) != 0)
+		return 0;
+	for (t += 5; *t; t++)
+		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z')))
+			return 0;
+	snprintf(probe, sizeof(probe), "%.*s", (int)(32 + strlen(CACHE_SUFFIX)), name);
+	return is_entry_name(probe, key);
 }
 
 static int by_last_use(const void *a, const void *b)
@@ -194,18 +226,21 @@ int cache_clear(const struct cache_opts *o, uint64_t *removed, uint64_t *bytes)
 		free(dir);
 		return r;
 	}
+	/* Only files that are the cache's own by name and content: never by suffix alone. */
 	while ((d = readdir(dp)) != NULL) {
+		struct cache_meta m;
 		char key[33];
-		size_t len = strlen(d->d_name);
 
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
 		if (is_entry_name(d->d_name, key)) {
-			if (stat(path, &st) == 0)
-				*bytes += (uint64_t)st.st_blocks * 512;
+			if (lstat(path, &st) < 0 || !remove_entry(dir, key))
+				continue;
+			*bytes += (uint64_t)st.st_blocks * 512;
 			(*removed)++;
-			remove_entry(dir, key);
-		} else if ((len > 5 && strcmp(d->d_name + len - 5, ".meta") == 0) ||
-			   strstr(d->d_name, CACHE_SUFFIX ".tmp.")) {
+		} else if (is_meta_name(d->d_name) && cache_meta_read(path, &m) == 0) {
+			unlink(path);
+		} else if (is_tmp_name(d->d_name) && lstat(path, &st) == 0 &&
+			   S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
 			unlink(path);
 		}
 	}
@@ -219,7 +254,8 @@ int cache_clear(const struct cache_opts *o, uint64_t *removed, uint64_t *bytes)
 			if (d->d_name[0] == '.')
 				continue;
 			snprintf(p2, sizeof(p2), "%s/%s", path, d->d_name);
-			unlink(p2);
+			if (cache_id_is_ours(p2))
+				unlink(p2);
 		}
 		closedir(dp);
 	}

@@ -64,7 +64,7 @@ int cli_shm_option(struct cli_shm *s, const char *arg)
 	return 0;
 }
 
-int cli_shm_create(struct cli_shm *s)
+int cli_shm_create(struct cli_shm *s, unsigned guests)
 {
 	unsigned i;
 
@@ -72,6 +72,8 @@ int cli_shm_create(struct cli_shm *s)
 		s->spec[i].region = shm_region_create(s->spec[i].size);
 		if (!s->spec[i].region)
 			return -1;
+		/* every instance of the run gets every region: a waiter left alone gets EPIPE */
+		shm_region_expect(s->spec[i].region, guests);
 		s->grants[i].name = s->spec[i].name;
 		shm_region_handle(s->spec[i].region, s->spec[i].ro, &s->grants[i].handle);
 	}

@@ -23,7 +23,7 @@ struct cli_shm {
 /* Adds one --shm NAME:SIZE[:ro]; -1 with a usage message printed. */
 int cli_shm_option(struct cli_shm *s, const char *arg);
 /* Creates the regions and fills the grants (read-only handles for :ro); -1 on failure (mvmm_errmsg). */
-int cli_shm_create(struct cli_shm *s);
+int cli_shm_create(struct cli_shm *s, unsigned guests);
 void cli_shm_destroy(struct cli_shm *s);
 
 struct cli_group {

@@ -18,6 +18,7 @@
 #include "clone/shellpool.h"
 #include "clone/snapshot.h"
 #include "clone/template.h"
+#include "core/confine.h"
 #include "core/error.h"
 #include "core/kvm.h"
 #include "core/vm.h"
@@ -51,6 +52,7 @@ struct run_opts {
 	struct cli_shm shm; /* --shm NAME:SIZE[:ro] */
 	unsigned first;	    /* first instance number (groups after '---' continue the count) */
 	int grouped;	    /* part of a run with '---' groups */
+	int no_seccomp;	    /* --no-seccomp: no system-call filter (debugging) */
 };
 
 static int run_usage(const char *why)
@@ -112,6 +114,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{"dedup-budget", required_argument, NULL, 'D'},
 		{"dedup-domain", required_argument, NULL, 'D'},
 		{"ksm", no_argument, NULL, 'D'},
+		{"no-seccomp", no_argument, NULL, 'Z'},
 		CLI_CACHE_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -185,6 +188,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'F':
 			o->from_snapshot = optarg;
+			break;
+		case 'Z':
+			o->no_seccomp = 1;
 			break;
 		case 'D':
 			if (cli_dedup_option(&o->dedup, longopts[li].name, optarg) < 0)
@@ -261,6 +267,11 @@ static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_o
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		return CLI_STATUS_ERROR;
 	}
+	if (!o->no_seccomp && confine_vcpu_thread(0) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		vm_destroy(vm);
+		return CLI_STATUS_ERROR;
+	}
 	vm_run(vm, &res);
 	status = run_status(&res, o, "");
 	vm_result_clear(&res);
@@ -302,8 +313,13 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	struct fleet_shard_hooks shard = {run_output_init, run_output_done, &out};
 	/* Pages merge only within a process: --dedup and --ksm keep the fleet in one. */
 	unsigned per = run_per_process(o);
+	/*
+	 * Doorbells and regions live in this process; '---' groups run as threads
+	 * of it, and a fork beside running threads may copy a lock one of them
+	 * holds (seen: the sanitizer allocator's), so groups are never sharded.
+	 */
 	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm &&
-		      !o->shm.n; /* doorbells and regions live in this process */
+		      !o->shm.n && !o->grouped;
 	struct cli_dedup dd;
 	struct fleet f;
 	int *statuses = NULL, status = 0, ret;
@@ -320,6 +336,8 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.pool = pool;
 	fc.count = o->count;
 	fc.hold = o->hold;
+	fc.confine = !o->no_seccomp;
+	fc.confine_extra = o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0;
 	if (o->count > 1 || o->output_dir || o->grouped) {
 		fc.hooks = &cli_output_hooks;
 		fc.hooks_ctx = &out;
@@ -391,6 +409,9 @@ static int run_snapshot(struct kvm_sys *kvm, struct template *tpl, const struct 
 	cfg.hooks_ctx = taker;
 	vm = template_clone(tpl, kvm, NULL, &cfg);
 	if (!vm)
+		goto fail;
+	/* checkpoints write diff files from this thread */
+	if (!o->no_seccomp && confine_vcpu_thread(CONFINE_VCPU_WRITES_FILES) < 0)
 		goto fail;
 	vm_run(vm, &res);
 	status = run_status(&res, o, "");
@@ -599,7 +620,8 @@ int cmd_run(int argc, char **argv)
 {
 	struct cli_group groups[CLI_GROUPS_MAX];
 	struct run_opts o = {0};
-	int ng, status;
+	unsigned guests;
+	int ng, status, i;
 
 	ng = cli_groups_split(&argc, argv, groups, CLI_GROUPS_MAX);
 	if (ng < 0)
@@ -608,11 +630,22 @@ int cmd_run(int argc, char **argv)
 		cli_shm_destroy(&o.shm);
 		return CLI_STATUS_ERROR;
 	}
-	if (cli_shm_create(&o.shm) < 0) {
+	for (guests = o.count, i = 1; i <= ng; i++)
+		guests += groups[i].count;
+	if (cli_shm_create(&o.shm, guests) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		cli_shm_destroy(&o.shm);
 		return CLI_STATUS_ERROR;
 	}
+	/* From here on every thread, and every worker process forked, runs under the filter. */
+	if (!o.no_seccomp && confine_process() < 0) {
+		fprintf(stderr, "mvmm: %s (--no-seccomp runs without the filter)\n",
+			mvmm_errmsg());
+		cli_shm_destroy(&o.shm);
+		return CLI_STATUS_ERROR;
+	}
+	if (getenv("MVMM_SECCOMP_SELFTEST"))
+		confine_selftest(); /* the test that the filter is on; see confine.h */
 	status = ng ? run_groups(&o, groups, (unsigned)ng) : run_command(&o);
 	cli_shm_destroy(&o.shm);
 	return status;

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_cache.h"
+#include "core/confine.h"
 #include "core/error.h"
 #include "core/kvm.h"
 #include "load/image.h"
@@ -25,6 +26,7 @@ struct serve_opts {
 	const char *env[SERVE_MAX_ENV + 1];
 	int nenv;
 	int replace;
+	int no_seccomp; /* --no-seccomp: no system-call filter (debugging) */
 	struct cache_opts cache; /* --cache-dir, --no-cache, --cache-max */
 	char **guest_argv;
 };
@@ -43,6 +45,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		{"timeout", required_argument, NULL, 't'},
 		{"env", required_argument, NULL, 'e'},
 		{"replace", no_argument, NULL, 'R'},
+		{"no-seccomp", no_argument, NULL, 'Z'},
 		CLI_CACHE_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -71,6 +74,9 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 			break;
 		case 'R':
 			o->replace = 1;
+			break;
+		case 'Z':
+			o->no_seccomp = 1;
 			break;
 		case CLI_CACHE_DIR:
 		case CLI_CACHE_OFF:
@@ -131,6 +137,7 @@ int cmd_serve(int argc, char **argv)
 	cfg.timeout_ns = o.timeout_ns;
 	cfg.replace = o.replace;
 	cfg.stop_fd = sfd;
+	cfg.confine = !o.no_seccomp;
 	if (kvm_sys_open(&kvm) < 0) {
 		fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
 		goto out;
@@ -173,6 +180,13 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	vm_result_clear(&res);
+	/* Set up: the socket is bound and the template booted; the filter covers the rest. */
+	if (!o.no_seccomp && confine_process() < 0) {
+		fprintf(stderr, "mvmm serve: %s (--no-seccomp runs without the filter)\n",
+			mvmm_errmsg());
+		srv_destroy(s);
+		goto out;
+	}
 	if (srv_warning(s))
 		fprintf(stderr, "mvmm serve: warning: %s\n", srv_warning(s));
 	fprintf(stderr, "mvmm serve: ready on %s (template %s in %.1f ms)\n", o.socket,

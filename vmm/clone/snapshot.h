@@ -37,9 +37,9 @@
  *   elf_path, elf_size, elf_hash: the guest ELF (absolute path, size, XXH3-128
  *     of its bytes), base only; used for symbols in fault reports when the
  *     file is still there and unchanged.
- *   state, state_size: the vCPU (struct vcpu_state: KVM regs, sregs, FPU,
- *     events, MSRs), taken with the hypercall's I/O completed (RIP after
- *     the `out`).
+ *   state, state_size: the vCPU (struct vcpu_state: KVM regs, sregs, the
+ *     xsave area and XCR0, events, MSRs), taken with the hypercall's I/O
+ *     completed (RIP after the `out`); checked field by field on reading.
  *   index_hash: XXH3-128 of the index region (entries and padding).
  *   data_hash: XXH3-128 of the data region.
  *   content_hash: XXH3-128 of the header with content_hash and
@@ -62,7 +62,7 @@
 #include "template.h"
 
 #define SNAP_MAGIC	    "MVMMSNAP"
-#define SNAP_FORMAT_VERSION 1u
+#define SNAP_FORMAT_VERSION 2u /* 2: the vCPU state holds the whole xsave area and XCR0 */
 #define SNAP_PATH_MAX	    1024u
 #define SNAP_ZERO_PAGE	    (1ull << 63)
 

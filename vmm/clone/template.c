@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "core/x86.h"
 #include "guestabi/guest.h"
 #include "mem/memstat.h"
 #include "shellpool.h"
@@ -97,6 +98,13 @@ struct template *template_from_parts(struct image *img, int memfd, const struct 
 	tpl->refs = 1;
 	tpl->img = image_get(img);
 	tpl->memfd = memfd;
+	/* From a snapshot or the cache, the memory came from a file: the stubs must be mvmm's. */
+	if (!x86_system_is_ours(memfd)) {
+		err_set("the template's system area (descriptor tables, exception stubs) is not "
+			"the one mvmm builds");
+		template_put(tpl);
+		return NULL;
+	}
 	if (data_map_of_fd(memfd, img->mem_size, &tpl->data_map, &tpl->data_pages) < 0) {
 		template_put(tpl);
 		return NULL;

@@ -12,4 +12,11 @@ int fd_read_all(int fd, void *buf, size_t len);
 int fd_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int fd_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
+/*
+ * Opens path for reading only if it is a regular file: a FIFO or device
+ * does not block the open (O_NONBLOCK, cleared after the check) and is
+ * refused with errno EINVAL, as is a directory. extra_flags: O_NOFOLLOW...
+ */
+int fd_open_regular(const char *path, int extra_flags);
+
 #endif

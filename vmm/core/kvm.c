@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "error.h"
 
 #define KVM_PATH "/dev/kvm"
@@ -20,6 +21,8 @@ static const struct {
 	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
 	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
 	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	{KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
+	{KVM_CAP_XCRS, "KVM_CAP_XCRS"},
 };
 
 const char *kvm_open_advice(int err)
@@ -77,6 +80,8 @@ int kvm_sys_open(struct kvm_sys *kvm)
 	kvm->max_memslots = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	if (kvm->max_memslots <= 0)
 		kvm->max_memslots = 32;
+	if (cpu_probe(kvm) < 0)
+		goto fail;
 	return 0;
 
 fail:
@@ -87,6 +92,7 @@ fail:
 
 void kvm_sys_close(struct kvm_sys *kvm)
 {
+	cpu_free(kvm);
 	if (kvm->fd >= 0)
 		close(kvm->fd);
 	kvm->fd = -1;

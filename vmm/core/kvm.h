@@ -3,11 +3,16 @@
 #define MVMM_KVM_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+struct kvm_cpuid2;
 
 struct kvm_sys {
 	int fd;		 /* /dev/kvm */
 	size_t run_size; /* bytes to mmap for a vCPU's struct kvm_run */
 	int max_memslots;
+	struct kvm_cpuid2 *cpuid; /* every vCPU's CPUID table (cpu.h) */
+	uint64_t xcr0;		  /* every guest's XCR0 (cpu.h); 0 without XSAVE */
 };
 
 /*

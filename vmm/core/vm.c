@@ -15,11 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "error.h"
 #include "exit.h"
 #include "layout.h"
 #include "vcpu_state.h"
 #include "x86.h"
+
+/* How long a VM shell's warm-up may take (three instructions of a stub; ~0.1 ms here). */
+#define VM_WARM_TIMEOUT_NS (2ull * 1000000000ull)
 
 /* The kvm_run of the vCPU this thread is running, for the kick signal handler. */
 static _Thread_local struct kvm_run *vm_running;
@@ -95,6 +99,8 @@ static int vm_shell_vcpu(struct vm *vm)
 	vm->vcpu_fd = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		return err_sys("KVM_CREATE_VCPU");
+	if (cpu_setup_vcpu(vm->kvm, vm->vcpu_fd) < 0)
+		return -1;
 	vm->run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED) {
 		vm->run = NULL;
@@ -114,6 +120,8 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
 	}
 	vm->kvm = kvm;
 	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
+	/* Now, not at the first run: a confined vCPU thread may not install handlers. */
+	pthread_once(&vm_signal_once, vm_install_signal);
 	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
 		vm->files[i] = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
@@ -131,6 +139,61 @@ fail:
 	return NULL;
 }
 
+/* A per-thread timer that sends the kick signal to this thread every tick after the deadline. */
+static int vm_arm_timer(uint64_t after_ns, timer_t *timer)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+
+	pthread_once(&vm_signal_once, vm_install_signal);
+	if (!vm_signal_ok)
+		return err_sys("installing the vCPU kick signal handler");
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = VM_KICK_SIGNAL;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
+		return err_sys("timer_create");
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(after_ns / 1000000000ull);
+	its.it_value.tv_nsec = (long)(after_ns % 1000000000ull);
+	/* Keep kicking: a kick that lands in a host write may be absorbed there. */
+	its.it_interval.tv_nsec = 10 * 1000 * 1000;
+	if (timer_settime(*timer, 0, &its, NULL) < 0) {
+		timer_delete(*timer);
+		return err_sys("timer_settime");
+	}
+	return 0;
+}
+
+/*
+ * The warm-up's KVM_RUN, bounded like every run: stubs that do not exit
+ * (not mvmm's: a forged template) cannot hold the pool's thread forever.
+ */
+static int vm_warm_run(struct vm *vm)
+{
+	timer_t timer;
+	int r, err;
+
+	if (vm_arm_timer(VM_WARM_TIMEOUT_NS, &timer) < 0)
+		return -1;
+	vm_running = vm->run;
+	r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+	err = errno;
+	vm_running = NULL;
+	timer_delete(timer);
+	vm->run->immediate_exit = 0;
+	if (r < 0 && err == EINTR)
+		return err_set("warming a VM shell: the exception stub did not exit within %u ms "
+			       "(the template's stubs are not mvmm's)",
+			       (unsigned)(VM_WARM_TIMEOUT_NS / 1000000));
+	if (r < 0) {
+		errno = err;
+		return err_sys("warming a VM shell");
+	}
+	return 0;
+}
+
 /*
  * Runs the shell's vCPU once, through exception stub 0 at CPL0 over memfd's
  * tables (three instructions: push, push, out to the fault port), so that
@@ -144,7 +207,7 @@ int vm_shell_warm(struct vm *vm, int memfd)
 
 	if (vm_map_memfd(vm, memfd) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return err_sys("warming a VM shell");
-	x86_user_sregs(&sregs);
+	x86_user_sregs(&sregs, vm->kvm->xcr0 != 0);
 	sregs.cs.selector = MVMM_SEL_KCODE;
 	sregs.cs.dpl = 0;
 	sregs.ss.selector = MVMM_SEL_KDATA;
@@ -155,8 +218,10 @@ int vm_shell_warm(struct vm *vm, int memfd)
 	regs.rsp = MVMM_R0STACK_TOP;
 	regs.rflags = 0x2;
 	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0 || ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0)
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return err_sys("warming a VM shell");
+	if (vm_warm_run(vm) < 0)
+		return -1;
 	if (vm->run->exit_reason != KVM_EXIT_IO || vm->run->io.port != MVMM_FAULT_PORT)
 		return err_set("warming a VM shell: unexpected exit %u", vm->run->exit_reason);
 	return vcpu_complete_io(vm->vcpu_fd, vm->run);
@@ -202,9 +267,11 @@ int vm_enter_program(struct vm *vm, uint64_t entry)
 
 	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return err_sys("KVM_GET_SREGS");
-	x86_user_sregs(&sregs);
+	x86_user_sregs(&sregs, vm->kvm->xcr0 != 0);
 	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
 		return err_sys("KVM_SET_SREGS");
+	if (cpu_set_xcr0(vm->kvm, vm->vcpu_fd) < 0)
+		return -1;
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
 	regs.rsp = layout_stack_top(vm->mem.size);
@@ -299,33 +366,6 @@ void vm_result_clear(struct vm_result *res)
 {
 	free(res->report);
 	memset(res, 0, sizeof(*res));
-}
-
-/* A per-thread timer that sends the kick signal to this thread every tick after the deadline. */
-static int vm_arm_timer(struct vm *vm, timer_t *timer)
-{
-	struct sigevent sev;
-	struct itimerspec its;
-
-	pthread_once(&vm_signal_once, vm_install_signal);
-	if (!vm_signal_ok)
-		return err_sys("installing the vCPU kick signal handler");
-	memset(&sev, 0, sizeof(sev));
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = VM_KICK_SIGNAL;
-	sev._sigev_un._tid = gettid();
-	if (timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
-		return err_sys("timer_create");
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(vm->timeout_ns / 1000000000ull);
-	its.it_value.tv_nsec = (long)(vm->timeout_ns % 1000000000ull);
-	/* Keep kicking: a kick that lands in a host write may be absorbed there. */
-	its.it_interval.tv_nsec = 10 * 1000 * 1000;
-	if (timer_settime(*timer, 0, &its, NULL) < 0) {
-		timer_delete(*timer);
-		return err_sys("timer_settime");
-	}
-	return 0;
 }
 
 void vm_stop(struct vm *vm, pthread_t runner)
@@ -430,7 +470,7 @@ int vm_run(struct vm *vm, struct vm_result *res)
 	vm->res = res;
 	if (timed) {
 		vm->deadline_ns = vm_now_ns() + vm->timeout_ns;
-		if (vm_arm_timer(vm, &timer) < 0) {
+		if (vm_arm_timer(vm->timeout_ns, &timer) < 0) {
 			res->end = VM_END_HOST_ERROR;
 			snprintf(res->message, sizeof(res->message), "%s", mvmm_errmsg());
 			vm->res = NULL;

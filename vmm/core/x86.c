@@ -4,8 +4,10 @@
  */
 #include "x86.h"
 
+#include <pthread.h>
 #include <string.h>
 
+#include "fdio.h"
 #include "layout.h"
 #include "mvmm_abi.h"
 
@@ -116,7 +118,7 @@ static void set_segment(struct kvm_segment *seg, uint16_t sel, uint8_t type, int
 	seg->db = !code;
 }
 
-void x86_user_sregs(struct kvm_sregs *s)
+void x86_user_sregs(struct kvm_sregs *s, int osxsave)
 {
 	set_segment(&s->cs, MVMM_SEL_UCODE, 11, 1);
 	set_segment(&s->ss, MVMM_SEL_UDATA, 3, 0);
@@ -141,6 +143,8 @@ void x86_user_sregs(struct kvm_sregs *s)
 	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE */
 	s->cr3 = LAYOUT_PML4_GPA;
 	s->cr4 = 0x620;	 /* OSXMMEXCPT OSFXSR PAE */
+	if (osxsave)
+		s->cr4 |= X86_CR4_OSXSAVE;
 	s->efer = 0xd00; /* NXE LMA LME */
 }
 
@@ -179,3 +183,23 @@ const char *x86_vector_mnemonic(unsigned v)
 {
 	return v < 32 && x86_vectors[v].mnemonic ? x86_vectors[v].mnemonic : "#??";
 }
+
+int x86_system_is_ours(int fd)
+{
+	static uint8_t want[MVMM_STUBS_GPA + MVMM_PAGE_SIZE], have[sizeof(want)];
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int built;
+	size_t len = sizeof(want) - MVMM_GDT_GPA;
+	int same;
+
+	pthread_mutex_lock(&lock);
+	if (!built) {
+		x86_build_system(want);
+		built = 1;
+	}
+	same = fd_pread_all(fd, have + MVMM_GDT_GPA, len, MVMM_GDT_GPA) == 0 &&
+	       memcmp(have + MVMM_GDT_GPA, want + MVMM_GDT_GPA, len) == 0;
+	pthread_mutex_unlock(&lock);
+	return same;
+}
+

@@ -29,8 +29,20 @@
  */
 void x86_build_system(uint8_t *mem);
 
-/* Long mode at CPL3, over the tables built above. */
-void x86_user_sregs(struct kvm_sregs *s);
+/*
+ * Whether guest memory in fd (an image, a template) holds exactly the
+ * system area x86_build_system writes (GDT, TSS, IDT, stubs; not the
+ * ring-0 stack): the VMM runs its own stubs, never ones from a file.
+ */
+int x86_system_is_ours(int fd);
+
+#define X86_CR4_OSXSAVE (1ull << 18)
+
+/*
+ * Long mode at CPL3, over the tables built above; with osxsave, CR4 says
+ * XSAVE is on (the vCPU must have a CPUID table with XSAVE first: cpu.h).
+ */
+void x86_user_sregs(struct kvm_sregs *s, int osxsave);
 
 /* Name of an exception vector ("page fault"), or NULL if none. */
 const char *x86_vector_name(unsigned vector);

@@ -12,6 +12,7 @@
 
 #include "clone/shellpool.h"
 #include "clone/template.h"
+#include "core/confine.h"
 #include "core/error.h"
 #include "guestabi/guest.h"
 
@@ -111,6 +112,11 @@ static void *fleet_instance_main(void *p)
 		in->create_failed = 1;
 		in->res.end = VM_END_HOST_ERROR;
 		snprintf(in->res.message, sizeof(in->res.message), "%s", mvmm_errmsg());
+	} else if (f->cfg.confine && confine_vcpu_thread(f->cfg.confine_extra) < 0) {
+		in->res.end = VM_END_HOST_ERROR;
+		snprintf(in->res.message, sizeof(in->res.message), "%s", mvmm_errmsg());
+		vm_destroy(in->vm);
+		in->vm = NULL;
 	} else {
 		if (f->cfg.on_vm)
 			f->cfg.on_vm(f->cfg.on_vm_ctx, f, a->i, in->vm, 1);

@@ -36,6 +36,8 @@ struct fleet_config {
 	const struct vm_hooks *hooks; /* the caller's output hook (wait is the fleet's) */
 	void *hooks_ctx;
 	int hold; /* hold instances at MVMM_HC_WAIT until all arrive */
+	int confine; /* each instance thread runs its vCPU under the vCPU filter (core/confine.h) */
+	unsigned confine_extra; /* what that filter allows besides: CONFINE_VCPU_* */
 	/* Called once every instance is waiting or has ended, before release. */
 	void (*on_hold)(void *ctx, struct fleet *f);
 	void *on_hold_ctx;

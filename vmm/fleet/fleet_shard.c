@@ -45,7 +45,8 @@ static void shard_worker_held(void *ctx, struct fleet *f)
 		fd_read_all(l->down, &c, 1);
 }
 
-static void shard_send_results(int fd, const struct fleet *f)
+/* Results of the worker's instances, indexed from offset within the whole fleet. */
+static void shard_send_results(int fd, const struct fleet *f, unsigned offset)
 {
 	unsigned i;
 
@@ -54,7 +55,7 @@ static void shard_send_results(int fd, const struct fleet *f)
 		struct shard_record r;
 
 		memset(&r, 0, sizeof(r));
-		r.index = f->cfg.first_instance + i;
+		r.index = offset + i;
 		r.end = in->res.end;
 		r.status = in->res.status;
 		r.mem_taken = in->mem_taken;
@@ -70,14 +71,18 @@ static void shard_send_results(int fd, const struct fleet *f)
 	}
 }
 
+/*
+ * Runs instances offset .. offset + count - 1 of the fleet; their numbers
+ * continue from the fleet's first (a `---` group does not start at 0).
+ */
 static void __attribute__((noreturn))
-shard_worker(const struct fleet_config *cfg, unsigned first, unsigned count,
+shard_worker(const struct fleet_config *cfg, unsigned offset, unsigned count,
 	     const struct fleet_shard_hooks *hooks, struct shard_link *l)
 {
 	struct fleet_config wc = *cfg;
 	struct fleet f;
 
-	wc.first_instance = first;
+	wc.first_instance = cfg->first_instance + offset;
 	wc.count = count;
 	wc.on_hold = shard_worker_held;
 	wc.on_hold_ctx = l;
@@ -86,7 +91,7 @@ shard_worker(const struct fleet_config *cfg, unsigned first, unsigned count,
 	fleet_run(&f, &wc);
 	if (hooks && hooks->worker_done)
 		hooks->worker_done(hooks->ctx);
-	shard_send_results(l->up, &f);
+	shard_send_results(l->up, &f, offset);
 	fleet_free(&f);
 	_exit(0);
 }

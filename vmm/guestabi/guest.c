@@ -12,6 +12,7 @@
 #include "core/exit.h"
 #include "hypercall.h"
 #include "load/image.h"
+#include "mem/shm.h"
 
 static const char *guest_symbol_at(const struct vm *vm, uint64_t addr, uint64_t *start)
 {
@@ -66,6 +67,8 @@ int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 		return -1;
 	vm->up = &guest_upcalls;
 	vm->data_map = img->data_map;
+	if (shm_vm_granted(vm) < 0)
+		return -1;
 	/* A guest that is not a clone gets its own argv[1..] as its request. */
 	if (!vm->request) {
 		if (vm_request_init(&vm->argv_request,

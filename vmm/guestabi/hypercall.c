@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fdio.h"
 #include "mem/shm.h"
 
 #include "mvmm_abi.h"
@@ -311,7 +312,8 @@ static enum exit_action hc_open(struct vm *vm, void *blk)
 	}
 	memcpy(path, p, a->path_len);
 	path[a->path_len] = '\0';
-	vm->files[h] = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* a FIFO or device behind an exposed path must not block the vCPU's thread */
+	vm->files[h] = fd_open_regular(path, 0);
 	a->ret = vm->files[h] >= 0 ? (int64_t)h : -MVMM_ENOENT;
 	return EXIT_CONTINUE;
 }

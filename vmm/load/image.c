@@ -170,9 +170,12 @@ static void *image_read_file(const char *path, size_t *len)
 	size_t done = 0;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = fd_open_regular(path, 0);
 	if (fd < 0) {
-		err_sys("%s", path);
+		if (errno == EINVAL)
+			err_set("%s: not a regular file", path);
+		else
+			err_sys("%s", path);
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0) {

@@ -43,6 +43,8 @@ struct shm_region {
 	unsigned refs;	   /* the host's (until destroyed), one per attachment and per call in progress */
 	unsigned attached; /* attachments, all guests */
 	uint64_t ends;	   /* guests that ended with the region attached */
+	unsigned expected; /* guests the host gave its handles to (shm_region_expect), or 0 */
+	unsigned granted_ended; /* of those, the ones whose run is over */
 	int revoked;
 };
 
@@ -56,6 +58,8 @@ struct shm_attachment {
 struct shm_vm {
 	struct shm_attachment at[MVMM_SHM_ATTACH_MAX];
 	int tables_linked; /* PDPT entry 1 and the window's PD entries are set */
+	int granted;	   /* shm_vm_granted: the run's end counts for its grants' regions */
+	int end_counted;
 };
 
 /* The registry: every region whose handles resolve. */
@@ -387,6 +391,27 @@ static void shm_detach_at(struct vm *vm, unsigned i, int ended)
 	shm_region_put(r);
 }
 
+/* vm's run is over: each region it was granted has one guest fewer that could still ring. */
+static void shm_grants_end(struct vm *vm)
+{
+	const struct shm_grant *g;
+
+	if (!vm->shm->granted || vm->shm->end_counted)
+		return;
+	vm->shm->end_counted = 1;
+	for (g = vm->shm_grants; g && g->name; g++) {
+		struct shm_region *r = shm_resolve(&g->handle, NULL);
+
+		if (!r)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		r->granted_ended++;
+		pthread_cond_broadcast(&r->bell);
+		pthread_mutex_unlock(&r->lock);
+		shm_region_put(r);
+	}
+}
+
 void shm_vm_end(struct vm *vm)
 {
 	unsigned i;
@@ -396,6 +421,40 @@ void shm_vm_end(struct vm *vm)
 	for (i = 0; i < MVMM_SHM_ATTACH_MAX; i++)
 		if (vm->shm->at[i].r)
 			shm_detach_at(vm, i, 1);
+	shm_grants_end(vm);
+}
+
+int shm_vm_granted(struct vm *vm)
+{
+	if (!vm->shm_grants)
+		return 0;
+	if (shm_vm_state(vm) < 0)
+		return err_set("out of memory");
+	vm->shm->granted = 1;
+	vm->shm->end_counted = 0;
+	return 0;
+}
+
+void shm_region_expect(struct shm_region *r, unsigned guests)
+{
+	pthread_mutex_lock(&r->lock);
+	r->expected = guests;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Nobody is left to ring r's doorbell for a waiter with `mine` attachments:
+ * the host revoked it, or no other guest has it attached and either one that
+ * had it attached has ended, or every other guest the host gave it to (if
+ * there were others) has.
+ */
+static int shm_no_peer_left(const struct shm_region *r, unsigned mine)
+{
+	if (r->revoked)
+		return 1;
+	if (r->attached != mine)
+		return 0;
+	return r->ends > 0 || (r->expected > 1 && r->granted_ended + 1 >= r->expected);
 }
 
 void shm_vm_free(struct vm *vm)
@@ -546,7 +605,7 @@ static int shm_wait_locked(struct vm *vm, struct shm_region *r, const struct mvm
 
 		if (r->seq != target)
 			return 0;
-		if (r->revoked || (r->attached == mine && r->ends > 0))
+		if (shm_no_peer_left(r, mine))
 			return -MVMM_EPIPE;
 		if (__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST))
 			return -MVMM_EIO; /* the run loop sees the stop at its next KVM_RUN */

@@ -68,6 +68,16 @@ unsigned shm_live_regions(void);
  * ended for their -MVMM_EPIPE rule. vm_run calls it; idempotent.
  */
 void shm_vm_end(struct vm *vm);
+
+/*
+ * The host gave r's handles to `guests` guests in all (a run's instances).
+ * Once every one of them but a waiter has ended, attached or not, the
+ * waiter's wait fails with -MVMM_EPIPE: nobody is left to ring. 0, the
+ * default: only guests that ended with the region attached count.
+ */
+void shm_region_expect(struct shm_region *r, unsigned guests);
+/* vm was given grants (vm_config.shm): the end of its run counts for their regions. */
+int shm_vm_granted(struct vm *vm);
 /* Frees the VM's attachment state (vm_destroy calls it, before guest memory is unmapped). */
 void shm_vm_free(struct vm *vm);
 

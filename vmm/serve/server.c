@@ -16,6 +16,7 @@
 
 #include "clone/shellpool.h"
 #include "clone/template.h"
+#include "core/confine.h"
 #include "core/error.h"
 
 #define SRV_STACK_SIZE	 (1u << 20) /* a clone's run (crash report, disassembly) needs more than 256K */
@@ -33,6 +34,7 @@ struct srv_conn {
 	int fd;
 	uint64_t id;
 	pthread_t thread;
+	uid_t uid;     /* the peer's, from SO_PEERCRED */
 	struct vm *vm; /* while its clone runs; under srv->lock */
 	int gone;      /* the client left (atomic) */
 	pthread_mutex_t send_lock;
@@ -53,6 +55,7 @@ struct srv {
 	struct srv_conn *conns; /* connections being served */
 	struct srv_conn *done;	/* threads that ended, to join */
 	unsigned nconns;
+	uint64_t buffer_left; /* request bytes connections may still buffer (atomic) */
 	uint64_t next_id;
 	int retiring, stopping; /* atomic */
 	char warning[512];
@@ -211,6 +214,12 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 		srv_send_error(c->fd, SRV_E_CLONE, mvmm_errmsg());
 		return;
 	}
+	/* The thread lives for this one clone: from here on it only runs it and answers. */
+	if (s->cfg.confine && confine_vcpu_thread(0) < 0) {
+		srv_send_error(c->fd, SRV_E_CLONE, mvmm_errmsg());
+		shell_pool_reap(&s->pool, vm);
+		return;
+	}
 	clone_no = vm->clone_no;
 	pthread_mutex_lock(&s->lock);
 	c->vm = vm;
@@ -258,11 +267,15 @@ static void *conn_main(void *arg)
 	struct srv_conn *c = arg;
 	struct srv *s = c->srv;
 	struct timeval rt = {.tv_sec = SRV_READ_TIMEOUT_S}, st = {.tv_sec = SRV_SEND_TIMEOUT_S};
+	struct srv_read_limits lim = {
+		.deadline_ns = vm_now_ns() + SRV_READ_TIMEOUT_S * 1000000000ull,
+		.budget = &s->buffer_left,
+	};
 	struct srv_frame f = {0};
 
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st));
-	switch (srv_read_frame(c->fd, &f)) {
+	switch (srv_read_frame_limited(c->fd, &f, &lim)) {
 	case SRV_READ_OK:
 		if (f.type == SRV_REQUEST)
 			conn_serve_request(c, &f);
@@ -276,6 +289,9 @@ static void *conn_main(void *arg)
 		break;
 	case SRV_READ_TRUNCATED:
 		srv_send_error(c->fd, SRV_E_MALFORMED, "the connection closed inside a frame");
+		break;
+	case SRV_READ_BUSY:
+		srv_send_error(c->fd, SRV_E_BUSY, mvmm_errmsg());
 		break;
 	default:
 		break; /* closed or timed out before a frame: nothing to answer */
@@ -313,16 +329,37 @@ static void srv_join_done(struct srv *s)
 	}
 }
 
+/* Connections of user uid being served; under s->lock. */
+static unsigned srv_conns_of(const struct srv *s, uid_t uid)
+{
+	const struct srv_conn *c;
+	unsigned n = 0;
+
+	for (c = s->conns; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
 static void srv_start_conn(struct srv *s, int fd)
 {
+	struct ucred cred = {.uid = (uid_t)-1};
+	socklen_t cl = sizeof(cred);
 	struct srv_conn *c;
 	pthread_attr_t attr;
 	int err;
 
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
 	pthread_mutex_lock(&s->lock);
 	if (s->nconns >= SRV_MAX_CONNS) {
 		pthread_mutex_unlock(&s->lock);
 		srv_send_error(fd, SRV_E_BUSY, "too many connections");
+		close(fd);
+		return;
+	}
+	/* One user cannot take every slot from the others. */
+	if (srv_conns_of(s, cred.uid) >= SRV_MAX_CONNS_UID) {
+		pthread_mutex_unlock(&s->lock);
+		srv_send_error(fd, SRV_E_BUSY, "too many connections from this user");
 		close(fd);
 		return;
 	}
@@ -334,6 +371,7 @@ static void srv_start_conn(struct srv *s, int fd)
 	}
 	c->srv = s;
 	c->fd = fd;
+	c->uid = cred.uid;
 	c->id = s->next_id++;
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_attr_init(&attr);
@@ -579,6 +617,7 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	s->kvm = kvm;
 	s->listen_fd = s->epfd = s->wake_fd = -1;
 	s->next_id = SRV_FIRST_ID;
+	s->buffer_left = SRV_BUFFER_MAX;
 	pthread_mutex_init(&s->lock, NULL);
 	s->path = strdup(cfg->path);
 	if (!s->path) {

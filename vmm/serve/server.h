@@ -18,6 +18,7 @@ struct srv_config {
 	unsigned shells;     /* VM shells kept ready (default 8) */
 	int replace;	     /* take the path over from a running server, then retire it */
 	int stop_fd;	     /* readable (a signalfd): stop now; -1 for none */
+	int confine;	     /* each clone's thread runs under the vCPU filter (core/confine.h) */
 	struct template *tpl; /* a template already made (the image cache): served instead of
 				 booting img; the server takes a reference */
 };

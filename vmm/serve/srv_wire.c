@@ -3,21 +3,60 @@
 #include "srv_wire.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
 
-/* 1: all read; 0: end of file before the first byte; -2: end of file later; -1: error. */
-static int read_full(int fd, void *buf, size_t len)
+static uint64_t wire_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until fd is readable or deadline_ns (0: no deadline) passes; -1 with errmsg then. */
+static int wait_readable(int fd, uint64_t deadline_ns)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t now;
+	int r;
+
+	if (!deadline_ns)
+		return 0;
+	for (;;) {
+		now = wire_now_ns();
+		if (now >= deadline_ns)
+			return err_set("the frame did not arrive in time");
+		r = poll(&p, 1, (int)((deadline_ns - now + 999999) / 1000000));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return err_sys("poll");
+	}
+}
+
+/*
+ * 1: all read; 0: end of file before the first byte; -2: end of file later;
+ * -1: error, or deadline_ns passed (the whole frame has one deadline, so a
+ * client trickling a byte at a time cannot hold a connection for long).
+ */
+static int read_full(int fd, void *buf, size_t len, uint64_t deadline_ns)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = read(fd, (uint8_t *)buf + done, len - done);
+		ssize_t n;
+
+		if (wait_readable(fd, deadline_ns) < 0)
+			return -1;
+		n = read(fd, (uint8_t *)buf + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -30,11 +69,32 @@ static int read_full(int fd, void *buf, size_t len)
 	return 1;
 }
 
-enum srv_read srv_read_frame(int fd, struct srv_frame *f)
+/* Takes len bytes from the shared budget; 0 when it has not that many left. */
+static int budget_take(uint64_t *budget, uint32_t len)
 {
+	uint64_t left = __atomic_load_n(budget, __ATOMIC_RELAXED);
+
+	do {
+		if (left < len)
+			return 0;
+	} while (!__atomic_compare_exchange_n(budget, &left, left - len, 0, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return 1;
+}
+
+static void frame_release(struct srv_frame *f)
+{
+	if (f->budget && f->reserved)
+		__atomic_add_fetch(f->budget, f->reserved, __ATOMIC_RELAXED);
+	f->reserved = 0;
+}
+
+enum srv_read srv_read_frame_limited(int fd, struct srv_frame *f, const struct srv_read_limits *lim)
+{
+	uint64_t deadline = lim ? lim->deadline_ns : 0;
 	uint8_t hdr[SRV_HEADER_SIZE];
 	uint32_t len;
-	int r = read_full(fd, hdr, sizeof(hdr));
+	int r = read_full(fd, hdr, sizeof(hdr), deadline);
 
 	if (r <= 0)
 		return r == 0 ? SRV_READ_EOF : r == -2 ? SRV_READ_TRUNCATED : SRV_READ_IO;
@@ -42,6 +102,15 @@ enum srv_read srv_read_frame(int fd, struct srv_frame *f)
 	if (len == 0 || len > SRV_FRAME_MAX) {
 		err_set("frame length %u outside 1..%u", len, SRV_FRAME_MAX);
 		return SRV_READ_TOO_BIG;
+	}
+	frame_release(f);
+	if (lim && lim->budget) {
+		if (!budget_take(lim->budget, len)) {
+			err_set("the server is holding too many unfinished requests");
+			return SRV_READ_BUSY;
+		}
+		f->budget = lim->budget;
+		f->reserved = len;
 	}
 	f->type = hdr[4];
 	f->len = len - 1;
@@ -55,15 +124,21 @@ enum srv_read srv_read_frame(int fd, struct srv_frame *f)
 		f->data = d;
 		f->cap = f->len + 1;
 	}
-	r = f->len ? read_full(fd, f->data, f->len) : 1;
+	r = f->len ? read_full(fd, f->data, f->len, deadline) : 1;
 	if (r <= 0)
 		return r < 0 && r != -2 ? SRV_READ_IO : SRV_READ_TRUNCATED;
 	f->data[f->len] = 0; /* convenience for text payloads; not part of the frame */
 	return SRV_READ_OK;
 }
 
+enum srv_read srv_read_frame(int fd, struct srv_frame *f)
+{
+	return srv_read_frame_limited(fd, f, NULL);
+}
+
 void srv_frame_free(struct srv_frame *f)
 {
+	frame_release(f);
 	free(f->data);
 	memset(f, 0, sizeof(*f));
 }

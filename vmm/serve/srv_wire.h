@@ -48,8 +48,11 @@
  *   SRV_RETIRED (0x14)  the answer to SRV_RETIRE: u32 clones in flight.
  *
  * A client that closes its connection (fully; a half-close is allowed)
- * before the final frame has its clone stopped and freed. A client that
- * sends nothing for SRV_READ_TIMEOUT_S seconds is dropped.
+ * before the final frame has its clone stopped and freed. A client whose
+ * whole request frame has not arrived SRV_READ_TIMEOUT_S seconds after it
+ * connected is dropped. A user id may hold SRV_MAX_CONNS_UID connections
+ * at once, and all clients together SRV_BUFFER_MAX bytes of unfinished
+ * requests; past either, the answer is SRV_E_BUSY.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -75,7 +78,9 @@ static inline uint32_t srv_get32(const uint8_t *p)
 #define SRV_HEADER_SIZE	  5u
 #define SRV_MAX_ARGS	  4096u
 #define SRV_MAX_CONNS	  4096u /* connections served at once; more get SRV_E_BUSY */
-#define SRV_READ_TIMEOUT_S 10
+#define SRV_MAX_CONNS_UID 512u	/* of those, from one user id */
+#define SRV_BUFFER_MAX	  (64u << 20) /* request bytes all connections may hold at once */
+#define SRV_READ_TIMEOUT_S 10	/* for a client's whole request frame */
 
 enum srv_frame_type {
 	SRV_REQUEST = 0x01,
@@ -113,6 +118,8 @@ struct srv_frame {
 	uint8_t *data; /* payload */
 	uint32_t len;  /* payload bytes */
 	size_t cap;
+	uint64_t *budget; /* srv_read_limits.budget the frame took `reserved` bytes from */
+	uint32_t reserved;
 };
 
 enum srv_read {
@@ -121,10 +128,19 @@ enum srv_read {
 	SRV_READ_IO = -1,	/* read error or timeout (errmsg set) */
 	SRV_READ_TRUNCATED = -2, /* closed inside a frame */
 	SRV_READ_TOO_BIG = -3,	/* length 0 or over SRV_FRAME_MAX */
+	SRV_READ_BUSY = -4,	/* the budget of buffered bytes is spent (errmsg set) */
 };
 
 /* Reads one frame (blocking, EINTR retried). */
 enum srv_read srv_read_frame(int fd, struct srv_frame *f);
+
+/* What a server allows one frame from a client. */
+struct srv_read_limits {
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC: the whole frame by then, else SRV_READ_IO */
+	uint64_t *budget;     /* payload bytes all connections may still hold (atomic), or NULL */
+};
+/* The same within lim: the frame's bytes are taken from the budget until srv_frame_free. */
+enum srv_read srv_read_frame_limited(int fd, struct srv_frame *f, const struct srv_read_limits *lim);
 void srv_frame_free(struct srv_frame *f);
 
 /*

@@ -1,0 +1,31 @@
+/* snapshot_int.h: what the snapshot files share and nothing else sees: the page size, the
+ * layout's rounding, the hash and the header's hashes (writer, reader and restore alike). */
+#ifndef MVMM_SNAPSHOT_INT_H
+#define MVMM_SNAPSHOT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xxhash.h>
+
+#include "mvmm_abi.h"
+#include "snapshot.h"
+
+#define PAGE MVMM_PAGE_SIZE
+
+static inline uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static inline void hash128(const void *buf, size_t len, uint8_t out[16])
+{
+	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits(buf, len));
+}
+
+/*
+ * The header's content hash (into content, unless NULL) and its checksum, as the format
+ * defines them (snapshot.h); the writer stores them, the reader checks them.
+ */
+void snap_header_hashes(const struct snap_header *h, uint8_t content[16], uint64_t *checksum);
+
+#endif
