@@ -217,12 +217,8 @@ MVMM_API int mvmm_image_load_file(const char *path, uint64_t mem_size, struct mv
 	if (!path)
 		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_file: path");
 	/* The file's own failures are MVMM_ERR_IO; everything image_load_file says after is about its contents. */
-	fd = fd_open_regular(path, 0);
+	fd = fd_open_regular_msg(path, "");
 	if (fd < 0) {
-		if (errno == EINVAL)
-			err_set("%s: not a regular file", path);
-		else
-			err_sys("%s", path);
 		return MVMM_ERR_IO;
 	}
 	close(fd);

@@ -218,10 +218,9 @@ int snap_file_load(const char *path, struct snap_file *f)
 	int fd;
 
 	memset(f, 0, sizeof(*f));
-	fd = fd_open_regular(path, 0);
+	fd = fd_open_regular_msg(path, "snapshot");
 	if (fd < 0)
-		return errno == EINVAL ? err_set("snapshot %s: not a regular file", path)
-				       : err_sys("snapshot %s", path);
+		return -1;
 	if (fstat(fd, &st) < 0) {
 		err_sys("snapshot %s", path);
 		goto fail;

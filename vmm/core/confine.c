@@ -254,23 +254,40 @@ static int add_sanitizer_calls(scmp_filter_ctx ctx)
 #endif
 }
 
+/* A filter whose default is the SIGSYS report, its handler installed; NULL with the message set. */
+static scmp_filter_ctx confine_start(void)
+{
+	scmp_filter_ctx ctx;
+
+	if (confine_prepare() < 0)
+		return NULL;
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		err_set("seccomp: cannot start a filter");
+	return ctx;
+}
+
+static int add_unix_sockets(scmp_filter_ctx ctx)
+{
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				  SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX));
+
+	return rc < 0 ? err_set("seccomp: allowing socket(AF_UNIX): %s", strerror(-rc)) : 0;
+}
+
 int confine_process(void)
 {
 	scmp_filter_ctx ctx;
 
 	if (confine_on)
 		return 0;
-	if (confine_prepare() < 0)
-		return -1;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
+	ctx = confine_start();
 	if (!ctx)
-		return err_set("seccomp: cannot start a filter");
+		return -1;
 	if (add_calls(ctx, confine_process_calls, COUNT(confine_process_calls)) < 0 ||
 	    add_ioctls(ctx, confine_vcpu_ioctls, COUNT(confine_vcpu_ioctls)) < 0 ||
 	    add_ioctls(ctx, confine_shell_ioctls, COUNT(confine_shell_ioctls)) < 0 ||
-	    add_sanitizer_calls(ctx) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			     SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)) < 0) {
+	    add_sanitizer_calls(ctx) < 0 || add_unix_sockets(ctx) < 0) {
 		seccomp_release(ctx);
 		return -1;
 	}
@@ -282,13 +299,10 @@ int confine_process(void)
 
 int confine_vcpu_thread(unsigned extra)
 {
-	scmp_filter_ctx ctx;
+	scmp_filter_ctx ctx = confine_start();
 
-	if (confine_prepare() < 0)
-		return -1;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
-		return err_set("seccomp: cannot start a filter");
+		return -1;
 	if (add_calls(ctx, confine_vcpu_calls, COUNT(confine_vcpu_calls)) < 0 ||
 	    add_ioctls(ctx, confine_vcpu_ioctls, COUNT(confine_vcpu_ioctls)) < 0 ||
 	    ((extra & CONFINE_VCPU_WRITES_FILES) &&

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "error.h"
+
 /*
  * One loop for the four calls: op moves at most len bytes at off (ignored
  * when not positional) and returns what read(2)/write(2) would.
@@ -81,5 +83,16 @@ fail:
 		errno = e;
 	}
 	return -1;
+}
+
+int fd_open_regular_msg(const char *path, const char *what)
+{
+	int fd = fd_open_regular(path, 0);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == EINVAL)
+		return err_set("%s%s%s: not a regular file", what, *what ? " " : "", path);
+	return err_sys("%s%s%s", what, *what ? " " : "", path);
 }
 

@@ -18,5 +18,7 @@ int fd_pread_all(int fd, void *buf, size_t len, uint64_t off);
  * refused with errno EINVAL, as is a directory. extra_flags: O_NOFOLLOW...
  */
 int fd_open_regular(const char *path, int extra_flags);
+/* The same, setting the error message (what: "snapshot %s", or just the path) on failure. */
+int fd_open_regular_msg(const char *path, const char *what);
 
 #endif

@@ -170,12 +170,8 @@ static void *image_read_file(const char *path, size_t *len)
 	size_t done = 0;
 	int fd;
 
-	fd = fd_open_regular(path, 0);
+	fd = fd_open_regular_msg(path, "");
 	if (fd < 0) {
-		if (errno == EINVAL)
-			err_set("%s: not a regular file", path);
-		else
-			err_sys("%s", path);
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0) {
