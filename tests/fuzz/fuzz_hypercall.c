@@ -1,0 +1,278 @@
+/* fuzz_hypercall.c: libFuzzer target: the exit dispatcher and the hypercall handlers (argument
+ * blocks, buffers, paths, shared-memory handles) fed fabricated exits over a fake VM whose guest
+ * memory is a plain mapping, without KVM (as tests/guestabi/test_dispatch.c does). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/exit.h"
+#include "core/vm.h"
+#include "core/x86.h"
+#include "guestabi/guest.h"
+#include "load/image.h"
+#include "mem/shm.h"
+#include "mvmm_abi.h"
+
+#include "fuzz.h"
+
+/*
+ * Input: a set-up byte (bit 0 template mode, bit 1 a request for MVMM_HC_REQUEST, bit 2 shared
+ * regions granted as "rw" and "ro", bit 3 files exposed), a clone number byte, then up to
+ * FUZZ_OPS operations, each a byte choosing what (modulo 5) and its operands, little-endian:
+ *   PATCH  u32 gpa, u8 len, bytes: guest memory written (in the guest's own areas)
+ *   HC     u8 nr, u32 block: `out` of block to hypercall port nr (modulo 64)
+ *   COPY   u32 from, u32 to, u8 len: the guest copies its memory (say, a handle it was given)
+ *   IO     u16 port, u8 direction, u8 size, u32 count, u32 value: any port I/O exit
+ *   OTHER  u8 kind, u64 value: a halt, MMIO, shutdown, entry failure or unknown exit
+ * After each exit: EXIT_STOP says why in the result and EXIT_CONTINUE does not, no page of the
+ * system area (page tables, descriptor tables) was touched, and nothing outside guest memory
+ * was (guard pages). The guest's stdout and stderr are pipes drained after every exit, its
+ * stdin an empty non-blocking pipe; no hook is set, so nothing blocks.
+ */
+#define MEM	 MVMM_MEM_MIN
+#define PAGE	 MVMM_PAGE_SIZE
+#define RUN_SIZE 4096
+#define DATA_OFF 2048
+#define FUZZ_OPS 64
+#define FD_FILE	 200 /* an exposed memfd, fixed so that its path is the same in every run */
+#define FD_PIPE	 201 /* an exposed pipe: must be refused, without blocking */
+
+enum { OP_PATCH, OP_HC, OP_COPY, OP_IO, OP_OTHER, OP_COUNT };
+
+static struct {
+	struct vm vm;
+	struct image img;
+	struct vm_result res;
+	uint8_t *mem;
+	struct kvm_run *run;
+	int out[2], err[2], in[2];
+	struct shm_region *region;
+	struct shm_grant grants[3];
+	struct vm_request request;
+} F;
+
+static const char *const exposed[] = {"/proc/self/fd/200", "/proc/self/fd/201", "/nonexistent",
+				      NULL};
+static const char request_data[] = "first\0second arg\0";
+
+static void init(void)
+{
+	static const char text[] = "an exposed file's contents\n";
+	uint8_t *base;
+	int fd, p[2];
+
+	base = mmap(NULL, MEM + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	fuzz_need(base != MAP_FAILED, "mmap");
+	F.mem = base + PAGE; /* a guard page on each side */
+	fuzz_need(mprotect(F.mem, MEM, PROT_READ | PROT_WRITE) == 0, "mprotect");
+	F.run = calloc(1, RUN_SIZE);
+	fuzz_need(F.run != NULL, "calloc");
+	fuzz_need(pipe2(F.out, O_NONBLOCK | O_CLOEXEC) == 0 &&
+			  pipe2(F.err, O_NONBLOCK | O_CLOEXEC) == 0 &&
+			  pipe2(F.in, O_NONBLOCK | O_CLOEXEC) == 0,
+		  "pipe2");
+	fd = fuzz_memfd("fuzz-exposed");
+	fuzz_fill(fd, text, sizeof(text) - 1);
+	fuzz_need(dup2(fd, FD_FILE) == FD_FILE, "dup2");
+	close(fd);
+	fuzz_need(pipe2(p, O_CLOEXEC) == 0 && dup2(p[0], FD_PIPE) == FD_PIPE, "pipe");
+	close(p[0]); /* p[1] stays open: the pipe has a writer and never ends */
+	F.region = shm_region_create(4 * PAGE);
+	fuzz_need(F.region != NULL, "shm_region_create");
+	/* the only guest given the region: a wait finds no peer and returns at once (EPIPE) */
+	shm_region_expect(F.region, 1);
+	F.grants[0].name = "rw";
+	shm_region_handle(F.region, 0, &F.grants[0].handle);
+	F.grants[1].name = "ro";
+	shm_region_handle(F.region, 1, &F.grants[1].handle);
+	F.request.data = request_data;
+	F.request.len = sizeof(request_data) - 1;
+	F.request.argc = 2;
+
+	F.img.memfd = -1;
+	F.img.mem_size = MEM;
+	F.img.heap_start = 0x600000;
+	F.img.heap_end = MEM - MVMM_STACK_SIZE - PAGE;
+	F.img.name = "fuzz";
+	F.img.refs = 1;
+	F.vm.img = &F.img;
+	F.vm.up = &guest_upcalls;
+	F.vm.mem.host = F.mem;
+	F.vm.mem.size = MEM;
+	F.vm.fd = F.vm.vcpu_fd = F.vm.mapped_memfd = -1;
+	F.vm.run = F.run;
+	F.vm.in_fd = F.in[0];
+	F.vm.out_fd = F.out[1];
+	F.vm.err_fd = F.err[1];
+	F.vm.bootinfo_size = 256;
+	F.vm.res = &F.res;
+	pthread_mutex_init(&F.vm.pause_lock, NULL);
+	pthread_cond_init(&F.vm.pause_cond, NULL);
+	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
+		F.vm.files[i] = -1;
+}
+
+/* The next n (<= 8) bytes of the input as a little-endian number; zeros past its end. */
+static uint64_t take(const uint8_t **p, size_t *left, unsigned n)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < n && *left; i++, (*p)++, (*left)--)
+		v |= (uint64_t)(*p)[0] << (8 * i);
+	return v;
+}
+
+/* A guest address the guest may write itself: its boot info area or its program area. */
+static uint64_t user_gpa(uint64_t v, uint64_t *room)
+{
+	uint64_t g = v % MEM;
+
+	if (g >= MVMM_IMAGE_BASE) {
+		*room = MEM - g;
+		return g;
+	}
+	g = MVMM_BOOTINFO_GPA + g % MVMM_BOOTINFO_SIZE;
+	*room = MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE - g;
+	return g;
+}
+
+static void drain(int fd)
+{
+	static char buf[65536];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* No page below the program area but the boot info's may have been touched (read or written). */
+static void check_system_area(void)
+{
+	static unsigned char vec[MVMM_IMAGE_BASE / PAGE];
+	unsigned i;
+
+	fuzz_need(mincore(F.mem, MVMM_IMAGE_BASE, vec) == 0, "mincore");
+	for (i = 0; i < MVMM_IMAGE_BASE / PAGE; i++) {
+		if (i * PAGE >= MVMM_BOOTINFO_GPA &&
+		    i * PAGE < MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE)
+			continue;
+		FUZZ_CHECK(!(vec[i] & 1), "system page 0x%x touched", i * PAGE);
+	}
+}
+
+static void io_exit(unsigned port, uint8_t dir, uint8_t size, uint32_t count, uint32_t value)
+{
+	memset(F.run, 0, RUN_SIZE);
+	F.run->exit_reason = KVM_EXIT_IO;
+	F.run->io.direction = dir;
+	F.run->io.size = size;
+	F.run->io.port = (uint16_t)port;
+	F.run->io.count = count;
+	F.run->io.data_offset = DATA_OFF; /* KVM's, not the guest's */
+	memcpy((uint8_t *)F.run + DATA_OFF, &value, 4);
+}
+
+static void other_exit(uint8_t kind, uint64_t v)
+{
+	static const uint32_t reasons[] = {KVM_EXIT_HLT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN,
+					   KVM_EXIT_FAIL_ENTRY, KVM_EXIT_INTERNAL_ERROR};
+
+	memset(F.run, 0, RUN_SIZE);
+	F.run->exit_reason = kind < 5 ? reasons[kind] : (uint32_t)v;
+	F.run->mmio.phys_addr = v;
+	F.run->fail_entry.hardware_entry_failure_reason = v;
+	F.run->internal.suberror = (uint32_t)v;
+	if (F.run->exit_reason == KVM_EXIT_IO)
+		F.run->io.data_offset = DATA_OFF; /* where KVM puts the data, inside kvm_run */
+}
+
+static void dispatch(void)
+{
+	enum exit_action act = exit_dispatch(&F.vm);
+
+	FUZZ_LOG("hypercall: exit %u: %s, end %d %s\n", F.run->exit_reason,
+		 act == EXIT_STOP ? "stop" : "continue", F.res.end, F.res.message);
+	FUZZ_CHECK(act == EXIT_CONTINUE || act == EXIT_STOP, "action %d", act);
+	FUZZ_CHECK((act == EXIT_STOP) == (F.res.end != VM_END_NONE), "action %s with end %d (%s)",
+		   act == EXIT_STOP ? "stop" : "continue", F.res.end, F.res.message);
+	FUZZ_CHECK(memchr(F.res.message, 0, sizeof(F.res.message)) != NULL, "message unterminated");
+	check_system_area();
+	drain(F.out[0]);
+	drain(F.err[0]);
+	/* a real run ends here; going on lets one input try a sequence (open, pread, close) */
+	vm_result_clear(&F.res);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t setup, from, to, room, room2, len;
+	unsigned ops;
+
+	if (!F.mem)
+		init();
+	setup = take(&data, &size, 1);
+	F.vm.template_mode = setup & 1;
+	F.vm.request = setup & 2 ? &F.request : NULL;
+	F.vm.shm_grants = setup & 4 ? F.grants : NULL;
+	F.vm.exposed = setup & 8 ? exposed : NULL;
+	F.vm.clone_no = take(&data, &size, 1);
+	for (ops = 0; ops < FUZZ_OPS && size; ops++) {
+		switch (take(&data, &size, 1) % OP_COUNT) {
+		case OP_PATCH:
+			to = user_gpa(take(&data, &size, 4), &room);
+			len = take(&data, &size, 1);
+			len = len < size ? len : size;
+			len = len < room ? len : room;
+			memcpy(F.mem + to, data, len);
+			data += len, size -= len;
+			break;
+		case OP_HC: {
+			unsigned nr = (unsigned)take(&data, &size, 1) % X86_HC_PORT_SLOTS;
+			uint32_t blk = (uint32_t)take(&data, &size, 4);
+
+			io_exit(MVMM_HC_PORT_BASE + nr, KVM_EXIT_IO_OUT, 4, 1, blk);
+			dispatch();
+			if (blk <= MEM - 8)
+				FUZZ_LOG("hypercall: %u at 0x%x: ret %ld\n", nr, blk,
+					 (long)*(int64_t *)(F.mem + (blk & ~7u)));
+			break;
+		}
+		case OP_COPY:
+			from = user_gpa(take(&data, &size, 4), &room);
+			to = user_gpa(take(&data, &size, 4), &room2);
+			len = take(&data, &size, 1);
+			len = len < room ? len : room;
+			len = len < room2 ? len : room2;
+			memmove(F.mem + to, F.mem + from, len);
+			break;
+		case OP_IO: {
+			unsigned port = (unsigned)take(&data, &size, 2);
+			uint8_t dir = (uint8_t)take(&data, &size, 1),
+				sz = (uint8_t)take(&data, &size, 1);
+			uint32_t count = (uint32_t)take(&data, &size, 4);
+
+			io_exit(port, dir, sz, count, (uint32_t)take(&data, &size, 4));
+			dispatch();
+			break;
+		}
+		default: {
+			uint8_t kind = (uint8_t)take(&data, &size, 1);
+
+			other_exit(kind % 6, take(&data, &size, 8));
+			dispatch();
+			break;
+		}
+		}
+	}
+	vm_close_files(&F.vm);
+	fuzz_need(madvise(F.mem, MEM, MADV_DONTNEED) == 0, "madvise"); /* back to all zero */
+	return 0;
+}
