@@ -114,13 +114,14 @@ static void emit_line(struct cli_output *o, struct vm *vm, uint64_t instance, in
 
 	line = malloc((size_t)n + len);
 	pthread_mutex_lock(&o->lock);
-	if (o->stalled || !line)
+	/* At the end (no vm, no deadline), a reader that stalled a write must not hang the run. */
+	if (!line || (!vm && o->stalled))
 		goto out;
 	memcpy(line, prefix, (size_t)n);
 	memcpy(line + n, s, len);
 	if (vm ? output_write(vm, fd, line, (size_t)n + len) < 0
 	       : fd_write_all(fd, line, (size_t)n + len) < 0)
-		o->stalled = errno == EINTR; /* later lines would block on the same reader */
+		o->stalled |= errno == EINTR; /* given up at a deadline: the reader is not reading */
 out:
 	pthread_mutex_unlock(&o->lock);
 	free(line);

@@ -22,7 +22,7 @@ struct cli_output {
 	unsigned count;
 	struct cli_line *lines; /* [count][2]: a partial line per instance and stream */
 	pthread_mutex_t lock;	/* whole lines from different instances never interleave */
-	int stalled;		/* a write was given up at a deadline: the reader is not reading */
+	int stalled;		/* a write was given up at a deadline: finish writes no leftovers */
 };
 
 /*
