@@ -109,6 +109,7 @@ lib-shared: $(LIB_SO)
 INSTALL_ROOT = $(DESTDIR)$(PREFIX)
 install: all $(LIB_SO) guest-sdk
 	install -d $(INSTALL_ROOT)/bin $(INSTALL_ROOT)/lib/pkgconfig $(INSTALL_ROOT)/include \
+		$(INSTALL_ROOT)/share/man/man1 \
 		$(INSTALL_ROOT)/lib/mvmm/guest $(INSTALL_ROOT)/include/mvmm/guest/mvmm
 	install -m 644 $(BUILD)/libmvmm.a $(INSTALL_ROOT)/lib/libmvmm.a
 	install -m 755 $(LIB_SO) $(INSTALL_ROOT)/lib/libmvmm.so.$(LIB_SOVER)
@@ -121,6 +122,7 @@ install: all $(LIB_SO) guest-sdk
 		'Version: $(LIB_SOVER)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmvmm' \
 		'Libs.private: $(LIB_PRIVATE)' >$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
 	install -m 755 $(BUILD)/mvmm $(INSTALL_ROOT)/bin/mvmm
+	install -m 644 vmm/cli/mvmm.1 $(INSTALL_ROOT)/share/man/man1/mvmm.1
 	install -m 755 $(GUEST_CC) $(INSTALL_ROOT)/bin/mvmm-cc
 	install -m 644 $(GUEST_CRT0) $(GUEST_LIBC) $(GUEST_LDSCRIPT) $(INSTALL_ROOT)/lib/mvmm/guest/
 	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/*.h) $(SHARED_INC)/mvmm_abi.h \
