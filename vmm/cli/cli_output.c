@@ -68,13 +68,15 @@ static int64_t output_to_file(struct cli_output *o, uint64_t instance, int strea
 	struct stat st;
 	int fd;
 
-	snprintf(name, sizeof(name), "%lu.%s", (unsigned long)instance, stream == 2 ? "err" : "out");
+	snprintf(name, sizeof(name), "%lu.%s", (unsigned long)instance,
+		 stream == 2 ? "err" : "out");
 	fd = openat(o->dir_fd, name,
 		    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
+	/* a failed write is the output's loss, not the guest's */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		fd_write_all(fd, buf, len); /* a failed write is the output's loss, not the guest's */
+		fd_write_all(fd, buf, len);
 	close(fd);
 	return (int64_t)len;
 }
@@ -121,7 +123,7 @@ static void emit_line(struct cli_output *o, struct vm *vm, uint64_t instance, in
 	memcpy(line + n, s, len);
 	if (vm ? output_write(vm, fd, line, (size_t)n + len) < 0
 	       : fd_write_all(fd, line, (size_t)n + len) < 0)
-		o->stalled |= errno == EINTR; /* given up at a deadline: the reader is not reading */
+		o->stalled |= errno == EINTR; /* given up at a deadline: the reader is stuck */
 out:
 	pthread_mutex_unlock(&o->lock);
 	free(line);

@@ -102,7 +102,7 @@ static struct image *restore_image(const struct snap_header *base, int memfd,
 	for (p = 0; p < npages; p++)
 		img->data_pages += image_page_has_data(img, p);
 	img->heap_end = layout_guard_page(base->mem_size);
-	/* A path the file names: only a regular file of the recorded size (never a FIFO or device). */
+	/* A path the file names: only a regular file of the recorded size (no FIFO, no device). */
 	if (base->elf_path[0] && base->elf_size <= MVMM_MEM_MAX)
 		fd = fd_open_regular(base->elf_path, 0);
 	if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size == base->elf_size &&

@@ -154,11 +154,13 @@ int vcpu_state_check(const struct vcpu_state *st)
 		return err_set("vCPU state: %u MSRs, at most %u", st->nmsrs, VCPU_STATE_MSRS);
 	for (i = 0; i < st->nmsrs; i++)
 		if (!msr_known(st->msrs[i].index))
-			return err_set("vCPU state: MSR 0x%x is not one mvmm saves", st->msrs[i].index);
+			return err_set("vCPU state: MSR 0x%x is not one mvmm saves",
+				       st->msrs[i].index);
 	/* KVM_SET_XCRS refuses an XCR0 this host does not give guests; the form is checked here. */
 	if (st->xcrs.nr_xcrs != (osxsave ? 1u : 0u) ||
 	    (osxsave && (st->xcrs.xcrs[0].xcr != 0 || !(xcr0 & 1) || (xcr0 & ~CPU_XFEATURES_USER))))
-		return err_set("vCPU state: extended state (XCR0 0x%llx) is not one mvmm gives guests",
+		return err_set("vCPU state: extended state (XCR0 0x%llx) is not one mvmm gives "
+			       "guests",
 			       (unsigned long long)xcr0);
 	return 0;
 }

@@ -89,7 +89,8 @@ static void frame_release(struct srv_frame *f)
 	f->reserved = 0;
 }
 
-enum srv_read srv_read_frame_limited(int fd, struct srv_frame *f, const struct srv_read_limits *lim)
+enum srv_read srv_read_frame_limited(int fd, struct srv_frame *f,
+				     const struct srv_read_limits *lim)
 {
 	uint64_t deadline = lim ? lim->deadline_ns : 0;
 	uint8_t hdr[SRV_HEADER_SIZE];

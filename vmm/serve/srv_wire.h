@@ -140,7 +140,8 @@ struct srv_read_limits {
 	uint64_t *budget;     /* payload bytes all connections may still hold (atomic), or NULL */
 };
 /* The same within lim: the frame's bytes are taken from the budget until srv_frame_free. */
-enum srv_read srv_read_frame_limited(int fd, struct srv_frame *f, const struct srv_read_limits *lim);
+enum srv_read srv_read_frame_limited(int fd, struct srv_frame *f,
+				     const struct srv_read_limits *lim);
 void srv_frame_free(struct srv_frame *f);
 
 /*
