@@ -111,10 +111,12 @@ static void emit_line(struct cli_output *o, struct vm *vm, uint64_t instance, in
 		      const char *s, size_t len)
 {
 	int fd = stream == 2 ? STDERR_FILENO : STDOUT_FILENO;
-	char prefix[32], *line;
+	char prefix[32], small[1024], *line = small;
 	int n = snprintf(prefix, sizeof(prefix), "[%lu] ", (unsigned long)instance);
 
-	line = malloc((size_t)n + len);
+	/* Most lines are short: the heap only for long ones, off the common path. */
+	if ((size_t)n + len > sizeof(small))
+		line = malloc((size_t)n + len);
 	pthread_mutex_lock(&o->lock);
 	/* At the end (no vm, no deadline), a reader that stalled a write must not hang the run. */
 	if (!line || (!vm && o->stalled))
@@ -126,7 +128,8 @@ static void emit_line(struct cli_output *o, struct vm *vm, uint64_t instance, in
 		o->stalled |= errno == EINTR; /* given up at a deadline: the reader is stuck */
 out:
 	pthread_mutex_unlock(&o->lock);
-	free(line);
+	if (line != small)
+		free(line);
 }
 
 /*

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -185,17 +186,19 @@ static void confine_sigsys(int sig, siginfo_t *si, void *ctx)
 }
 
 /* Names for the report, resolved now: the handler cannot allocate. */
+static void confine_resolve_names(void)
+{
+	for (int nr = 0; nr < CONFINE_NAMES; nr++)
+		confine_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+}
+
 static int confine_prepare(void)
 {
-	static int done;
+	static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 	struct sigaction sa;
-	int nr;
 
-	if (!done) {
-		for (nr = 0; nr < CONFINE_NAMES; nr++)
-			confine_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-		done = 1;
-	}
+	/* Once per process: vCPU threads confine themselves concurrently. */
+	pthread_once(&names_once, confine_resolve_names);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = confine_sigsys;
 	sa.sa_flags = SA_SIGINFO;

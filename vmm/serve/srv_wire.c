@@ -8,18 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
-
-static uint64_t wire_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Waits until fd is readable or deadline_ns (0: no deadline) passes; -1 with errmsg then. */
 static int wait_readable(int fd, uint64_t deadline_ns)
@@ -31,7 +22,7 @@ static int wait_readable(int fd, uint64_t deadline_ns)
 	if (!deadline_ns)
 		return 0;
 	for (;;) {
-		now = wire_now_ns();
+		now = vm_now_ns();
 		if (now >= deadline_ns)
 			return err_set("the frame did not arrive in time");
 		r = poll(&p, 1, (int)((deadline_ns - now + 999999) / 1000000));
