@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	cfg.out_fd = devnull;
 	if (!lat || !tot || kvm_sys_open(&kvm) < 0 || !(img = image_load_file(elf, 64u << 20)) ||
 	    !(tpl = template_create(&kvm, img, &cfg, &res)) ||
-	    shell_pool_start(&pool, &kvm, img->mem_size, 32, tpl->memfd) < 0) {
+	    shell_pool_start(&pool, &kvm, img->mem_size, 32, tpl) < 0) {
 		fprintf(stderr, "bench/clone: %s\n", mvmm_errmsg());
 		return 1;
 	}

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	snprintf(elf, sizeof elf, "%s/guest/lua.elf", build);
 	if (kvm_sys_open(&kvm) < 0 || !(img = image_load_file(elf, 64u << 20)) ||
 	    !(tpl = template_create(&kvm, img, &cfg, &res)) ||
-	    shell_pool_start(&pool, &kvm, img->mem_size, 32, tpl->memfd) < 0 ||
+	    shell_pool_start(&pool, &kvm, img->mem_size, 32, tpl) < 0 ||
 	    vm_request_init(&req, rargs) < 0) {
 		fprintf(stderr, "lua_clone: %s\n", mvmm_errmsg());
 		return 1;

@@ -12,10 +12,14 @@
 
 TEST_JOBS ?= 2
 # tests/api and tests/harness build against the installed library (below), not the internals.
-TEST_SRCS  := $(sort $(filter-out tests/api/% tests/harness/%,$(wildcard tests/*/test_*.c)))
+TEST_SRCS  := $(sort $(filter-out tests/api/% tests/harness/% tests/host/%,$(wildcard tests/*/test_*.c)))
 TEST_NAMES := $(TEST_SRCS:tests/%.c=%)
 TEST_BINS      := $(TEST_NAMES:%=$(BUILD)/tests/%)
 TEST_SAN_BINS  := $(TEST_NAMES:%=$(BUILD)/tests/asan/%)
+# Suites that change host settings (huge pages) run alone, after all the others, one test at a time.
+HOST_TEST_SRCS := $(sort $(wildcard tests/host/test_*.c))
+HOST_TESTS     := $(HOST_TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+HOST_SAN_TESTS := $(HOST_TEST_SRCS:tests/%.c=$(BUILD)/tests/asan/%)
 
 TEST_GUEST_SRCS := $(wildcard tests/guests/*.c)
 TEST_GUESTS     := $(TEST_GUEST_SRCS:tests/guests/%.c=$(BUILD)/tests/guests/%.elf) \
@@ -32,12 +36,12 @@ $(BUILD)/tests/asan-obj/%.o: tests/%.c | $(BUILD)/.deps-TEST
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 # The option parsers live with the command, not in the library: link their object too.
-$(TEST_BINS): $(BUILD)/tests/%: $(BUILD)/tests/obj/%.o $(BUILD)/obj/vmm/cli/cli_parse.o \
+$(TEST_BINS) $(HOST_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/obj/%.o $(BUILD)/obj/vmm/cli/cli_parse.o \
 			       $(BUILD)/libmvmm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-$(TEST_SAN_BINS): $(BUILD)/tests/asan/%: $(BUILD)/tests/asan-obj/%.o \
+$(TEST_SAN_BINS) $(HOST_SAN_TESTS): $(BUILD)/tests/asan/%: $(BUILD)/tests/asan-obj/%.o \
 				    $(BUILD)/asan/vmm/cli/cli_parse.o $(BUILD)/libmvmm-asan.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ -lcriterion $(LDLIBS)
@@ -66,7 +70,7 @@ define test_run_suites
 	@failed=""; cache=$$(mktemp -d /tmp/mvmm-test-cache.XXXXXX); \
 	for t in $(1); do \
 		echo "== $$t"; \
-		env MVMM_BIN=$(2) XDG_CACHE_HOME=$$cache $(3) $$t --jobs $(TEST_JOBS) --short-filename || failed="$$failed $${t##*/}"; \
+		env MVMM_BIN=$(2) XDG_CACHE_HOME=$$cache $(3) $$t --jobs $(or $(4),$(TEST_JOBS)) --short-filename || failed="$$failed $${t##*/}"; \
 	done; \
 	rm -rf "$$cache"; \
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
@@ -82,6 +86,13 @@ TEST_SAN_ENV  := ASAN_OPTIONS=$(TEST_SAN_OPTS):leak_check_at_exit=0 \
 		 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # The layering rule of vmm/ (see the Makefile's LAYERS), checked against the #include lines.
+
+.PHONY: test-host
+test: test-host
+test-host: test-plain test-asan test-api test-api-asan $(HOST_TESTS) $(HOST_SAN_TESTS)
+	$(call test_run_suites,$(HOST_TESTS),$(BUILD)/mvmm,,1)
+	$(call test_run_suites,$(HOST_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV),1)
+
 .PHONY: test-layers
 test-layers:
 	@bash tests/layers.sh $(LAYERS) cli

@@ -38,14 +38,14 @@ Test(warm, a_shell_warmed_over_spinning_stubs_fails_in_bounded_time, .timeout = 
 	vm = vm_shell_create(&kvm, img->mem_size);
 	cr_assert(vm, "%s", mvmm_errmsg());
 	t0 = t_now_ns();
-	cr_assert_eq(vm_shell_warm(vm, memfd), -1, "a spinning stub warmed a shell");
+	cr_assert_eq(vm_shell_warm(vm, memfd, NULL), -1, "a spinning stub warmed a shell");
 	cr_assert(strstr(mvmm_errmsg(), "did not exit"), "%s", mvmm_errmsg());
 	cr_assert_lt(t_now_ns() - t0, 30000000000ull, "the warm-up was not bounded");
 	/* and over mvmm's own stubs it works */
 	vm_destroy(vm);
 	vm = vm_shell_create(&kvm, img->mem_size);
 	cr_assert(vm);
-	cr_assert_eq(vm_shell_warm(vm, img->memfd), 0, "%s", mvmm_errmsg());
+	cr_assert_eq(vm_shell_warm(vm, img->memfd, &img->huge), 0, "%s", mvmm_errmsg());
 	vm_destroy(vm);
 	close(memfd);
 	image_put(img);

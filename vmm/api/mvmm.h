@@ -146,6 +146,43 @@ MVMM_API int mvmm_image_load_buffer(const void *elf, size_t len, uint64_t mem_si
 				    struct mvmm_image **out);
 MVMM_API void mvmm_image_free(struct mvmm_image *img);
 
+/*
+ * Huge pages (--huge-pages of the command). Read-only program memory
+ * (code, constants) sits in 2 MiB pages that each guest maps with one
+ * page-table entry and the host backs with one huge page, so a first touch
+ * costs one fault per 2 MiB instead of one per 4 KiB.
+ *   MVMM_HUGE_AUTO     shmem transparent huge pages if the host allows them,
+ *                      else hugetlbfs pages if enough are free, else 4 KiB
+ *                      pages and a one-line hint on stderr (once a process)
+ *   MVMM_HUGE_THP      transparent huge pages, or MVMM_ERR_IMAGE if the host
+ *                      does not allow them (shmem_enabled)
+ *   MVMM_HUGE_HUGETLB  hugetlbfs pages (vm.nr_hugepages), or MVMM_ERR_IMAGE
+ *   MVMM_HUGE_OFF      4 KiB pages only
+ * mvmm_image_load_file and _buffer use MVMM_HUGE_AUTO.
+ */
+enum mvmm_huge_pages {
+	MVMM_HUGE_AUTO = 0,
+	MVMM_HUGE_THP = 1,
+	MVMM_HUGE_HUGETLB = 2,
+	MVMM_HUGE_OFF = 3,
+};
+
+/* Options of the _opts loaders: zero-initialise, then set what you want. */
+struct mvmm_image_options {
+	uint64_t mem_size; /* as mem_size above (0: 64 MiB) */
+	int huge_pages;	   /* enum mvmm_huge_pages */
+};
+MVMM_API int mvmm_image_load_file_opts(const char *path, const struct mvmm_image_options *opts,
+				       struct mvmm_image **out);
+MVMM_API int mvmm_image_load_buffer_opts(const void *elf, size_t len,
+					 const struct mvmm_image_options *opts,
+					 struct mvmm_image **out);
+/*
+ * The image's huge-page backing: "thp", "hugetlb" or "4k"; *huge_bytes
+ * (if not NULL) gets how much of each guest's memory is mapped with 2 MiB pages.
+ */
+MVMM_API const char *mvmm_image_huge_pages(const struct mvmm_image *img, uint64_t *huge_bytes);
+
 /* ---- templates --------------------------------------------------------- */
 
 /*

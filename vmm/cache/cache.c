@@ -47,7 +47,8 @@ static void warn_add(struct cache_status *st, const char *fmt, ...)
 }
 
 /* The image over a checked entry: its data map from the index, symbols from the ELF. */
-static struct image *entry_image(struct entry *e, const char *elf_path, const struct elf_src *src)
+static struct image *entry_image(struct entry *e, const char *elf_path, const struct elf_src *src,
+				 enum huge_backing backing)
 {
 	uint64_t npages = e->h.key.mem_size / PAGE, i, p;
 	struct image *img = calloc(1, sizeof(*img));
@@ -57,6 +58,7 @@ static struct image *entry_image(struct entry *e, const char *elf_path, const st
 		return NULL;
 	}
 	img->refs = 1;
+	img->huge.fd = -1;
 	img->mem_size = e->h.key.mem_size;
 	img->memfd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
 	img->data_map = calloc((npages + 7) / 8, 1);
@@ -75,6 +77,12 @@ static struct image *entry_image(struct entry *e, const char *elf_path, const st
 	}
 	img->heap_start = img->prog.hi;
 	img->heap_end = layout_guard_page(img->mem_size);
+	/* The entry's tables were built for this plan (the key says so); its pages feed the overlay. */
+	image_plan_huge_as(img, backing);
+	if (image_fill_huge(img, img->memfd) < 0) {
+		err_prefix("%s", elf_path);
+		goto fail;
+	}
 	return img;
 fail:
 	image_put(img);
@@ -84,6 +92,7 @@ fail:
 /* ---- lookup ---- */
 
 struct lookup {
+	enum huge_backing backing; /* of the images this lookup builds or maps */
 	char *dir;
 	char key_hex[33];
 	char path[1100], meta[1100];
@@ -106,7 +115,10 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 			uint64_t mem_size, enum cache_kind kind, const struct vm_config *cfg,
 			char *args_shown, size_t args_len, struct cache_status *st)
 {
+	enum huge_backing backing = l->backing;
+
 	memset(l, 0, sizeof(*l));
+	l->backing = backing;
 	l->src.map = MAP_FAILED;
 	l->t0 = now_ns();
 	memset(st, 0, sizeof(*st));
@@ -125,6 +137,7 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 	cache_elf_hash(l->dir, &l->src, l->key.elf_hash);
 	l->key.mem_size = round_mem(mem_size);
 	l->key.kind = kind;
+	l->key.huge_tables = l->backing != HUGE_BACKING_NONE;
 	if (kind == CACHE_TEMPLATE)
 		cache_args_hash(cfg, l->key.args_hash, args_shown, args_len);
 	snap_hash128(&l->key, sizeof(l->key), l->key_hash);
@@ -191,30 +204,62 @@ static void lookup_store(struct lookup *l, const struct cache_opts *o, struct st
 	cache_trim(l->dir, o->max_bytes ? o->max_bytes : CACHE_MAX_DEFAULT, l->path);
 }
 
+/*
+ * The huge-page backing of the images this lookup builds or maps, decided
+ * before the key (entries with 2 MiB guest pages have other tables). AUTO
+ * never fails here; THP or HUGETLB the host lacks do, with the setting.
+ */
+static int lookup_huge(struct lookup *l, const struct cache_opts *o, uint64_t mem_size,
+		       struct image_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->mem_size = mem_size;
+	p->huge = o->huge;
+	l->backing = HUGE_BACKING_NONE;
+	return huge_choose(o->huge, 1, &l->backing);
+}
+
+/* Whether an image built now has the tables the key promised (AUTO may fall back). */
+static int built_as_keyed(const struct lookup *l, const struct image *img)
+{
+	return (img->huge.backing != HUGE_BACKING_NONE) == (l->key.huge_tables != 0);
+}
+
+static struct image *build_image(const struct lookup *l, const char *elf_path,
+				 const struct image_params *p)
+{
+	return l->src.map != MAP_FAILED
+		       ? image_load_buffer_with(l->src.map, l->src.len, elf_path, p)
+		       : image_load_file_with(elf_path, p);
+}
+
 struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 			       uint64_t mem_size, struct cache_status *st)
 {
 	struct store_req r = {0};
+	struct image_params p;
 	struct image *img = NULL;
 	struct lookup l;
 	struct entry e;
 	char shown[4];
 	uint64_t t0;
 
+	if (lookup_huge(&l, o, mem_size, &p) < 0)
+		return NULL;
 	if (lookup_begin(&l, o, elf_path, mem_size, CACHE_IMAGE, NULL, shown, sizeof(shown),
 			 st) < 0) {
 		lookup_end(&l, st);
-		return image_load_file(elf_path, mem_size);
+		return image_load_file_with(elf_path, &p);
 	}
 	if (lookup_entry(&l, &e, st) == E_OK) {
-		img = entry_image(&e, elf_path, &l.src);
+		img = entry_image(&e, elf_path, &l.src, l.backing);
 		cache_entry_free(&e);
 		lookup_end(&l, st);
 		return img;
 	}
 	t0 = now_ns();
-	img = image_load_buffer(l.src.map, l.src.len, elf_path, mem_size);
-	if (img) {
+	img = build_image(&l, elf_path, &p);
+	if (img && built_as_keyed(&l, img)) {
 		r.elf_path = elf_path;
 		r.memfd = img->memfd;
 		r.build_ns = now_ns() - t0;
@@ -231,17 +276,21 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 {
 	struct template *tpl = NULL;
 	struct store_req r = {0};
+	struct image_params p;
 	struct image *img;
 	struct lookup l;
 	struct entry e;
 	char shown[CACHE_NAME_MAX];
 	uint64_t t0;
+	int keyed = 0;
 
 	memset(res, 0, sizeof(*res));
+	if (lookup_huge(&l, o, mem_size, &p) < 0)
+		return NULL;
 	if (lookup_begin(&l, o, elf_path, mem_size, CACHE_TEMPLATE, cfg, shown, sizeof(shown),
 			 st) == 0 &&
 	    lookup_entry(&l, &e, st) == E_OK) {
-		img = entry_image(&e, elf_path, &l.src);
+		img = entry_image(&e, elf_path, &l.src, l.backing);
 		if (img) {
 			tpl = template_from_parts(img, e.fd, &e.h.state, e.h.ready_block);
 			e.fd = -1; /* taken, even on failure */
@@ -256,14 +305,13 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		return tpl;
 	}
 	t0 = now_ns();
-	img = l.src.map != MAP_FAILED
-		      ? image_load_buffer(l.src.map, l.src.len, elf_path, mem_size)
-		      : image_load_file(elf_path, mem_size);
+	img = build_image(&l, elf_path, &p);
 	if (img) {
+		keyed = built_as_keyed(&l, img);
 		tpl = template_create(kvm, img, cfg, res);
 		image_put(img);
 	}
-	if (tpl && st->outcome != CACHE_OFF) {
+	if (tpl && keyed && st->outcome != CACHE_OFF) {
 		r.elf_path = elf_path;
 		r.memfd = tpl->memfd;
 		r.tpl = tpl;

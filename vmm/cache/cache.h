@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "clone/template.h"
+#include "core/hugepage.h"
 #include "core/kvm.h"
 #include "core/vcpu_state.h"
 #include "core/vm.h"
@@ -72,7 +73,7 @@ struct cache_key {
 	uint8_t args_hash[16]; /* templates: XXH3-128 of argv and envp; images: zero */
 	uint64_t mem_size;     /* rounded as images round it */
 	uint32_t kind;	       /* enum cache_kind */
-	uint32_t zero;
+	uint32_t huge_tables;  /* 1: built with 2 MiB guest pages (any huge backing), 0: 4 KiB */
 };
 
 struct cache_header {
@@ -117,6 +118,7 @@ struct cache_opts {
 	const char *dir;    /* NULL: $XDG_CACHE_HOME/mvmm, else $HOME/.cache/mvmm */
 	int off;	    /* --no-cache */
 	uint64_t max_bytes; /* --cache-max; 0: CACHE_MAX_DEFAULT */
+	enum huge_mode huge; /* --huge-pages for the images it builds and maps */
 };
 
 enum cache_outcome {

@@ -27,6 +27,7 @@ void cli_stats_begin(struct cli_stats *s)
 	if (memstat_proc_read(&p) == 0) {
 		s->mem_available_before_kb = p.mem_available_kb;
 		s->kernel_before_kb = p.kernel_kb;
+		s->page_tables_before_kb = p.page_tables_kb;
 	}
 }
 
@@ -55,6 +56,37 @@ static long kernel_growth_kb(const struct cli_stats *s)
 static double host_kib_per_instance(const struct cli_stats *s, unsigned n)
 {
 	return n ? ((double)s->held.pss_kb + (double)kernel_growth_kb(s)) / n : 0.0;
+}
+
+/* The image's 2 MiB guest pages: how they are backed and how much each instance maps with them. */
+static void huge_json(const struct cli_stats *s, const struct fleet *f, char *buf, size_t size)
+{
+	const struct huge_map *h = &f->cfg.img->huge;
+
+	snprintf(buf, size,
+		 ",\"huge_pages\":\"%s\",\"huge_mapped_kib_per_instance\":%lu,"
+		 "\"huge_host_kib\":%lu,\"pmd_mapped_kib\":%lu,\"page_tables_growth_kib\":%ld",
+		 huge_backing_name(h->backing), (unsigned long)(h->nchunks * 2048),
+		 (unsigned long)(h->host_huge * 2048),
+		 s->held_ok ? (unsigned long)s->held.pmd_mapped_kb : 0ul,
+		 s->held_ok ? (long)(s->held.page_tables_kb - s->page_tables_before_kb) : 0L);
+}
+
+static void huge_table(const struct cli_stats *s, const struct fleet *f)
+{
+	const struct huge_map *h = &f->cfg.img->huge;
+
+	fprintf(stderr, "  huge pages: %s", huge_backing_name(h->backing));
+	if (h->nchunks)
+		fprintf(stderr,
+			", %lu MiB of each guest mapped with 2 MiB pages, %lu MiB of them host huge"
+			" pages",
+			(unsigned long)(h->nchunks * 2), (unsigned long)(h->host_huge * 2));
+	if (s->held_ok)
+		fprintf(stderr, "; PMD-mapped while held %.1f MiB, page tables grew %.1f MiB",
+			s->held.pmd_mapped_kb / 1024.0,
+			(long)(s->held.page_tables_kb - s->page_tables_before_kb) / 1024.0);
+	fputc('\n', stderr);
 }
 
 struct totals {
@@ -124,9 +156,10 @@ static void print_json(const struct cli_stats *s, const struct fleet *f, const i
 		       const struct totals *t)
 {
 	unsigned i, n = f->cfg.count;
-	char dedup[1536];
+	char dedup[1536], huge[256];
 
 	dedup_json(s, dedup, sizeof(dedup));
+	huge_json(s, f, huge, sizeof(huge));
 
 	for (i = 0; i < n; i++) {
 		const struct fleet_instance *in = &f->inst[i];
@@ -148,7 +181,7 @@ static void print_json(const struct cli_stats *s, const struct fleet *f, const i
 		"\"image_shared_pages\":%lu,\"image_private_pages\":%lu,\"zero_private_pages\":%lu,"
 		"\"rss_kib\":%lu,\"pss_kib\":%lu,\"private_dirty_kib\":%lu,"
 		"\"kernel_growth_kib\":%ld,"
-		"\"mem_available_drop_kib\":%ld,\"host_kib_per_instance\":%.1f%s}\n",
+		"\"mem_available_drop_kib\":%ld,\"host_kib_per_instance\":%.1f%s%s}\n",
 		n, s->no_share ? "false" : "true", s->held_ok ? "true" : "false",
 		(unsigned long)(f->cfg.img->mem_size >> 10), f->cfg.img->data_pages,
 		s->held_ok ? (double)(f->t_held_ns - f->t_start_ns) / 1e6 : 0.0,
@@ -156,7 +189,7 @@ static void print_json(const struct cli_stats *s, const struct fleet *f, const i
 		s->held.rss_kb, s->held.pss_kb, s->held.private_dirty_kb,
 		s->held_ok ? kernel_growth_kb(s) : 0L,
 		s->held_ok ? (long)(s->mem_available_before_kb - s->held.mem_available_kb) : 0L,
-		s->held_ok ? host_kib_per_instance(s, n) : 0.0, dedup);
+		s->held_ok ? host_kib_per_instance(s, n) : 0.0, huge, dedup);
 }
 
 static void print_table(const struct cli_stats *s, const struct fleet *f, const int *statuses,
@@ -188,6 +221,7 @@ static void print_table(const struct cli_stats *s, const struct fleet *f, const 
 			(double)t->zero_shared / t->measured,
 			(double)t->zero_private / t->measured);
 	dedup_table(s);
+	huge_table(s, f);
 	if (!s->held_ok) {
 		fprintf(stderr,
 			"  (process memory is measured while instances are held: use --hold)\n");

@@ -13,6 +13,7 @@ struct cli_stats {
 	int no_share;
 	uint64_t mem_available_before_kb;
 	uint64_t kernel_before_kb;
+	uint64_t page_tables_before_kb;
 	struct memstat_proc held; /* at the hold point */
 	int held_ok;
 	int ksm;			/* --ksm */

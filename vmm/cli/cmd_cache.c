@@ -25,6 +25,13 @@ int cli_cache_option(struct cache_opts *o, int c, const char *arg, const char *c
 			return -1;
 		}
 		return 1;
+	case CLI_HUGE:
+		if (huge_mode_parse(arg, &o->huge) < 0) {
+			fprintf(stderr, "mvmm %s: --huge-pages takes auto, thp, hugetlb or off\n"
+					"(see 'mvmm --help')\n", cmd);
+			return -1;
+		}
+		return 1;
 	default:
 		return 0;
 	}

@@ -199,6 +199,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case CLI_CACHE_DIR:
 		case CLI_CACHE_OFF:
 		case CLI_CACHE_MAX:
+		case CLI_HUGE:
 			if (cli_cache_option(&o->cache, c, optarg, "run") < 0)
 				return -1;
 			break;
@@ -437,7 +438,7 @@ static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
 	tpl = snap_restore_list(o->from_snapshot);
 	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
 	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
-			     tpl->memfd) < 0) {
+			     tpl) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_request_free(&request);
 		template_put(tpl);
@@ -501,7 +502,7 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 	}
 	if (vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0 ||
 	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16,
-			     tpl->memfd) < 0) {
+			     tpl) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_request_free(&request);
 		template_put(tpl);

@@ -81,6 +81,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case CLI_CACHE_DIR:
 		case CLI_CACHE_OFF:
 		case CLI_CACHE_MAX:
+		case CLI_HUGE:
 			if (cli_cache_option(&o->cache, c, optarg, "serve") < 0)
 				return -1;
 			break;
@@ -147,7 +148,7 @@ int cmd_serve(int argc, char **argv)
 	 * a freshly booted template (a cached one would pin the base); any
 	 * other guest's template comes through the image cache.
 	 */
-	pie = image_load_file_random(o.guest_argv[0], o.mem_size);
+	pie = image_load_file_random(o.guest_argv[0], o.mem_size, o.cache.huge);
 	if (pie && !pie->prog.pie) {
 		image_put(pie);
 		pie = NULL;

@@ -1,6 +1,7 @@
 /* shellpool.c: a background thread that fills a pool of VM shells and reaps dead VMs. */
 #define _GNU_SOURCE
 #include "shellpool.h"
+#include "template.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ static void *shell_pool_filler(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		struct vm *vm = vm_shell_create(p->kvm, p->mem_size);
 
-		if (vm && p->warm_memfd >= 0 && vm_shell_warm(vm, p->warm_memfd) < 0) {
+		if (vm && p->warm_memfd >= 0 && vm_shell_warm(vm, p->warm_memfd, p->warm_huge) < 0) {
 			vm_destroy(vm);
 			vm = NULL;
 		}
@@ -70,7 +71,7 @@ static void *shell_pool_reaper(void *arg)
 }
 
 int shell_pool_start(struct shell_pool *p, struct kvm_sys *kvm, uint64_t mem_size,
-		     unsigned target, int warm_memfd)
+		     unsigned target, const struct template *warm)
 {
 	int err;
 
@@ -78,7 +79,8 @@ int shell_pool_start(struct shell_pool *p, struct kvm_sys *kvm, uint64_t mem_siz
 	p->kvm = kvm;
 	p->mem_size = mem_size;
 	p->target = target;
-	p->warm_memfd = warm_memfd;
+	p->warm_memfd = warm ? warm->memfd : -1;
+	p->warm_huge = warm ? &warm->img->huge : NULL;
 	p->reap_cap = 64;
 	p->ready = calloc(target ? target : 1, sizeof(*p->ready));
 	p->reap = calloc(p->reap_cap, sizeof(*p->reap));

@@ -13,6 +13,7 @@ struct shell_pool {
 	uint64_t mem_size;
 	unsigned target;     /* shells kept ready */
 	int warm_memfd;	     /* tables to run each new shell once over (vm_shell_warm), or -1 */
+	const struct huge_map *warm_huge; /* their 2 MiB pages, mapped as a clone maps them */
 	struct vm **ready;   /* [target] */
 	unsigned nready;
 	struct vm **reap;    /* VMs waiting to be destroyed */
@@ -25,9 +26,12 @@ struct shell_pool {
 	uint64_t misses;     /* gets that found the pool empty and created a shell inline */
 };
 
+struct template;
+
 /*
- * With warm_memfd >= 0 (an image's or template's memfd), each shell's vCPU
- * is run once before it is handed out (vm_shell_warm).
+ * With warm (a template, held by the caller until shell_pool_stop), each
+ * shell's vCPU is run once over its memory before it is handed out
+ * (vm_shell_warm), so a clone of it needs no remap.
  * Starts a background thread that keeps `target` shells (VM fd, memslot
  * over reserved memory, vCPU) for guests of mem_size bytes, and destroys
  * the VMs handed to shell_pool_reap. Creating a VM shell costs ~0.5-1 ms
@@ -35,7 +39,7 @@ struct shell_pool {
  * and its clone running.
  */
 int shell_pool_start(struct shell_pool *p, struct kvm_sys *kvm, uint64_t mem_size,
-		     unsigned target, int warm_memfd);
+		     unsigned target, const struct template *warm);
 /* A ready shell, or one made now when the pool is empty (NULL on failure). */
 struct vm *shell_pool_get(struct shell_pool *p);
 /* Destroys vm later, on the pool's thread. */

@@ -183,6 +183,8 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 		return -1;
 	vm->up = &guest_upcalls;
 	vm->data_map = tpl->data_map;
+	/* The image's 2 MiB pages: read-only to guests, so the template's are the image's. */
+	vm->mem.huge = &tpl->img->huge;
 	vm->tpl = template_get(tpl);
 	vm->tpl_put = template_put_opaque;
 	/*

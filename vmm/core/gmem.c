@@ -23,3 +23,12 @@ void *gmem_user_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len)
 		return gmem_ptr(m, gpa, len);
 	return NULL;
 }
+
+void *gmem_user_ptr_rw(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len)
+{
+	void *p = gmem_user_ptr(m, gpa, len);
+
+	if (p && huge_map_overlaps(m->huge, gpa, len))
+		return NULL;
+	return p;
+}

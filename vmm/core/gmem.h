@@ -4,11 +4,14 @@
 
 #include <stdint.h>
 
+#include "hugepage.h"
 #include "mvmm_abi.h"
 
 struct gmem {
-	uint8_t *host; /* host mapping of guest-physical 0 */
+	uint8_t *host; /* host mapping of guest-physical 0 (2 MiB-aligned) */
 	uint64_t size; /* bytes */
+	/* The guest's 2 MiB pages (read-only to it and to hypercalls), or NULL; not owned. */
+	const struct huge_map *huge;
 };
 
 /*
@@ -25,5 +28,13 @@ void *gmem_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len);
  * hypercall can be used to rewrite the guest's own page tables.
  */
 void *gmem_user_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len);
+
+/*
+ * As gmem_user_ptr, for a range the VMM will write (a hypercall's result
+ * block or buffer): the guest's read-only 2 MiB pages are refused too, as
+ * Linux's read() refuses a read-only buffer. Under hugetlbfs they are
+ * mapped read-only on the host as well.
+ */
+void *gmem_user_ptr_rw(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len);
 
 #endif

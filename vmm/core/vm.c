@@ -71,8 +71,32 @@ int vm_map_memfd(struct vm *vm, int memfd)
 	if (mmap(vm->mem.host, vm->mem.size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, memfd, 0) == MAP_FAILED)
 		return err_sys("mapping guest memory");
+	vm->mapped_memfd = -1;
+	if (huge_map_apply(vm->mem.huge, vm->mem.host, vm->mem.size) < 0)
+		return -1;
 	vm->mapped_memfd = memfd;
 	return 0;
+}
+
+/*
+ * A 2 MiB-aligned reservation: KVM maps a guest 2 MiB page with one huge
+ * shadow entry only where the host address is aligned like the guest's.
+ */
+static void *vm_reserve_aligned(uint64_t size)
+{
+	uint64_t extra = HUGE_PAGE_SIZE;
+	uint8_t *raw, *at;
+
+	raw = mmap(NULL, size + extra, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (raw == MAP_FAILED)
+		return MAP_FAILED;
+	at = (uint8_t *)(((uintptr_t)raw + extra - 1) & ~(uintptr_t)(extra - 1));
+	if (at > raw)
+		munmap(raw, (size_t)(at - raw));
+	if (at + size < raw + size + extra)
+		munmap(at + size, (size_t)(raw + size + extra - (at + size)));
+	return at;
 }
 
 static int vm_shell_memory(struct vm *vm, uint64_t mem_size)
@@ -81,7 +105,7 @@ static int vm_shell_memory(struct vm *vm, uint64_t mem_size)
 	void *mem;
 
 	/* Reserved, inaccessible until a guest is mapped over it. */
-	mem = mmap(NULL, mem_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	mem = vm_reserve_aligned(mem_size);
 	if (mem == MAP_FAILED)
 		return err_sys("reserving guest memory");
 	vm->mem.host = mem;
@@ -200,11 +224,12 @@ static int vm_warm_run(struct vm *vm)
  * the cost of a vCPU's first KVM_RUN (~100 us here) is paid before a clone
  * needs it. The clone then maps its own memory and restores its own state.
  */
-int vm_shell_warm(struct vm *vm, int memfd)
+int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
+	vm->mem.huge = huge;
 	if (vm_map_memfd(vm, memfd) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return err_sys("warming a VM shell");
 	x86_user_sregs(&sregs, vm->kvm->xcr0 != 0);

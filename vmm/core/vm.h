@@ -220,11 +220,17 @@ int vm_enter_program(struct vm *vm, uint64_t entry);
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
 /* Closes the files the guest opened through MVMM_HC_OPEN. */
 void vm_close_files(struct vm *vm);
-/* Maps memfd MAP_PRIVATE over the shell's guest memory. */
+/*
+ * Maps memfd MAP_PRIVATE over the shell's guest memory, then vm->mem.huge's
+ * 2 MiB pages over it (set it first: the image's or template's map, or NULL).
+ */
 int vm_map_memfd(struct vm *vm, int memfd);
 void vm_drop_vm_fd(struct vm *vm);
-/* Pays a shell's first-KVM_RUN cost ahead of need, over the tables in memfd (an image or template). */
-int vm_shell_warm(struct vm *vm, int memfd);
+/*
+ * Pays a shell's first-KVM_RUN cost ahead of need, over the tables in memfd
+ * (an image or template) mapped with huge (its 2 MiB pages, or NULL).
+ */
+int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge);
 
 /* Builds a request from a NULL-terminated list of strings; vm_request_free releases it. */
 int vm_request_init(struct vm_request *r, const char *const *args);

@@ -15,6 +15,7 @@
 #define PTE_US	  (1ull << 2)
 #define PTE_A	  (1ull << 5)
 #define PTE_D	  (1ull << 6)
+#define PTE_PS	  (1ull << 7) /* in a PDE: maps 2 MiB */
 #define PTE_NX	  (1ull << 63)
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US | PTE_A)
 

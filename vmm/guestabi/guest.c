@@ -67,6 +67,7 @@ int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 		return -1;
 	vm->up = &guest_upcalls;
 	vm->data_map = img->data_map;
+	vm->mem.huge = &img->huge;
 	if (shm_vm_granted(vm) < 0)
 		return -1;
 	/* A guest that is not a clone gets its own argv[1..] as its request. */

@@ -58,16 +58,36 @@ static int64_t write_all(struct vm *vm, int fd, const uint8_t *buf, uint64_t len
 /*
  * Host pointer for a range a guest hands to hypercall `name` (its `what`:
  * buffer, message, path), or NULL after ending the run with a guest error.
+ * A range the VMM writes (`out`) must also miss the guest's read-only 2 MiB pages.
  */
-static void *hc_user_range(struct vm *vm, const char *name, const char *what, mvmm_gpa_t gpa,
-			   uint64_t len)
+static void *hc_user_range_as(struct vm *vm, const char *name, const char *what, mvmm_gpa_t gpa,
+			      uint64_t len, int out)
 {
 	void *p = gmem_user_ptr(&vm->mem, gpa, len);
 
-	if (!p)
+	if (!p) {
 		exit_guest_error(vm, "hypercall %s: %s 0x%lx+%lu outside the guest's user memory",
 				 name, what, (unsigned long)gpa, (unsigned long)len);
+		return NULL;
+	}
+	if (out && !gmem_user_ptr_rw(&vm->mem, gpa, len)) {
+		exit_guest_error(vm, "hypercall %s: %s 0x%lx+%lu in the guest's read-only memory",
+				 name, what, (unsigned long)gpa, (unsigned long)len);
+		return NULL;
+	}
 	return p;
+}
+
+static void *hc_user_range(struct vm *vm, const char *name, const char *what, mvmm_gpa_t gpa,
+			   uint64_t len)
+{
+	return hc_user_range_as(vm, name, what, gpa, len, 0);
+}
+
+static void *hc_user_out(struct vm *vm, const char *name, const char *what, mvmm_gpa_t gpa,
+			 uint64_t len)
+{
+	return hc_user_range_as(vm, name, what, gpa, len, 1);
 }
 
 static enum exit_action hc_write(struct vm *vm, void *blk)
@@ -105,7 +125,7 @@ static enum exit_action hc_read(struct vm *vm, void *blk)
 		a->ret = -MVMM_EINVAL;
 		return EXIT_CONTINUE;
 	}
-	buf = hc_user_range(vm, "read", "buffer", a->buf, a->len);
+	buf = hc_user_out(vm, "read", "buffer", a->buf, a->len);
 	if (!buf)
 		return EXIT_STOP;
 	if (vm->hooks && vm->hooks->input) {
@@ -227,7 +247,7 @@ static enum exit_action hc_request(struct vm *vm, void *blk)
 		return EXIT_CONTINUE;
 	}
 	/* The whole range the guest claims must be its own, not only what gets copied. */
-	buf = hc_user_range(vm, "request", "buffer", a->buf, a->len);
+	buf = hc_user_out(vm, "request", "buffer", a->buf, a->len);
 	if (!buf)
 		return EXIT_STOP;
 	n = a->len < r->len ? a->len : r->len;
@@ -243,7 +263,7 @@ static enum exit_action hc_random(struct vm *vm, void *blk)
 	uint8_t *buf;
 	uint64_t done = 0;
 
-	buf = hc_user_range(vm, "random", "buffer", a->buf, a->len);
+	buf = hc_user_out(vm, "random", "buffer", a->buf, a->len);
 	if (!buf)
 		return EXIT_STOP;
 	if (a->len > MVMM_RANDOM_MAX) {
@@ -330,7 +350,7 @@ static enum exit_action hc_pread(struct vm *vm, void *blk)
 	uint8_t *buf;
 	ssize_t n;
 
-	buf = hc_user_range(vm, "pread", "buffer", a->buf, a->len);
+	buf = hc_user_out(vm, "pread", "buffer", a->buf, a->len);
 	if (!buf)
 		return EXIT_STOP;
 	if (fd < 0) {
@@ -408,6 +428,11 @@ enum exit_action hypercall_dispatch(struct vm *vm, unsigned nr, mvmm_gpa_t arg)
 	if (!blk)
 		return exit_guest_error(
 			vm, "hypercall %s: argument block 0x%lx outside the guest's user memory",
+			hc->name, (unsigned long)arg);
+	/* Written back below: it must lie in memory the guest may write. */
+	if (!gmem_user_ptr_rw(&vm->mem, arg, hc->size))
+		return exit_guest_error(
+			vm, "hypercall %s: argument block 0x%lx in the guest's read-only memory",
 			hc->name, (unsigned long)arg);
 	/* Work on a copy: the handler never reads guest memory twice. */
 	memcpy(copy, blk, hc->size);

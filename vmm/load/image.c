@@ -56,7 +56,7 @@ static int image_fill(struct image *img, const void *file)
 		return err_sys("mapping the image memfd");
 	image_copy_segments(mem, file, &img->prog);
 	x86_build_system(mem);
-	pagetable_build(mem, img->mem_size, &img->prog, img->heap_start);
+	pagetable_build(mem, img->mem_size, &img->prog, img->heap_start, &img->huge);
 	munmap(mem, img->mem_size);
 	/* From here on nobody can change a page under a running guest. */
 	if (fcntl(img->memfd, F_ADD_SEALS, IMAGE_SEALS) < 0)
@@ -122,6 +122,39 @@ int image_copy_to(const struct image *img, uint8_t *mem)
 	return 0;
 }
 
+void image_plan_huge_as(struct image *img, enum huge_backing backing)
+{
+	img->huge.fd = -1;
+	img->huge.host_huge = 0;
+	img->huge.backing = backing;
+	memset(img->huge.chunks, 0, sizeof(img->huge.chunks));
+	img->huge.nchunks = 0;
+	if (backing != HUGE_BACKING_NONE)
+		pagetable_plan_huge(img->mem_size, &img->prog, img->heap_start, &img->huge);
+	if (img->huge.nchunks == 0)
+		img->huge.backing = HUGE_BACKING_NONE;
+}
+
+int image_plan_huge(struct image *img, enum huge_mode mode)
+{
+	enum huge_backing backing = HUGE_BACKING_NONE;
+
+	img->huge.fd = -1;
+	if (mode != HUGE_MODE_OFF) {
+		/* How many chunks qualify decides whether there is anything to ask the host for. */
+		image_plan_huge_as(img, HUGE_BACKING_THP);
+		if (huge_choose(mode, img->huge.nchunks, &backing) < 0)
+			return -1;
+	}
+	image_plan_huge_as(img, backing);
+	return 0;
+}
+
+int image_fill_huge(struct image *img, int memfd)
+{
+	return huge_overlay_fill(memfd, img->mem_size, &img->huge);
+}
+
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size)
 {
 	return image_load_buffer_at(elf, len, name, mem_size, MVMM_IMAGE_BASE);
@@ -130,6 +163,15 @@ struct image *image_load_buffer(const void *elf, size_t len, const char *name, u
 struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
 				   uint64_t pie_base)
 {
+	struct image_params p = {.mem_size = mem_size, .pie_base = pie_base, .huge = HUGE_MODE_OFF};
+
+	return image_load_buffer_with(elf, len, name, &p);
+}
+
+struct image *image_load_buffer_with(const void *elf, size_t len, const char *name,
+				     const struct image_params *p)
+{
+	uint64_t mem_size = p->mem_size, pie_base = p->pie_base ? p->pie_base : MVMM_IMAGE_BASE;
 	struct image *img;
 
 	if (image_check_size(&mem_size) < 0)
@@ -140,6 +182,7 @@ struct image *image_load_buffer_at(const void *elf, size_t len, const char *name
 		return NULL;
 	}
 	img->memfd = -1;
+	img->huge.fd = -1;
 	img->refs = 1;
 	img->mem_size = mem_size;
 	img->name = strdup(name ? name : "(buffer)");
@@ -153,7 +196,8 @@ struct image *image_load_buffer_at(const void *elf, size_t len, const char *name
 	}
 	img->heap_start = img->prog.hi;
 	img->heap_end = layout_guard_page(mem_size);
-	if (image_fill(img, elf) < 0 || image_map_data(img) < 0) {
+	if (image_plan_huge(img, p->huge) < 0 || image_fill(img, elf) < 0 ||
+	    image_map_data(img) < 0 || image_fill_huge(img, img->memfd) < 0) {
 		err_prefix("%s", img->name);
 		goto fail;
 	}
@@ -211,6 +255,13 @@ struct image *image_load_file(const char *path, uint64_t mem_size)
 
 struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base)
 {
+	struct image_params p = {.mem_size = mem_size, .pie_base = pie_base, .huge = HUGE_MODE_OFF};
+
+	return image_load_file_with(path, &p);
+}
+
+struct image *image_load_file_with(const char *path, const struct image_params *p)
+{
 	struct image *img;
 	size_t len = 0;
 	void *buf;
@@ -218,7 +269,7 @@ struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t p
 	buf = image_read_file(path, &len);
 	if (!buf)
 		return NULL;
-	img = image_load_buffer_at(buf, len, path, mem_size, pie_base);
+	img = image_load_buffer_with(buf, len, path, p);
 	free(buf);
 	return img;
 }
@@ -229,17 +280,20 @@ struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t p
  * back to MVMM_IMAGE_BASE when the program does not fit there. An ET_EXEC
  * program loads at its link address either way.
  */
-struct image *image_load_file_random(const char *path, uint64_t mem_size)
+struct image *image_load_file_random(const char *path, uint64_t mem_size, enum huge_mode huge)
 {
-	uint64_t slots = mem_size / 4 / (2u << 20), r = 0, base;
+	uint64_t slots = mem_size / 4 / (2u << 20), r = 0;
+	struct image_params p = {.mem_size = mem_size, .huge = huge};
 	struct image *img;
 
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (uint64_t)vm_now_ns();
-	base = MVMM_IMAGE_BASE + (slots ? r % slots : 0) * (2u << 20);
-	img = image_load_file_at(path, mem_size, base);
-	if (!img && base != MVMM_IMAGE_BASE)
-		img = image_load_file(path, mem_size);
+	p.pie_base = MVMM_IMAGE_BASE + (slots ? r % slots : 0) * (2u << 20);
+	img = image_load_file_with(path, &p);
+	if (!img && p.pie_base != MVMM_IMAGE_BASE) {
+		p.pie_base = MVMM_IMAGE_BASE;
+		img = image_load_file_with(path, &p);
+	}
 	return img;
 }
 
@@ -255,6 +309,7 @@ void image_put(struct image *img)
 		return;
 	if (img->memfd >= 0)
 		close(img->memfd);
+	huge_map_release(&img->huge);
 	elfload_free(&img->prog);
 	free(img->data_map);
 	free(img->name);

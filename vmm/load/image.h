@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hugepage.h"
 #include "elfload.h"
 
 struct image {
@@ -16,7 +17,15 @@ struct image {
 	uint8_t *data_map; /* one bit per page: 1 where the image holds data, 0 for holes */
 	uint64_t data_pages;
 	char *name; /* path or caller-given name, for messages */
+	struct huge_map huge; /* its guest 2 MiB pages and their host backing */
 	int refs;
+};
+
+/* How to build an image. */
+struct image_params {
+	uint64_t mem_size;
+	uint64_t pie_base;   /* where a PIE goes (2 MiB-aligned); 0: MVMM_IMAGE_BASE */
+	enum huge_mode huge; /* 0 is HUGE_MODE_AUTO */
 };
 
 /*
@@ -27,12 +36,28 @@ struct image {
  */
 struct image *image_load_file(const char *path, uint64_t mem_size);
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size);
+/* The same with every parameter; the functions above build 4 KiB pages only (HUGE_MODE_OFF). */
+struct image *image_load_buffer_with(const void *elf, size_t len, const char *name,
+				     const struct image_params *p);
+struct image *image_load_file_with(const char *path, const struct image_params *p);
 /* The same with a PIE placed at pie_base (2 MiB-aligned, >= MVMM_IMAGE_BASE). */
 struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base);
 struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
 				   uint64_t pie_base);
 /* A PIE at a random base (a new one for each call); ET_EXEC at its link address. */
-struct image *image_load_file_random(const char *path, uint64_t mem_size);
+struct image *image_load_file_random(const char *path, uint64_t mem_size, enum huge_mode huge);
+
+/*
+ * Plans img's guest 2 MiB pages (img->prog and heap_start set) and picks
+ * their backing under mode (huge_choose: AUTO falls back to none with a
+ * hint, THP and HUGETLB fail when the host lacks them). With no backing
+ * there is no plan: the tables stay 4 KiB.
+ */
+int image_plan_huge(struct image *img, enum huge_mode mode);
+/* The same with the backing already decided (a cache entry built with it). */
+void image_plan_huge_as(struct image *img, enum huge_backing backing);
+/* Builds img's huge-page memfd from memfd, which holds its pages (its own, or a cache file's). */
+int image_fill_huge(struct image *img, int memfd);
 
 /* Whether bit `page` is set in a data map (one bit per guest page). */
 static inline int data_map_test(const uint8_t *map, uint64_t page)

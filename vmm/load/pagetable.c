@@ -4,6 +4,8 @@
  */
 #include "pagetable.h"
 
+#include <string.h>
+
 #include "core/layout.h"
 #include "core/x86.h"
 #include "mvmm_abi.h"
@@ -45,8 +47,60 @@ static void map_segment(uint8_t *mem, const struct elfload_segment *seg)
 	}
 }
 
+/* Whether chunk [lo, lo + 2 MiB) qualifies; *exec: a segment in it is executable. */
+static int chunk_is_read_only_program(uint64_t lo, const struct elfload_program *prog, int *exec)
+{
+	uint64_t hi = lo + HUGE_PAGE_SIZE;
+	int any = 0;
+
+	*exec = 0;
+	for (size_t i = 0; i < prog->nsegs; i++) {
+		const struct elfload_segment *seg = &prog->segs[i];
+
+		if (seg->gpa >= hi || seg->gpa + seg->memsz <= lo)
+			continue;
+		if (seg->flags & 2 /* PF_W */)
+			return 0;
+		if (seg->flags & 1 /* PF_X */)
+			*exec = 1;
+		any = 1;
+	}
+	return any;
+}
+
+void pagetable_plan_huge(uint64_t mem_size, const struct elfload_program *prog,
+			 uint64_t heap_start, struct huge_map *h)
+{
+	uint64_t heap_page = heap_start & ~4095ull, lo;
+	int exec;
+
+	memset(h->chunks, 0, sizeof(h->chunks));
+	h->nchunks = 0;
+	for (lo = MVMM_IMAGE_BASE; lo + HUGE_PAGE_SIZE <= heap_page && lo < mem_size;
+	     lo += HUGE_PAGE_SIZE) {
+		if (!chunk_is_read_only_program(lo, prog, &exec))
+			continue;
+		huge_map_set(h, lo / HUGE_PAGE_SIZE);
+		h->nchunks++;
+	}
+}
+
+static void map_huge_chunks(uint64_t *pd, const struct elfload_program *prog,
+			    const struct huge_map *huge, uint64_t npt)
+{
+	uint64_t flags = PTE_P | PTE_US | PTE_A | PTE_D | PTE_PS;
+	int exec;
+
+	for (uint64_t c = 0; c < npt; c++) {
+		if (!huge_map_test(huge, c))
+			continue;
+		chunk_is_read_only_program(c * HUGE_PAGE_SIZE, prog, &exec);
+		pd[c] = c * HUGE_PAGE_SIZE | flags | (exec ? 0 : PTE_NX);
+	}
+}
+
 void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_program *prog,
-		     uint64_t heap_start)
+		     uint64_t heap_start, const struct huge_map *huge)
 {
 	uint64_t *pml4 = (uint64_t *)(mem + LAYOUT_PML4_GPA);
 	uint64_t *pdpt = (uint64_t *)(mem + LAYOUT_PDPT_GPA);
@@ -68,5 +122,8 @@ void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_progr
 		map_segment(mem, &prog->segs[i]);
 	map_range(mem, heap_start, guard, PTE_USER_RW);
 	map_range(mem, guard + MVMM_PAGE_SIZE, mem_size, PTE_USER_RW);
+	/* The 4 KiB tables of a huge chunk stay written but unused: one layout for both. */
+	if (huge && huge->nchunks)
+		map_huge_chunks(pd, prog, huge, npt);
 }
 

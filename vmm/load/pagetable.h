@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "core/hugepage.h"
 #include "elfload.h"
 
 /*
@@ -18,6 +19,17 @@
  * never writes the shared page tables (see PLATFORM.md).
  */
 void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_program *prog,
-		     uint64_t heap_start);
+		     uint64_t heap_start, const struct huge_map *huge);
+
+/*
+ * The guest 2 MiB pages worth mapping with one PDE: 2 MiB-aligned chunks of
+ * program memory below the heap that hold segment pages, none of them
+ * writable (text, read-only data). Sets h->chunks and h->nchunks only.
+ * pagetable_build maps those chunks with 2 MiB PDEs, user, read-only,
+ * executable if any segment in it is (the chunk's pages share one entry, so
+ * read-only data beside code becomes executable: W^X still holds).
+ */
+void pagetable_plan_huge(uint64_t mem_size, const struct elfload_program *prog,
+			 uint64_t heap_start, struct huge_map *h);
 
 #endif

@@ -28,6 +28,8 @@ struct memstat_proc {
 	uint64_t mem_available_kb; /* system-wide MemAvailable */
 	uint64_t kernel_kb;	   /* system-wide kernel memory: Slab, KernelStack, PageTables,
 				      SecPageTables, Percpu, VmallocUsed */
+	uint64_t page_tables_kb;   /* system-wide PageTables + SecPageTables (KVM's shadow pages) */
+	uint64_t pmd_mapped_kb;	   /* this process: FilePmdMapped + ShmemPmdMapped + *_Hugetlb */
 };
 
 /*

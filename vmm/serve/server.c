@@ -634,7 +634,7 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	if (!s->tpl)
 		goto fail;
 	if (shell_pool_start(&s->pool, kvm, img->mem_size, cfg->shells ? cfg->shells : 8,
-			     s->tpl->memfd) < 0)
+			     s->tpl) < 0)
 		goto fail;
 	s->pool_ok = 1;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
