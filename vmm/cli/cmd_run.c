@@ -281,7 +281,7 @@ static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_o
 }
 
 /* Instances per worker process beyond which a run is spread over processes (fleet_run_sharded). */
-#define RUN_PER_PROCESS 250
+#define RUN_PER_PROCESS 50
 
 static unsigned run_per_process(const struct run_opts *o)
 {

@@ -197,6 +197,8 @@ static void fleet_hold_and_release(struct fleet *f, unsigned started)
 	while (f->waiting + f->ended < started)
 		pthread_cond_wait(&f->arrived, &f->lock);
 	f->t_held_ns = vm_now_ns();
+	if (f->cfg.on_held)
+		f->cfg.on_held(f->cfg.on_hold_ctx, f);
 	for (i = 0; i < started; i++) {
 		struct fleet_instance *in = &f->inst[i];
 

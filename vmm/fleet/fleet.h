@@ -38,7 +38,13 @@ struct fleet_config {
 	int hold; /* hold instances at MVMM_HC_WAIT until all arrive */
 	int confine; /* each instance thread runs its vCPU under the vCPU filter (core/confine.h) */
 	unsigned confine_extra; /* what that filter allows besides: CONFINE_VCPU_* */
-	/* Called once every instance is waiting or has ended, before release. */
+	/*
+	 * Called once every instance is waiting or has ended, before release:
+	 * on_held at once (the start-up clock stops there), on_hold after each
+	 * instance's pages were counted (--stats reads take time; the instances
+	 * stay held through both).
+	 */
+	void (*on_held)(void *ctx, struct fleet *f);
 	void (*on_hold)(void *ctx, struct fleet *f);
 	void *on_hold_ctx;
 	/*

@@ -32,16 +32,28 @@ struct shard_record {
 struct shard_link {
 	int up;	  /* worker -> parent: held byte, then records */
 	int down; /* parent -> worker: release byte */
+	int up_broken; /* in a worker: the held byte could not be sent (the parent is gone) */
 };
 
-/* In a worker: the whole fleet is held; tell the parent and wait for its release. */
+/* In a worker: its whole fleet is held; tell the parent at once (it stops the start-up clock). */
 static void shard_worker_held(void *ctx, struct fleet *f)
 {
 	struct shard_link *l = ctx;
 	char c = SHARD_HELD;
 
 	(void)f;
-	if (fd_write_all(l->up, &c, 1) == 0)
+	if (fd_write_all(l->up, &c, 1) < 0)
+		l->up_broken = 1;
+}
+
+/* The worker's on_hold: its pages are counted; it stays held until the parent releases all. */
+static void shard_worker_wait_release(void *ctx, struct fleet *f)
+{
+	struct shard_link *l = ctx;
+	char c;
+
+	(void)f;
+	if (!l->up_broken)
 		fd_read_all(l->down, &c, 1);
 }
 
@@ -84,7 +96,8 @@ shard_worker(const struct fleet_config *cfg, unsigned offset, unsigned count,
 
 	wc.first_instance = cfg->first_instance + offset;
 	wc.count = count;
-	wc.on_hold = shard_worker_held;
+	wc.on_held = shard_worker_held;
+	wc.on_hold = shard_worker_wait_release;
 	wc.on_hold_ctx = l;
 	if (hooks && hooks->worker_init && hooks->worker_init(hooks->ctx, &wc) < 0)
 		_exit(1);
@@ -158,7 +171,7 @@ static int shard_start(struct fleet *f, const struct fleet_config *cfg, unsigned
 		if (pid < 0)
 			return err_sys("fork");
 		if (pid == 0) {
-			struct shard_link l = { up[1], down[0] };
+			struct shard_link l = { .up = up[1], .down = down[0] };
 			unsigned first = w * per;
 
 			close(up[0]);
