@@ -25,6 +25,7 @@
 #include "core/vcpu_state.h"
 #include "core/vm.h"
 #include "load/image.h"
+#include "bench_image.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
 		return 1;
 	unlink(outpath);
 	snprintf(elf, sizeof elf, "%s/guest/lua.elf", build);
-	if (kvm_sys_open(&kvm) < 0 || !(img = image_load_file(elf, 64u << 20)) ||
+	if (kvm_sys_open(&kvm) < 0 || !(img = bench_image_load(elf, 64u << 20)) ||
 	    !(tpl = template_create(&kvm, img, &cfg, &res)) ||
 	    shell_pool_start(&pool, &kvm, img->mem_size, 32, tpl) < 0 ||
 	    vm_request_init(&req, rargs) < 0) {
