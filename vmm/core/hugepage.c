@@ -220,6 +220,9 @@ int huge_overlay_fill(int memfd, uint64_t size, struct huge_map *h)
 		err_sys("mapping the huge-page memfd");
 		goto fail;
 	}
+	/* Faulted in as THPs from the start (shmem_enabled allows it): no 4 KiB pages to collapse. */
+	if (h->backing == HUGE_BACKING_THP)
+		madvise(dst, size, MADV_HUGEPAGE);
 	ret = overlay_copy(memfd, h, dst, size);
 	if (ret == 0 && h->backing == HUGE_BACKING_THP)
 		thp_collapse(dst, h, size);
