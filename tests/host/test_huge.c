@@ -332,6 +332,21 @@ static void expect_cli_paths(const char *backing)
 		cr_assert_eq(p.status, 0, "pass %d: %s", pass, p.err);
 		t_proc_free(&p);
 	}
+	{
+		char dir[] = "/tmp/mvmm-huge-snap-XXXXXX", snap[64];
+
+		cr_assert(mkdtemp(dir));
+		snprintf(snap, sizeof(snap), "%s/s", dir);
+		T_MVMM(&p, 60000, "run", "--no-cache", mode, "--template", "--snapshot", snap,
+		       "--count", "0", GUEST, "ready");
+		cr_assert_eq(p.status, 0, "%s", p.err);
+		t_proc_free(&p);
+		T_MVMM(&p, 60000, "run", "--from-snapshot", snap, "--count", "2");
+		cr_assert_eq(p.status, 0, "a snapshot of a guest on 2 MiB pages: %s", p.err);
+		t_proc_free(&p);
+		unlink(snap);
+		rmdir(dir);
+	}
 	T_MVMM(&p, 60000, "run", "--no-cache", mode, "--no-share", "--count", "2", GUEST, "read");
 	cr_assert_eq(p.status, 0, "%s", p.err);
 	t_proc_free(&p);
