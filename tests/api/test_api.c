@@ -278,6 +278,28 @@ Test(errors, bad_elf_and_bad_size)
 	cr_assert_not_null(strstr(mvmm_last_error(), "memory size"), "%s", mvmm_last_error());
 }
 
+/* The huge-page option: 4 KiB on request, a bad value refused; what an image got is reported. */
+Test(errors, image_options)
+{
+	struct mvmm_image_options o = { .mem_size = 32u << 20, .huge_pages = MVMM_HUGE_OFF };
+	struct mvmm_image *i = (void *)1;
+	uint64_t bytes = 1;
+
+	cr_assert_eq(mvmm_image_load_file_opts(HELLO_ELF, &o, &i), 0, "%s", mvmm_last_error());
+	cr_assert_str_eq(mvmm_image_huge_pages(i, &bytes), "4k");
+	cr_assert_eq(bytes, 0);
+	mvmm_image_free(i);
+	o.huge_pages = 7;
+	cr_assert_eq(mvmm_image_load_file_opts(HELLO_ELF, &o, &i), MVMM_ERR_INVAL);
+	cr_assert_null(i);
+	cr_assert_not_null(strstr(mvmm_last_error(), "huge_pages"), "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_buffer_opts("x", 1, &o, &i), MVMM_ERR_INVAL);
+	cr_assert_eq(mvmm_image_load_file_opts(HELLO_ELF, NULL, &i), 0, "NULL options: defaults");
+	cr_assert_not_null(mvmm_image_huge_pages(i, NULL));
+	mvmm_image_free(i);
+	cr_assert_str_eq(mvmm_image_huge_pages(NULL, &bytes), "?");
+}
+
 /* A template from img_path must fail with code, and the message must contain what. */
 static void template_fails(const char *img_path, uint64_t timeout_ms, int code, const char *what)
 {

@@ -166,9 +166,14 @@ static int template_resume(struct vm *vm, struct template *tpl)
 	int64_t *ret;
 
 	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
-	ret = gmem_ptr(&vm->mem, tpl->ready_block, sizeof(*ret));
+	/*
+	 * From a snapshot or cache file the block's address is the file's word:
+	 * it must lie where a guest may write, not in read-only 2 MiB pages,
+	 * which hugetlbfs and the overlay map read-only on the host too.
+	 */
+	ret = gmem_user_ptr_rw(&vm->mem, tpl->ready_block, sizeof(*ret));
 	if (!ret)
-		return err_set("template's ready block 0x%lx is outside guest memory",
+		return err_set("template's ready block 0x%lx is outside the guest's writable memory",
 			       (unsigned long)tpl->ready_block);
 	*ret = tpl->resume_ret ? tpl->resume_ret : (int64_t)vm->clone_no;
 	return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
