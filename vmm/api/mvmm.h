@@ -153,7 +153,8 @@ MVMM_API void mvmm_image_free(struct mvmm_image *img);
  * costs one fault per 2 MiB instead of one per 4 KiB.
  *   MVMM_HUGE_AUTO     shmem transparent huge pages if the host allows them,
  *                      else hugetlbfs pages if enough are free, else 4 KiB
- *                      pages and a one-line hint on stderr (once a process)
+ *                      pages (mvmm_image_huge_pages tells which; no hint is
+ *                      printed: the library prints nothing)
  *   MVMM_HUGE_THP      transparent huge pages, or MVMM_ERR_IMAGE if the host
  *                      does not allow them (shmem_enabled)
  *   MVMM_HUGE_HUGETLB  hugetlbfs pages (vm.nr_hugepages), or MVMM_ERR_IMAGE

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/hugepage.h"
 #include "mvmm_abi.h"
 
 #define MVMM_VERSION "0.1.0"
@@ -147,6 +148,7 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return CLI_STATUS_ERROR;
 	}
+	huge_hints_enable();
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

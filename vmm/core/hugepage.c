@@ -101,6 +101,12 @@ uint64_t huge_host_free(void)
 }
 
 static pthread_once_t hint_once = PTHREAD_ONCE_INIT;
+static int hints_enabled; /* the command turns hints on; the library never prints them */
+
+void huge_hints_enable(void)
+{
+	hints_enabled = 1;
+}
 
 /*
  * A hint is for a person: shown when stderr is a terminal, or when
@@ -111,6 +117,8 @@ static int hints_wanted(void)
 {
 	const char *env = getenv("MVMM_HINTS");
 
+	if (!hints_enabled)
+		return 0;
 	if (env && *env)
 		return strcmp(env, "0") != 0;
 	return isatty(STDERR_FILENO);

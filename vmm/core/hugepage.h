@@ -66,11 +66,14 @@ int huge_host_thp(void);
 /* Free 2 MiB hugetlbfs pages (HugePages_Free), 0 when none or unknown. */
 uint64_t huge_host_free(void);
 
+/* Lets huge_choose print its hint (the command does; a program using the library does not). */
+void huge_hints_enable(void);
+
 /*
  * The backing for an image that wants `chunks` 2 MiB pages under `mode`.
- * AUTO never fails: with nothing offered it prints, once per process, a
- * one-line hint on stderr (when stderr is a terminal or MVMM_HINTS=1; never
- * with MVMM_HINTS=0) and returns NONE. THP and HUGETLB fail (-1, the
+ * AUTO never fails: with nothing offered it returns NONE, and once per
+ * process prints a one-line hint on stderr if hints are enabled and stderr
+ * is a terminal or MVMM_HINTS=1 (never with MVMM_HINTS=0). THP and HUGETLB fail (-1, the
  * message naming the host setting) when the host does not offer them.
  */
 int huge_choose(enum huge_mode mode, uint64_t chunks, enum huge_backing *backing);
