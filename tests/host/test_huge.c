@@ -341,8 +341,11 @@ static void expect_cli_paths(const char *backing)
 		       "--count", "0", GUEST, "ready");
 		cr_assert_eq(p.status, 0, "%s", p.err);
 		t_proc_free(&p);
-		T_MVMM(&p, 60000, "run", "--from-snapshot", snap, "--count", "2");
+		T_MVMM(&p, 60000, "run", "--from-snapshot", snap, mode, "--stats=json", "--count",
+		       "2");
 		cr_assert_eq(p.status, 0, "a snapshot of a guest on 2 MiB pages: %s", p.err);
+		cr_assert(strstr(p.err, "\"huge_mapped_kib_per_instance\":10240"),
+			  "restored on huge pages: %s", p.err);
 		t_proc_free(&p);
 		unlink(snap);
 		rmdir(dir);

@@ -435,7 +435,7 @@ static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
 	struct template *tpl;
 	int status;
 
-	tpl = snap_restore_list(o->from_snapshot);
+	tpl = snap_restore_list(o->from_snapshot, o->cache.huge);
 	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
 	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
 			     tpl) < 0) {

@@ -185,8 +185,14 @@ extern const struct vm_hooks snap_taker_hooks;
  * the base is still there with the same hash, else none.
  */
 struct template *snap_restore(const char *const *paths, size_t n);
+/*
+ * The same with the image's read-only 2 MiB pages on a huge-page backing
+ * under huge (as --huge-pages; snap_restore uses 4 KiB pages); it needs the
+ * guest's ELF, still at its recorded path and unchanged.
+ */
+struct template *snap_restore_with(const char *const *paths, size_t n, enum huge_mode huge);
 
-/* As snap_restore, from "BASE[,DIFF...]" (a comma-separated list). */
-struct template *snap_restore_list(const char *list);
+/* As snap_restore_with, from "BASE[,DIFF...]" (a comma-separated list). */
+struct template *snap_restore_list(const char *list, enum huge_mode huge);
 
 #endif

@@ -131,7 +131,22 @@ static struct image *restore_image(const struct snap_header *base, int memfd,
 	return img;
 }
 
-static struct template *restore_build(struct snap_file *files, size_t n, const char *name)
+/*
+ * The image's read-only 2 MiB pages under mode, when the ELF was found and
+ * parsed: the restored memory holds their pages (they are never written), so
+ * it feeds the huge-page memfd as an image's own memfd would.
+ */
+static int restore_huge(struct image *img, int memfd, enum huge_mode mode)
+{
+	if (img->prog.nsegs == 0)
+		return 0; /* the ELF is gone or changed: symbols and plan unknown, 4 KiB pages */
+	if (image_plan_huge(img, mode) < 0)
+		return -1;
+	return image_fill_huge(img, memfd);
+}
+
+static struct template *restore_build(struct snap_file *files, size_t n, const char *name,
+				      enum huge_mode mode)
 {
 	const struct snap_header *base = &files[0].hdr, *last = &files[n - 1].hdr;
 	uint64_t npages = base->mem_size / PAGE;
@@ -165,6 +180,10 @@ static struct template *restore_build(struct snap_file *files, size_t n, const c
 	data_map = NULL;
 	if (!img)
 		goto fail;
+	if (restore_huge(img, memfd, mode) < 0) {
+		image_put(img);
+		goto fail;
+	}
 	tpl = template_from_parts(img, memfd, &last->state, last->resume_gpa);
 	memfd = -1; /* taken, even on failure */
 	image_put(img);
@@ -183,6 +202,11 @@ fail:
 
 struct template *snap_restore(const char *const *paths, size_t n)
 {
+	return snap_restore_with(paths, n, HUGE_MODE_OFF);
+}
+
+struct template *snap_restore_with(const char *const *paths, size_t n, enum huge_mode huge)
+{
 	struct snap_file *files;
 	struct template *tpl = NULL;
 	size_t i, loaded = 0;
@@ -200,7 +224,7 @@ struct template *snap_restore(const char *const *paths, size_t n)
 		if (snap_file_load(paths[loaded], &files[loaded]) < 0)
 			goto done;
 	if (check_chain(files, paths, n) == 0)
-		tpl = restore_build(files, n, paths[0]);
+		tpl = restore_build(files, n, paths[0], huge);
 done:
 	for (i = 0; i < loaded; i++)
 		snap_file_free(&files[i]);
@@ -208,7 +232,7 @@ done:
 	return tpl;
 }
 
-struct template *snap_restore_list(const char *list)
+struct template *snap_restore_list(const char *list, enum huge_mode huge)
 {
 	const char *paths[SNAP_CHAIN_MAX];
 	struct template *tpl;
@@ -227,7 +251,7 @@ struct template *snap_restore_list(const char *list)
 		}
 		paths[n++] = tok;
 	}
-	tpl = snap_restore(paths, n);
+	tpl = snap_restore_with(paths, n, huge);
 	free(copy);
 	return tpl;
 }
