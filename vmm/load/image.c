@@ -139,14 +139,14 @@ int image_plan_huge(struct image *img, enum huge_mode mode)
 {
 	enum huge_backing backing = HUGE_BACKING_NONE;
 
-	img->huge.fd = -1;
-	if (mode != HUGE_MODE_OFF) {
-		/* How many chunks qualify decides whether there is anything to ask the host for. */
-		image_plan_huge_as(img, HUGE_BACKING_THP);
-		if (huge_choose(mode, img->huge.nchunks, &backing) < 0)
-			return -1;
-	}
-	image_plan_huge_as(img, backing);
+	/* How many chunks qualify decides whether there is anything to ask the host for. */
+	image_plan_huge_as(img, mode == HUGE_MODE_OFF ? HUGE_BACKING_NONE : HUGE_BACKING_THP);
+	if (img->huge.nchunks && huge_choose(mode, img->huge.nchunks, &backing) < 0)
+		return -1;
+	if (backing == HUGE_BACKING_NONE)
+		image_plan_huge_as(img, HUGE_BACKING_NONE); /* nothing backs them: 4 KiB tables */
+	else
+		img->huge.backing = backing;
 	return 0;
 }
 

@@ -111,48 +111,50 @@ static void read_kb_fields(const char *path, const char *const *keys, uint64_t *
 	fclose(f);
 }
 
-int memstat_proc_add(struct memstat_proc *st, pid_t pid)
+/* A process's smaps_rollup: RSS, PSS, Private_Dirty and what it maps with 2 MiB entries. */
+static void read_rollup(const char *path, struct memstat_proc *st)
 {
 	static const char *const keys[] = {"Rss",	    "Pss",	      "Private_Dirty",
 					   "FilePmdMapped", "ShmemPmdMapped", "Shared_Hugetlb",
 					   "Private_Hugetlb"};
-	struct memstat_proc w = {0};
 	uint64_t h[4] = {0};
-	uint64_t *vals[] = {&w.rss_kb, &w.pss_kb, &w.private_dirty_kb, &h[0], &h[1], &h[2], &h[3]};
+	uint64_t *vals[] = {&st->rss_kb, &st->pss_kb, &st->private_dirty_kb, &h[0], &h[1], &h[2],
+			    &h[3]};
+
+	read_kb_fields(path, keys, vals, 7);
+	st->pmd_mapped_kb = h[0] + h[1] + h[2] + h[3];
+}
+
+int memstat_proc_add(struct memstat_proc *st, pid_t pid)
+{
+	struct memstat_proc w = {0};
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-	read_kb_fields(path, keys, vals, 7);
+	read_rollup(path, &w);
 	if (!w.rss_kb)
 		return err_set("cannot read %s", path);
 	st->rss_kb += w.rss_kb;
 	st->pss_kb += w.pss_kb;
 	st->private_dirty_kb += w.private_dirty_kb;
-	st->pmd_mapped_kb += h[0] + h[1] + h[2] + h[3];
+	st->pmd_mapped_kb += w.pmd_mapped_kb;
 	return 0;
 }
 
 int memstat_proc_read(struct memstat_proc *st)
 {
-	static const char *const rollup_keys[] = {"Rss",	   "Pss",	     "Private_Dirty",
-						  "FilePmdMapped", "ShmemPmdMapped", "Shared_Hugetlb",
-						  "Private_Hugetlb"};
 	/* The kernel's own memory, where KVM keeps most of a VM (slab, page tables, vmalloc). */
 	static const char *const meminfo_keys[] = {"MemAvailable", "Slab",	  "KernelStack",
 						   "PageTables",   "SecPageTables", "Percpu",
 						   "VmallocUsed"};
-	uint64_t k[6] = {0}, h[4] = {0};
-	uint64_t *rollup_vals[] = {&st->rss_kb, &st->pss_kb, &st->private_dirty_kb,
-				   &h[0],	&h[1],	     &h[2],
-				   &h[3]};
+	uint64_t k[6] = {0};
 	uint64_t *meminfo_vals[] = {&st->mem_available_kb, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5]};
 
 	memset(st, 0, sizeof(*st));
-	read_kb_fields("/proc/self/smaps_rollup", rollup_keys, rollup_vals, 7);
+	read_rollup("/proc/self/smaps_rollup", st);
 	read_kb_fields("/proc/meminfo", meminfo_keys, meminfo_vals, 7);
 	st->kernel_kb = k[0] + k[1] + k[2] + k[3] + k[4] + k[5];
 	st->page_tables_kb = k[2] + k[3];
-	st->pmd_mapped_kb = h[0] + h[1] + h[2] + h[3];
 	if (!st->rss_kb || !st->mem_available_kb)
 		return err_set("cannot read /proc/self/smaps_rollup or /proc/meminfo");
 	return 0;
