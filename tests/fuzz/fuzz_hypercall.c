@@ -18,6 +18,7 @@
 #include "mem/shm.h"
 #include "mvmm_abi.h"
 
+#include "../fakevm.h"
 #include "fuzz.h"
 
 /*
@@ -95,27 +96,9 @@ static void init(void)
 	F.request.len = sizeof(request_data) - 1;
 	F.request.argc = 2;
 
-	F.img.memfd = -1;
-	F.img.mem_size = MEM;
-	F.img.heap_start = 0x600000;
-	F.img.heap_end = MEM - MVMM_STACK_SIZE - PAGE;
-	F.img.name = "fuzz";
-	F.img.refs = 1;
-	F.vm.img = &F.img;
-	F.vm.up = &guest_upcalls;
-	F.vm.mem.host = F.mem;
-	F.vm.mem.size = MEM;
-	F.vm.fd = F.vm.vcpu_fd = F.vm.mapped_memfd = -1;
-	F.vm.run = F.run;
-	F.vm.in_fd = F.in[0];
-	F.vm.out_fd = F.out[1];
-	F.vm.err_fd = F.err[1];
+	fake_vm_init(&F.vm, &F.img, F.mem, MEM, F.run, F.in, F.out, F.err, 0x600000, "fuzz");
 	F.vm.bootinfo_size = 256;
 	F.vm.res = &F.res;
-	pthread_mutex_init(&F.vm.pause_lock, NULL);
-	pthread_cond_init(&F.vm.pause_cond, NULL);
-	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
-		F.vm.files[i] = -1;
 }
 
 /* The next n (<= 8) bytes of the input as a little-endian number; zeros past its end. */

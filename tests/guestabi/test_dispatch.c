@@ -17,6 +17,7 @@
 #include "load/image.h"
 #include "mvmm_abi.h"
 #include "core/vm.h"
+#include "fakevm.h"
 
 #define MEM (16ull << 20)
 
@@ -59,24 +60,8 @@ static void fake_setup(void)
 	cr_assert(F.mem && F.run);
 	cr_assert(pipe2(F.out, O_NONBLOCK) == 0 && pipe2(F.err, O_NONBLOCK) == 0 &&
 		  pipe2(F.in, O_NONBLOCK) == 0);
-	F.img.memfd = -1;
-	F.img.mem_size = MEM;
-	F.img.heap_start = 0x800000;
-	F.img.heap_end = MEM - MVMM_STACK_SIZE - MVMM_PAGE_SIZE;
-	F.img.name = "fake";
-	F.img.refs = 1;
-	F.vm.img = &F.img;
-	F.vm.up = &guest_upcalls;
-	F.vm.mem.host = F.mem;
-	F.vm.mem.size = MEM;
-	F.vm.fd = F.vm.vcpu_fd = -1;
-	F.vm.run = F.run;
-	F.vm.in_fd = F.in[0];
-	F.vm.out_fd = F.out[1];
-	F.vm.err_fd = F.err[1];
+	fake_vm_init(&F.vm, &F.img, F.mem, MEM, F.run, F.in, F.out, F.err, 0x800000, "fake");
 	F.vm.bootinfo_size = 123;
-	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
-		F.vm.files[i] = -1;
 	F.vm.res = &F.res;
 }
 
