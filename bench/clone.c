@@ -120,8 +120,7 @@ int main(int argc, char **argv)
 	snprintf(elf, sizeof(elf), "%s/guest/ready.elf", build);
 	snprintf(mvmm, sizeof(mvmm), "%s/mvmm", build);
 	snprintf(floor_bin, sizeof(floor_bin), "%s/bench/kvm_floor", build);
-	snprintf(csv, sizeof(csv), "%s/bench/clone-%s.csv", build,
-		 getenv("MVMM_BENCH_HUGE") ? getenv("MVMM_BENCH_HUGE") : "off");
+	snprintf(csv, sizeof(csv), "%s/bench/clone-%s.csv", build, bench_huge_mode());
 	devnull = open("/dev/null", O_WRONLY);
 	cfg.out_fd = devnull;
 	if (!lat || !tot || kvm_sys_open(&kvm) < 0 || !(img = bench_image_load(elf, 64u << 20)) ||
@@ -164,8 +163,7 @@ int main(int argc, char **argv)
 
 	char huge_flag[64];
 
-	snprintf(huge_flag, sizeof(huge_flag), "--huge-pages=%s",
-		 getenv("MVMM_BENCH_HUGE") ? getenv("MVMM_BENCH_HUGE") : "off");
+	snprintf(huge_flag, sizeof(huge_flag), "--huge-pages=%s", bench_huge_mode());
 	char *cold_argv[] = { mvmm, "run", huge_flag, elf, NULL };
 	char *floor_argv[] = { floor_bin, NULL };
 	double cold = median_spawn(cold_argv, 21), flo = median_spawn(floor_argv, 21);
