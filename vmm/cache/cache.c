@@ -48,7 +48,7 @@ static void warn_add(struct cache_status *st, const char *fmt, ...)
 
 /* The image over a checked entry: its data map from the index, symbols from the ELF. */
 static struct image *entry_image(struct entry *e, const char *elf_path, const struct elf_src *src,
-				 enum huge_backing backing)
+				 enum huge_backing backing, enum huge_mode mode)
 {
 	uint64_t npages = e->h.key.mem_size / PAGE, i, p;
 	struct image *img = calloc(1, sizeof(*img));
@@ -79,7 +79,7 @@ static struct image *entry_image(struct entry *e, const char *elf_path, const st
 	img->heap_end = layout_guard_page(img->mem_size);
 	/* The entry's tables were built for this plan (the key says so); its pages feed the overlay. */
 	image_plan_huge_as(img, backing);
-	if (image_fill_huge(img, img->memfd) < 0) {
+	if (image_fill_huge(img, img->memfd, mode) < 0) {
 		err_prefix("%s", elf_path);
 		goto fail;
 	}
@@ -252,7 +252,7 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 		return image_load_file_with(elf_path, &p);
 	}
 	if (lookup_entry(&l, &e, st) == E_OK) {
-		img = entry_image(&e, elf_path, &l.src, l.backing);
+		img = entry_image(&e, elf_path, &l.src, l.backing, o->huge);
 		cache_entry_free(&e);
 		lookup_end(&l, st);
 		return img;
@@ -290,7 +290,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 	if (lookup_begin(&l, o, elf_path, mem_size, CACHE_TEMPLATE, cfg, shown, sizeof(shown),
 			 st) == 0 &&
 	    lookup_entry(&l, &e, st) == E_OK) {
-		img = entry_image(&e, elf_path, &l.src, l.backing);
+		img = entry_image(&e, elf_path, &l.src, l.backing, o->huge);
 		if (img) {
 			tpl = template_from_parts(img, e.fd, &e.h.state, e.h.ready_block);
 			e.fd = -1; /* taken, even on failure */

@@ -142,7 +142,7 @@ static int restore_huge(struct image *img, int memfd, enum huge_mode mode)
 		return 0; /* the ELF is gone or changed: symbols and plan unknown, 4 KiB pages */
 	if (image_plan_huge(img, mode) < 0)
 		return -1;
-	return image_fill_huge(img, memfd);
+	return image_fill_huge(img, memfd, mode);
 }
 
 static struct template *restore_build(struct snap_file *files, size_t n, const char *name,

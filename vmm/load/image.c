@@ -150,9 +150,18 @@ int image_plan_huge(struct image *img, enum huge_mode mode)
 	return 0;
 }
 
-int image_fill_huge(struct image *img, int memfd)
+int image_fill_huge(struct image *img, int memfd, enum huge_mode mode)
 {
-	return huge_overlay_fill(memfd, img->mem_size, &img->huge);
+	if (huge_overlay_fill(memfd, img->mem_size, &img->huge) == 0)
+		return 0;
+	if (mode != HUGE_MODE_AUTO)
+		return -1;
+	/*
+	 * auto never fails: the pool emptied since it was counted. The guest
+	 * keeps its 2 MiB entries over the 4 KiB pages of memfd.
+	 */
+	img->huge.backing = HUGE_BACKING_NONE;
+	return 0;
 }
 
 struct image *image_load_buffer(const void *elf, size_t len, const char *name, uint64_t mem_size)
@@ -197,20 +206,9 @@ struct image *image_load_buffer_with(const void *elf, size_t len, const char *na
 	img->heap_start = img->prog.hi;
 	img->heap_end = layout_guard_page(mem_size);
 	if (image_plan_huge(img, p->huge) < 0 || image_fill(img, elf) < 0 ||
-	    image_map_data(img) < 0) {
+	    image_map_data(img) < 0 || image_fill_huge(img, img->memfd, p->huge) < 0) {
 		err_prefix("%s", img->name);
 		goto fail;
-	}
-	if (image_fill_huge(img, img->memfd) < 0) {
-		/*
-		 * auto never fails: the pool emptied since it was counted. The
-		 * guest keeps its 2 MiB entries over the image's 4 KiB pages.
-		 */
-		if (p->huge != HUGE_MODE_AUTO) {
-			err_prefix("%s", img->name);
-			goto fail;
-		}
-		img->huge.backing = HUGE_BACKING_NONE;
 	}
 	return img;
 fail:

@@ -56,8 +56,12 @@ struct image *image_load_file_random(const char *path, uint64_t mem_size, enum h
 int image_plan_huge(struct image *img, enum huge_mode mode);
 /* The same with the backing already decided (a cache entry built with it). */
 void image_plan_huge_as(struct image *img, enum huge_backing backing);
-/* Builds img's huge-page memfd from memfd, which holds its pages (its own, or a cache file's). */
-int image_fill_huge(struct image *img, int memfd);
+/*
+ * Builds img's huge-page memfd from memfd, which holds its pages (its own,
+ * a cache file's, a restored snapshot's). Under AUTO a pool that emptied
+ * since huge_choose counted it leaves 4 KiB host pages instead of failing.
+ */
+int image_fill_huge(struct image *img, int memfd, enum huge_mode mode);
 
 /* Whether bit `page` is set in a data map (one bit per guest page). */
 static inline int data_map_test(const uint8_t *map, uint64_t page)
