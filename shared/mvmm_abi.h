@@ -34,6 +34,21 @@ typedef uint64_t mvmm_gpa_t;
  */
 #define MVMM_HC_PORT_BASE 0x500u
 #define MVMM_FAULT_PORT	  0xf9u /* ring-0 exception stubs only, closed to CPL3 */
+/*
+ * A Linux program's `syscall` lands at MVMM_SYSCALL_GPA (MSR_LSTAR), whose
+ * page holds `out %al,$MVMM_SYSCALL_PORT`: one exit per system call, with
+ * the guest's registers as the syscall instruction left them (RCX = return
+ * address, R11 = RFLAGS). The VMM answers in RAX and resumes at RCX.
+ */
+#define MVMM_SYSCALL_PORT 0xf5u
+
+/*
+ * SDK programs carry an ELF note (name "mvmm", type MVMM_NOTE_TYPE, a
+ * 4-byte descriptor holding MVMM_ABI_VERSION); an executable without it is
+ * run as a Linux program whose system calls the VMM answers.
+ */
+#define MVMM_NOTE_NAME "mvmm"
+#define MVMM_NOTE_TYPE 0x6d766d01u
 
 enum mvmm_hypercall {
 	MVMM_HC_WRITE = 0,    /* struct mvmm_hc_write */
@@ -314,7 +329,8 @@ struct mvmm_hc_shm_wait {
  *   0x000000  not mapped (catches NULL)
  *   0x001000  GDT, TSS with I/O bitmap, IDT    supervisor only
  *   0x004000  exception stubs (ring 0 code)     supervisor only
- *   0x005000  ring-0 stack, top at 0x8000       supervisor only
+ *   0x005000  ring-0 stack, top at 0x7000       supervisor only
+ *   0x007000  system-call entry (MSR_LSTAR)     user read and execute
  *   0x008000  boot info, argv/env strings       user read-write, per instance
  *   0x010000  page tables                       supervisor only
  *   0x400000  program image (ELF segments), then the heap
@@ -326,7 +342,8 @@ struct mvmm_hc_shm_wait {
 #define MVMM_TSS_GPA	    0x2000u
 #define MVMM_IDT_GPA	    0x3000u
 #define MVMM_STUBS_GPA	    0x4000u
-#define MVMM_R0STACK_TOP    0x8000u
+#define MVMM_R0STACK_TOP    0x7000u
+#define MVMM_SYSCALL_GPA    0x7000u /* MSR_LSTAR: where a guest `syscall` lands */
 #define MVMM_BOOTINFO_GPA   0x8000u
 #define MVMM_BOOTINFO_SIZE  0x8000u
 #define MVMM_PGTABLE_GPA    0x10000u

@@ -24,6 +24,10 @@ HOST_SAN_TESTS := $(HOST_TEST_SRCS:tests/%.c=$(BUILD)/tests/asan/%)
 TEST_GUEST_SRCS := $(wildcard tests/guests/*.c)
 TEST_GUESTS     := $(TEST_GUEST_SRCS:tests/guests/%.c=$(BUILD)/tests/guests/%.elf) \
 		   $(BUILD)/tests/guests/hello-pie.elf $(BUILD)/tests/guests/where-pie.elf
+# Unmodified Linux programs (tests/linux/*.c), each built twice: musl-gcc -static and gcc -static.
+TEST_LINUX_SRCS := $(wildcard tests/linux/*.c)
+TEST_LINUX      := $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-musl) \
+		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-glibc)
 # The SDK's own hello, built as a PIE for the loader and run tests.
 TEST_HELLO_SRC  := $(firstword $(wildcard guest/examples/hello.c guest/hello.c))
 
@@ -58,9 +62,17 @@ $(BUILD)/tests/guests/hello-pie.elf: $(TEST_HELLO_SRC) $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)
 	$(BUILD)/bin/mvmm-cc -static-pie $< -o $@
 
+$(BUILD)/tests/linux/%-musl: tests/linux/%.c | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
+$(BUILD)/tests/linux/%-glibc: tests/linux/%.c | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
 .PHONY: test-build test-build-plain test-build-asan
-test-build-plain: all $(TEST_BINS) $(TEST_GUESTS)
-test-build-asan: all $(TEST_SAN_BINS) $(TEST_GUESTS) $(BUILD)/mvmm-asan
+test-build-plain: all $(TEST_BINS) $(TEST_GUESTS) $(TEST_LINUX)
+test-build-asan: all $(TEST_SAN_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(BUILD)/mvmm-asan
 test-build: test-build-plain test-build-asan
 
 # Runs each suite in $(1) with MVMM_BIN=$(2) and the environment $(3); Criterion prints each

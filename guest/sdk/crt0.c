@@ -6,6 +6,16 @@
 
 int main(int argc, char **argv, char **envp);
 
+/*
+ * The note that marks this ELF as an mvmm SDK program: the VMM runs an
+ * executable without it as a Linux program (system calls, not hypercalls).
+ */
+__attribute__((section(".note.mvmm"), used, aligned(4))) static const struct {
+	uint32_t namesz, descsz, type;
+	char name[8];
+	uint32_t desc;
+} mvmm_sdk_note = {sizeof(MVMM_NOTE_NAME), 4, MVMM_NOTE_TYPE, MVMM_NOTE_NAME, MVMM_ABI_VERSION};
+
 /* The few ELF64 definitions we need (no libc <elf.h> in a freestanding build). */
 typedef struct {
 	unsigned char e_ident[16];

@@ -46,6 +46,13 @@ static enum exit_action exit_io(struct vm *vm, const struct kvm_run *run)
 
 	if (run->io.direction == KVM_EXIT_IO_OUT && port == MVMM_FAULT_PORT && run->io.size == 1)
 		return fault_capture(vm, 0);
+	if (run->io.direction == KVM_EXIT_IO_OUT && port == MVMM_SYSCALL_PORT &&
+	    run->io.size == 1 && run->io.count == 1) {
+		if (!vm->up || !vm->up->syscall)
+			return exit_guest_error(vm, "a Linux system call (the syscall instruction) "
+						    "in a program built for the mvmm SDK");
+		return vm->up->syscall(vm);
+	}
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1 ||
 	    port < MVMM_HC_PORT_BASE || port >= MVMM_HC_PORT_BASE + X86_HC_PORT_SLOTS)
 		return exit_guest_error(vm, "port I/O (%s port 0x%x, %u bytes) is not a hypercall",

@@ -78,6 +78,8 @@ int kvm_sys_open(struct kvm_sys *kvm)
 	}
 	kvm->run_size = (size_t)size;
 	kvm->max_memslots = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	kvm->sync_regs = (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) &
+			  KVM_SYNC_X86_REGS) != 0;
 	if (kvm->max_memslots <= 0)
 		kvm->max_memslots = 32;
 	if (cpu_probe(kvm) < 0)

@@ -13,6 +13,7 @@ struct kvm_sys {
 	int max_memslots;
 	struct kvm_cpuid2 *cpuid; /* every vCPU's CPUID table (cpu.h) */
 	uint64_t xcr0;		  /* every guest's XCR0 (cpu.h); 0 without XSAVE */
+	int sync_regs;		  /* KVM_CAP_SYNC_REGS offers the general registers in kvm_run */
 };
 
 /*

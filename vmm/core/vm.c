@@ -20,6 +20,7 @@
 #include "exit.h"
 #include "layout.h"
 #include "vcpu_state.h"
+#include "vcpu_regs.h"
 #include "x86.h"
 
 /* How long a VM shell's warm-up may take (three instructions of a stub; ~0.1 ms here). */
@@ -130,7 +131,7 @@ static int vm_shell_vcpu(struct vm *vm)
 		vm->run = NULL;
 		return err_sys("mapping kvm_run");
 	}
-	return 0;
+	return vcpu_regs_setup(vm);
 }
 
 struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
@@ -285,7 +286,7 @@ void vm_drop_vm_fd(struct vm *vm)
 	vm->fd = -1;
 }
 
-int vm_enter_program(struct vm *vm, uint64_t entry)
+int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp, uint64_t rdi)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -299,12 +300,17 @@ int vm_enter_program(struct vm *vm, uint64_t entry)
 		return -1;
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
-	regs.rsp = layout_stack_top(vm->mem.size);
-	regs.rdi = MVMM_BOOTINFO_GPA;
+	regs.rsp = rsp;
+	regs.rdi = rdi;
 	regs.rflags = 0x2;
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return err_sys("KVM_SET_REGS");
 	return 0;
+}
+
+int vm_enter_program(struct vm *vm, uint64_t entry)
+{
+	return vm_enter_program_at(vm, entry, layout_stack_top(vm->mem.size), MVMM_BOOTINFO_GPA);
 }
 
 int vm_request_init(struct vm_request *r, const char *const *args)

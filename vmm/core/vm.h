@@ -55,6 +55,7 @@ struct vm;
 struct image;
 struct shm_grant;
 struct shm_vm;
+struct lx_config;
 
 /*
  * The core calls the layers above it only through these two tables, which
@@ -67,6 +68,11 @@ struct shm_vm;
 struct vm_upcalls {
 	/* An `out` to hypercall port slot nr; arg is the 32-bit value written. */
 	enum exit_action (*hypercall)(struct vm *vm, unsigned nr, uint64_t arg);
+	/*
+	 * A Linux system call: the guest's `syscall` reached MVMM_SYSCALL_GPA.
+	 * The handler answers in RAX and resumes the guest at RCX (vcpu_regs.h).
+	 */
+	enum exit_action (*syscall)(struct vm *vm);
 	/* The program symbol containing guest address addr and its start, for crash reports. */
 	const char *(*symbol_at)(const struct vm *vm, uint64_t addr, uint64_t *start);
 };
@@ -125,6 +131,7 @@ struct vm_config {
 	int lean;     /* close the VM fd once set up: one fd per instance, no later memslots */
 	const char *const *exposed; /* NULL-terminated host paths the guest may read (--expose) */
 	const struct shm_grant *shm; /* regions the guest may look up by name (shm.h), or NULL */
+	const struct lx_config *lx;  /* a Linux program's directories, cwd, --strace (guestabi/lx.h) */
 };
 
 struct vm {
@@ -138,6 +145,8 @@ struct vm {
 	int mapped_memfd; /* the memfd mapped as guest memory now (not owned), or -1 */
 	const uint8_t *data_map; /* pages the guest's source (image or template) holds (not owned) */
 	struct kvm_run *run;
+	struct kvm_regs regs; /* registers at an exit, without KVM_CAP_SYNC_REGS (vcpu_regs.h) */
+	void *lx;	      /* the Linux process state of a Linux program (guestabi/), or NULL */
 	int in_fd, out_fd, err_fd;
 	uint64_t timeout_ns;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 while not running or no limit */
@@ -217,6 +226,8 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size);
 int vm_ext_add(struct vm *vm, const struct vm_ext *ext);
 /* Enters the program at entry at CPL3, with the stack at the top of memory and rdi = boot info. */
 int vm_enter_program(struct vm *vm, uint64_t entry);
+/* Enters at entry at CPL3 with the given stack pointer and rdi, every other register 0. */
+int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp, uint64_t rdi);
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
 /* Closes the files the guest opened through MVMM_HC_OPEN. */
 void vm_close_files(struct vm *vm);

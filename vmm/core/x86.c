@@ -22,6 +22,8 @@
 #define STUB_SIZE     16
 
 _Static_assert(MVMM_FAULT_PORT < 0x100, "stubs use out %al,$imm8");
+_Static_assert(MVMM_SYSCALL_PORT < 0x100, "the system-call entry uses out %al,$imm8");
+_Static_assert(MVMM_SYSCALL_PORT / 8 < IOMAP_BYTES, "the system-call port must be in the bitmap");
 _Static_assert(TSS_IOMAP_BASE + IOMAP_BYTES <= MVMM_PAGE_SIZE, "TSS must fit its page");
 _Static_assert(256 * STUB_SIZE <= MVMM_PAGE_SIZE, "stubs must fit their page");
 
@@ -51,9 +53,27 @@ static void build_gdt_tss(uint8_t *mem)
 	memset(tss, 0, TSS_SIZE);
 	memcpy(tss + 4, &rsp0, sizeof(rsp0));
 	memcpy(tss + 102, &iomap, sizeof(iomap));
-	/* Every port closed to CPL3 except the hypercall ports. */
+	/* Every port closed to CPL3 except the hypercall ports and the system-call port. */
 	memset(tss + TSS_IOMAP_BASE, 0xff, IOMAP_BYTES);
 	memset(tss + TSS_IOMAP_BASE + IOMAP_OPEN_LO, 0, IOMAP_OPEN_HI - IOMAP_OPEN_LO + 1);
+	tss[TSS_IOMAP_BASE + MVMM_SYSCALL_PORT / 8] &= (uint8_t)~(1u << (MVMM_SYSCALL_PORT % 8));
+}
+
+/*
+ * The system-call entry: out %al,$SYSCALL_PORT; ud2. It touches no
+ * register and no stack (a leaf function's red zone stays intact); the VMM
+ * answers the exit and resumes the guest at RCX itself, so the ud2 is only
+ * reached if something jumps here without a syscall.
+ */
+static void build_syscall_entry(uint8_t *mem)
+{
+	uint8_t *s = mem + MVMM_SYSCALL_GPA;
+
+	memset(s, 0xcc, MVMM_PAGE_SIZE); /* int3 */
+	s[0] = 0xe6;
+	s[1] = MVMM_SYSCALL_PORT;
+	s[2] = 0x0f;
+	s[3] = 0x0b;
 }
 
 int x86_vector_has_error_code(unsigned v)
@@ -102,6 +122,7 @@ void x86_build_system(uint8_t *mem)
 {
 	build_gdt_tss(mem);
 	build_idt_stubs(mem);
+	build_syscall_entry(mem);
 }
 
 static void set_segment(struct kvm_segment *seg, uint16_t sel, uint8_t type, int code)
@@ -145,7 +166,7 @@ void x86_user_sregs(struct kvm_sregs *s, int osxsave)
 	s->cr4 = 0x620;	 /* OSXMMEXCPT OSFXSR PAE */
 	if (osxsave)
 		s->cr4 |= X86_CR4_OSXSAVE;
-	s->efer = 0xd00; /* NXE LMA LME */
+	s->efer = 0xd01; /* NXE LMA LME SCE */
 }
 
 static const struct {
@@ -184,12 +205,17 @@ const char *x86_vector_mnemonic(unsigned v)
 	return v < 32 && x86_vectors[v].mnemonic ? x86_vectors[v].mnemonic : "#??";
 }
 
+static int x86_range_is(int fd, const uint8_t *want, uint8_t *have, uint64_t lo, uint64_t hi)
+{
+	return fd_pread_all(fd, have + lo, hi - lo, lo) == 0 &&
+	       memcmp(have + lo, want + lo, hi - lo) == 0;
+}
+
 int x86_system_is_ours(int fd)
 {
-	static uint8_t want[MVMM_STUBS_GPA + MVMM_PAGE_SIZE], have[sizeof(want)];
+	static uint8_t want[MVMM_SYSCALL_GPA + MVMM_PAGE_SIZE], have[sizeof(want)];
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static int built;
-	size_t len = sizeof(want) - MVMM_GDT_GPA;
 	int same;
 
 	pthread_mutex_lock(&lock);
@@ -197,8 +223,9 @@ int x86_system_is_ours(int fd)
 		x86_build_system(want);
 		built = 1;
 	}
-	same = fd_pread_all(fd, have + MVMM_GDT_GPA, len, MVMM_GDT_GPA) == 0 &&
-	       memcmp(have + MVMM_GDT_GPA, want + MVMM_GDT_GPA, len) == 0;
+	/* Everything but the ring-0 stack between the stubs and the system-call entry. */
+	same = x86_range_is(fd, want, have, MVMM_GDT_GPA, MVMM_STUBS_GPA + MVMM_PAGE_SIZE) &&
+	       x86_range_is(fd, want, have, MVMM_SYSCALL_GPA, MVMM_SYSCALL_GPA + MVMM_PAGE_SIZE);
 	pthread_mutex_unlock(&lock);
 	return same;
 }

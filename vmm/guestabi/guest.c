@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/exit.h"
 #include "hypercall.h"
+#include "lx.h"
 #include "load/image.h"
 #include "mem/shm.h"
 
@@ -79,6 +80,10 @@ int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	}
 	if (vm_map_image(vm, img) < 0)
 		return -1;
+	if (img->prog.linux_abi) {
+		vm->up = &lx_upcalls;
+		return lx_exec(vm, img, cfg);
+	}
 	used = bootinfo_write(&vm->mem, img, cfg->argv, cfg->envp, cfg->instance);
 	if (used < 0)
 		return -1;

@@ -101,8 +101,8 @@ static int elfload_read_phdrs(Elf *elf, const GElf_Ehdr *eh, size_t len,
 		if (!gelf_getphdr(elf, (int)i, &ph))
 			return err_set("program header %zu unreadable: %s", i, elf_errmsg(-1));
 		if (ph.p_type == PT_INTERP)
-			return err_set("dynamically linked (has PT_INTERP); "
-				       "build a static guest with mvmm-cc");
+			return err_set("dynamic executables are not supported yet (it has an "
+				       "interpreter, PT_INTERP); link it with -static");
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (elfload_add_segment(prog, &ph, i, len) < 0)
@@ -110,6 +110,70 @@ static int elfload_read_phdrs(Elf *elf, const GElf_Ehdr *eh, size_t len,
 	}
 	if (prog->nsegs == 0)
 		return err_set("no loadable segments");
+	return 0;
+}
+
+/* The guest address of the program headers: inside a PT_LOAD that maps them from the file. */
+static void elfload_find_phdr(const GElf_Ehdr *eh, struct elfload_program *prog)
+{
+	uint64_t table = (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr);
+
+	prog->phnum = eh->e_phnum;
+	for (size_t i = 0; i < prog->nsegs; i++) {
+		const struct elfload_segment *s = &prog->segs[i];
+
+		if (eh->e_phoff >= s->offset && eh->e_phoff - s->offset <= s->filesz &&
+		    table <= s->filesz - (eh->e_phoff - s->offset)) {
+			prog->phdr = s->gpa + (eh->e_phoff - s->offset);
+			return;
+		}
+	}
+}
+
+/* Whether one note section's bytes hold the SDK's note (bounds checked: the file is hostile). */
+static int notes_have_mvmm(const uint8_t *p, size_t len)
+{
+	static const char name[] = MVMM_NOTE_NAME;
+	size_t off = 0;
+
+	while (len - off >= 12) {
+		uint32_t namesz, descsz, type;
+		size_t nlen, dlen;
+
+		memcpy(&namesz, p + off, 4);
+		memcpy(&descsz, p + off + 4, 4);
+		memcpy(&type, p + off + 8, 4);
+		off += 12;
+		nlen = ((size_t)namesz + 3) & ~(size_t)3;
+		dlen = ((size_t)descsz + 3) & ~(size_t)3;
+		if (namesz > len || descsz > len || nlen > len - off || dlen > len - off - nlen)
+			return 0;
+		if (type == MVMM_NOTE_TYPE && namesz == sizeof(name) &&
+		    memcmp(p + off, name, sizeof(name)) == 0)
+			return 1;
+		off += nlen + dlen;
+	}
+	return 0;
+}
+
+/* An SDK program links crt0's note; anything else is a Linux program. */
+static int elfload_is_sdk(Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
+		    (sh.sh_type != SHT_NOTE && !(sh.sh_flags & SHF_ALLOC)))
+			continue;
+		if (sh.sh_type != SHT_NOTE && sh.sh_size > 4096)
+			continue;
+		d = elf_rawdata(scn, NULL);
+		if (d && d->d_buf && notes_have_mvmm(d->d_buf, d->d_size))
+			return 1;
+	}
 	return 0;
 }
 
@@ -291,6 +355,8 @@ int elfload_parse(const void *file, size_t len, uint64_t mem_size, uint64_t pie_
 	    elfload_place(prog, eh.e_type == ET_DYN, mem_size, pie_base) < 0 ||
 	    elfload_check_entry(prog, eh.e_entry) < 0)
 		goto out;
+	elfload_find_phdr(&eh, prog);
+	prog->linux_abi = !elfload_is_sdk(elf);
 	elfload_read_symbols(elf, prog);
 	ret = 0;
 out:

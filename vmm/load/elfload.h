@@ -23,7 +23,10 @@ struct elfload_symbol {
 };
 
 struct elfload_program {
+	int linux_abi;	 /* no mvmm SDK note: a Linux program whose system calls the VMM answers */
 	int pie;	 /* ET_DYN: loaded at `base` */
+	uint64_t phdr;	 /* guest address of the program headers (AT_PHDR), 0 if not loaded */
+	uint32_t phnum;	 /* AT_PHNUM */
 	uint64_t base;	 /* load bias added to every address (0 for ET_EXEC) */
 	uint64_t entry;	 /* guest address of the entry point */
 	uint64_t lo, hi; /* page-aligned guest span of all PT_LOAD segments */
@@ -36,7 +39,8 @@ struct elfload_program {
 
 /*
  * Checks `file` (len bytes) as a guest program for a guest of mem_size bytes
- * and fills *prog. PIE programs are placed at pie_base. Every rejection
+ * and fills *prog: an mvmm SDK program (it carries the SDK's ELF note) or a
+ * static Linux executable (ET_EXEC, or static PIE). PIE programs are placed at pie_base. Every rejection
  * names the problem (not ELF, wrong class or machine, dynamically linked,
  * truncated, a segment outside guest memory or over the VMM's reserved
  * area, p_filesz > p_memsz, overflow, entry outside an executable segment).

@@ -1,0 +1,47 @@
+/*
+ * lx.h: unmodified Linux programs as guests. The program runs at CPL3 as
+ * it would under Linux; its system calls end in the VMM (one exit each,
+ * core/vcpu_regs.h) and are answered here with Linux's semantics, over the
+ * host files and directories the user exposed. No guest kernel.
+ */
+#ifndef MVMM_LX_H
+#define MVMM_LX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/vm.h"
+
+struct image;
+
+/* A host directory tree visible to the guest (--dir HOST[:GUEST][:rw]). */
+struct lx_dir {
+	const char *host;
+	const char *guest; /* absolute guest path; NULL: the same as host */
+	int rw;		   /* writable; else writes answer EROFS */
+};
+
+/* What a Linux program gets besides argv and envp (vm_config.lx). */
+struct lx_config {
+	const struct lx_dir *dirs;
+	size_t ndirs;
+	const char *cwd; /* the working directory; NULL: "/" */
+	int strace;	 /* print every system call to strace_fd */
+	int strace_fd;
+};
+
+/* The Linux ABI's answers to the core: system calls, hypercalls, symbols. */
+extern const struct vm_upcalls lx_upcalls;
+
+/*
+ * Sets up img's Linux program in vm, whose memory is already mapped, as
+ * execve does: the process state (file descriptors over the guest's stdio,
+ * the directories of cfg->lx, brk and mmap areas), then the stack with
+ * argc, argv, envp and the auxiliary vector, and the vCPU at the entry.
+ */
+int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg);
+
+/* The name of Linux system call nr ("openat"), or NULL if mvmm does not know it. */
+const char *lx_syscall_name(uint64_t nr);
+
+#endif
