@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cli_cache.h"
 #include "cli_dedup.h"
+#include "cli_linux.h"
 #include "cli_output.h"
 #include "cli_shm.h"
 #include "cli_stats.h"
@@ -53,6 +54,8 @@ struct run_opts {
 	unsigned first;	    /* first instance number (groups after '---' continue the count) */
 	int grouped;	    /* part of a run with '---' groups */
 	int no_seccomp;	    /* --no-seccomp: no system-call filter (debugging) */
+	struct cli_linux lx; /* --dir, --cwd, --strace, --env-inherit */
+	const char *const *envp; /* the guest's environment: --env, with --env-inherit the host's */
 };
 
 static int run_usage(const char *why)
@@ -116,6 +119,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{"ksm", no_argument, NULL, 'D'},
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		CLI_CACHE_LONGOPTS,
+		CLI_LINUX_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -203,10 +207,20 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (cli_cache_option(&o->cache, c, optarg, "run") < 0)
 				return -1;
 			break;
+		case CLI_LX_DIR:
+		case CLI_LX_CWD:
+		case CLI_LX_STRACE:
+		case CLI_LX_ENV_INHERIT:
+			if (cli_linux_option(&o->lx, c, optarg, "run") < 0)
+				return -1;
+			break;
 		default:
 			return run_usage("unknown option or missing value");
 		}
 	}
+	o->envp = cli_linux_env(&o->lx, o->env);
+	if (!o->envp)
+		return run_usage("out of memory");
 	o->guest_argv = argv + optind;
 	return run_check_snapshot(o, optind < argc);
 }
@@ -243,8 +257,9 @@ static void run_vm_config(const struct run_opts *o, struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->argv = (const char *const *)o->guest_argv;
-	cfg->envp = o->env;
+	cfg->envp = o->envp;
 	cfg->exposed = o->exposed;
+	cfg->lx = &o->lx.cfg;
 	cfg->shm = o->shm.n ? o->shm.grants : NULL;
 	/* many instances: no shared stdin */
 	cfg->in_fd = o->count == 1 && !o->grouped ? STDIN_FILENO : -1;
@@ -268,7 +283,8 @@ static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_o
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		return CLI_STATUS_ERROR;
 	}
-	if (!o->no_seccomp && confine_vcpu_thread(0) < 0) {
+	if (!o->no_seccomp &&
+	    confine_vcpu_thread(img->prog.linux_abi ? CONFINE_VCPU_LINUX : 0) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_destroy(vm);
 		return CLI_STATUS_ERROR;
@@ -339,6 +355,8 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.hold = o->hold;
 	fc.confine = !o->no_seccomp;
 	fc.confine_extra = o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0;
+	if (img && img->prog.linux_abi)
+		fc.confine_extra |= CONFINE_VCPU_LINUX;
 	if (o->count > 1 || o->output_dir || o->grouped) {
 		fc.hooks = &cli_output_hooks;
 		fc.hooks_ctx = &out;
@@ -629,13 +647,17 @@ int cmd_run(int argc, char **argv)
 		return CLI_STATUS_ERROR;
 	if (run_parse(argc, argv, &o) < 0) {
 		cli_shm_destroy(&o.shm);
+		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
 	}
+	/* --strace lines carry the instance number when there is more than one. */
+	o.lx.cfg.strace_numbered = o.count > 1 || ng > 0;
 	for (guests = o.count, i = 1; i <= ng; i++)
 		guests += groups[i].count;
 	if (cli_shm_create(&o.shm, guests) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		cli_shm_destroy(&o.shm);
+		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
 	}
 	/* From here on every thread, and every worker process forked, runs under the filter. */
@@ -643,11 +665,13 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mvmm: %s (--no-seccomp runs without the filter)\n",
 			mvmm_errmsg());
 		cli_shm_destroy(&o.shm);
+		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
 	}
 	if (getenv("MVMM_SECCOMP_SELFTEST"))
 		confine_selftest(); /* the test that the filter is on; see confine.h */
 	status = ng ? run_groups(&o, groups, (unsigned)ng) : run_command(&o);
 	cli_shm_destroy(&o.shm);
+	cli_linux_free(&o.lx);
 	return status;
 }

@@ -41,6 +41,9 @@ static const int confine_process_calls[] = {
 	SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
 	SCMP_SYS(utimensat), SCMP_SYS(fchmod), SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3),
 	SCMP_SYS(pipe2), SCMP_SYS(umask), SCMP_SYS(getcwd),
+	/* Linux guests' files (vmm/guestabi/lx_fs.c) */
+	SCMP_SYS(openat2), SCMP_SYS(statfs), SCMP_SYS(fstatfs), SCMP_SYS(fchmodat),
+	SCMP_SYS(times),
 	/* waiting */
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(eventfd2), SCMP_SYS(signalfd4),
@@ -98,6 +101,22 @@ static const unsigned long confine_vcpu_ioctls[] = {
 	KVM_SET_SREGS,	   KVM_GET_XSAVE,	KVM_SET_XSAVE,	     KVM_GET_XCRS,
 	KVM_SET_XCRS,	   KVM_GET_MSRS,	KVM_SET_MSRS,	     KVM_GET_VCPU_EVENTS,
 	KVM_SET_VCPU_EVENTS, KVM_SET_USER_MEMORY_REGION, TCGETS, TIOCGWINSZ,
+};
+
+/*
+ * CONFINE_VCPU_LINUX: a Linux program's system calls are answered on its
+ * vCPU's thread: files under its --dir trees (always beneath a tree's fd,
+ * through openat2), pipes within the guest, identity and time.
+ */
+static const int confine_vcpu_linux_calls[] = {
+	SCMP_SYS(openat2),   SCMP_SYS(getdents64), SCMP_SYS(readlinkat), SCMP_SYS(mkdirat),
+	SCMP_SYS(unlinkat),  SCMP_SYS(renameat),   SCMP_SYS(renameat2),	 SCMP_SYS(pwrite64),
+	SCMP_SYS(ftruncate), SCMP_SYS(fsync),	   SCMP_SYS(fdatasync),	 SCMP_SYS(fchmod),
+	SCMP_SYS(fchmodat),  SCMP_SYS(utimensat),  SCMP_SYS(pipe2),	 SCMP_SYS(dup),
+	SCMP_SYS(dup3),	     SCMP_SYS(statfs),	   SCMP_SYS(fstatfs),	 SCMP_SYS(statx),
+	SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(getuid),	 SCMP_SYS(geteuid),
+	SCMP_SYS(getgid),    SCMP_SYS(getegid),	   SCMP_SYS(uname),	 SCMP_SYS(sysinfo),
+	SCMP_SYS(clock_getres), SCMP_SYS(times),   SCMP_SYS(sched_getaffinity),
 };
 
 /* CONFINE_VCPU_MAKES_SHELLS: a run that finds its shell pool empty makes a shell itself. */
@@ -310,6 +329,8 @@ int confine_vcpu_thread(unsigned extra)
 	    add_ioctls(ctx, confine_vcpu_ioctls, COUNT(confine_vcpu_ioctls)) < 0 ||
 	    ((extra & CONFINE_VCPU_WRITES_FILES) &&
 	     add_calls(ctx, confine_vcpu_file_calls, COUNT(confine_vcpu_file_calls)) < 0) ||
+	    ((extra & CONFINE_VCPU_LINUX) &&
+	     add_calls(ctx, confine_vcpu_linux_calls, COUNT(confine_vcpu_linux_calls)) < 0) ||
 	    ((extra & CONFINE_VCPU_MAKES_SHELLS) &&
 	     (add_ioctls(ctx, confine_shell_ioctls, COUNT(confine_shell_ioctls)) < 0 ||
 	      add_calls(ctx, confine_shell_calls, COUNT(confine_shell_calls)) < 0)) ||

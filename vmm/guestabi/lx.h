@@ -28,6 +28,7 @@ struct lx_config {
 	const char *cwd; /* the working directory; NULL: "/" */
 	int strace;	 /* print every system call to strace_fd */
 	int strace_fd;
+	int strace_numbered; /* prefix each line with the instance number ("[3] ") */
 };
 
 /* The Linux ABI's answers to the core: system calls, hypercalls, symbols. */
