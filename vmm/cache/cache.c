@@ -311,7 +311,8 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		tpl = template_create(kvm, img, cfg, res);
 		image_put(img);
 	}
-	if (tpl && keyed && st->outcome != CACHE_OFF) {
+	/* A Linux program's process state (descriptors, trees) has no file form yet: not stored. */
+	if (tpl && keyed && !tpl->lx && st->outcome != CACHE_OFF) {
 		r.elf_path = elf_path;
 		r.memfd = tpl->memfd;
 		r.tpl = tpl;

@@ -77,6 +77,13 @@ int cli_linux_option(struct cli_linux *l, int opt, const char *arg, const char *
 	case CLI_LX_ENV_INHERIT:
 		l->env_inherit = 1;
 		return 0;
+	case CLI_LX_READY_ON:
+		/* "ready": the SDK's ready hypercall (the default); "stdin": a Linux program's first read. */
+		if (!strcmp(arg, "stdin"))
+			l->cfg.ready_on_stdin = 1;
+		else if (strcmp(arg, "ready"))
+			return linux_usage(cmd, "--ready-on is stdin or ready", arg);
+		return 0;
 	}
 	return linux_usage(cmd, "unknown option", NULL);
 }

@@ -1,4 +1,4 @@
-/* cli_linux.h: the options for Linux programs: --dir, --cwd, --strace, --env-inherit. */
+/* cli_linux.h: the options for Linux programs: --dir, --cwd, --strace, --env-inherit, --ready-on. */
 #ifndef MVMM_CLI_LINUX_H
 #define MVMM_CLI_LINUX_H
 
@@ -12,13 +12,15 @@ enum {
 	CLI_LX_CWD,
 	CLI_LX_STRACE,
 	CLI_LX_ENV_INHERIT,
+	CLI_LX_READY_ON,
 };
 
 #define CLI_LINUX_LONGOPTS                                                  \
 	{"dir", required_argument, NULL, CLI_LX_DIR},                       \
 		{"cwd", required_argument, NULL, CLI_LX_CWD},               \
 		{"strace", no_argument, NULL, CLI_LX_STRACE},               \
-		{"env-inherit", no_argument, NULL, CLI_LX_ENV_INHERIT}
+		{"env-inherit", no_argument, NULL, CLI_LX_ENV_INHERIT},     \
+		{"ready-on", required_argument, NULL, CLI_LX_READY_ON}
 
 struct cli_linux {
 	struct lx_dir dirs[CLI_DIRS_MAX];

@@ -211,6 +211,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case CLI_LX_CWD:
 		case CLI_LX_STRACE:
 		case CLI_LX_ENV_INHERIT:
+		case CLI_LX_READY_ON:
 			if (cli_linux_option(&o->lx, c, optarg, "run") < 0)
 				return -1;
 			break;
@@ -513,6 +514,12 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 	}
 	vm_result_clear(&res);
 	img = tpl->img;
+	if (o->snapshot && tpl->lx) {
+		fprintf(stderr, "mvmm: --snapshot of a Linux program is not supported yet (its "
+				"process state has no file form)\n");
+		template_put(tpl);
+		return CLI_STATUS_ERROR;
+	}
 	if (o->snapshot) {
 		status = run_snapshot(kvm, tpl, o);
 		template_put(tpl);

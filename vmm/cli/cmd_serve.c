@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_linux.h"
 #include "cli_cache.h"
 #include "core/confine.h"
 #include "core/error.h"
@@ -28,6 +29,7 @@ struct serve_opts {
 	int replace;
 	int no_seccomp; /* --no-seccomp: no system-call filter (debugging) */
 	struct cache_opts cache; /* --cache-dir, --no-cache, --cache-max */
+	struct cli_linux lx;	 /* --dir, --cwd, --strace, --env-inherit, --ready-on */
 	char **guest_argv;
 };
 
@@ -47,6 +49,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		{"replace", no_argument, NULL, 'R'},
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		CLI_CACHE_LONGOPTS,
+		CLI_LINUX_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -83,6 +86,14 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case CLI_CACHE_MAX:
 		case CLI_HUGE:
 			if (cli_cache_option(&o->cache, c, optarg, "serve") < 0)
+				return -1;
+			break;
+		case CLI_LX_DIR:
+		case CLI_LX_CWD:
+		case CLI_LX_STRACE:
+		case CLI_LX_ENV_INHERIT:
+		case CLI_LX_READY_ON:
+			if (cli_linux_option(&o->lx, c, optarg, "serve") < 0)
 				return -1;
 			break;
 		default:
@@ -122,8 +133,10 @@ int cmd_serve(int argc, char **argv)
 	struct srv *s;
 	int status = CLI_STATUS_ERROR, sfd;
 
-	if (serve_parse(argc, argv, &o) < 0)
+	if (serve_parse(argc, argv, &o) < 0) {
+		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	cli_raise_fd_limit();
 	sfd = serve_signals();
@@ -134,7 +147,8 @@ int cmd_serve(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	cfg.path = o.socket;
 	cfg.argv = (const char *const *)o.guest_argv;
-	cfg.envp = o.env;
+	cfg.envp = cli_linux_env(&o.lx, o.env);
+	cfg.lx = &o.lx.cfg;
 	cfg.timeout_ns = o.timeout_ns;
 	cfg.replace = o.replace;
 	cfg.stop_fd = sfd;
@@ -157,7 +171,7 @@ int cmd_serve(int argc, char **argv)
 	if (!pie) {
 		struct vm_config vc = {.argv = cfg.argv, .envp = cfg.envp, .in_fd = -1,
 				       .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
-				       .timeout_ns = cfg.timeout_ns};
+				       .timeout_ns = cfg.timeout_ns, .lx = cfg.lx};
 
 		tpl = cache_load_template(&o.cache, &kvm, o.guest_argv[0], o.mem_size, &vc, &res,
 					  &cst);
@@ -203,5 +217,6 @@ out:
 	template_put(tpl);
 	kvm_sys_close(&kvm);
 	close(sfd);
+	cli_linux_free(&o.lx);
 	return status;
 }

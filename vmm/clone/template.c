@@ -14,6 +14,7 @@
 #include "core/fdio.h"
 #include "core/x86.h"
 #include "guestabi/guest.h"
+#include "guestabi/lx.h"
 #include "mem/memstat.h"
 #include "shellpool.h"
 
@@ -119,6 +120,7 @@ struct template *template_from_parts(struct image *img, int memfd, const struct 
 /* The frozen guest's state, with its pending `out` completed (RIP past it). */
 static struct template *template_freeze(struct vm *vm)
 {
+	struct template *tpl;
 	struct vcpu_state st;
 	uint64_t pages;
 	int fd;
@@ -128,7 +130,13 @@ static struct template *template_freeze(struct vm *vm)
 	fd = template_capture_memory(vm, &pages);
 	if (fd < 0)
 		return NULL;
-	return template_from_parts(vm->img, fd, &st, vm->ready_block);
+	tpl = template_from_parts(vm->img, fd, &st, vm->ready_block);
+	if (tpl && vm->lx && !(tpl->lx = lx_proc_dup(vm->lx))) {
+		err_set("copying the template's Linux process state: out of memory");
+		template_put(tpl);
+		return NULL;
+	}
+	return tpl;
 }
 
 struct template *template_create(struct kvm_sys *kvm, struct image *img,
@@ -166,6 +174,9 @@ static int template_resume(struct vm *vm, struct template *tpl)
 	int64_t *ret;
 
 	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
+	/* A Linux program resumes on its `syscall` (the read it froze at): no ready block. */
+	if (tpl->lx)
+		return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
 	/*
 	 * From a snapshot or cache file the block's address is the file's word:
 	 * it must lie where a guest may write, not in read-only 2 MiB pages,
@@ -186,7 +197,7 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	vm->template_mode = 0;
 	if (image_hold_in_vm(vm, tpl->img) < 0)
 		return -1;
-	vm->up = &guest_upcalls;
+	vm->up = tpl->lx ? &lx_upcalls : &guest_upcalls;
 	vm->data_map = tpl->data_map;
 	/* The image's 2 MiB pages: read-only to guests, so the template's are the image's. */
 	vm->mem.huge = &tpl->img->huge;
@@ -198,6 +209,9 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	 * shadow MMU keeps what the warm-up built. Remapping would throw that away.
 	 */
 	if (vm->mapped_memfd != tpl->memfd && vm_map_memfd(vm, tpl->memfd) < 0)
+		return -1;
+	/* After the mapping: the clone's AT_RANDOM bytes are written into its memory. */
+	if (tpl->lx && lx_clone_into(vm, tpl->lx, cfg) < 0)
 		return -1;
 	return template_resume(vm, tpl);
 }
@@ -211,6 +225,8 @@ int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_co
 	vm_close_files(vm);
 	/* Mapping the template again drops every page the last guest wrote. */
 	if (vm_map_memfd(vm, tpl->memfd) < 0)
+		return -1;
+	if (tpl->lx && lx_clone_into(vm, tpl->lx, cfg) < 0)
 		return -1;
 	/* Clears whatever the last run left pending (an exception, an interrupt). */
 	if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &tpl->state.events) < 0)
@@ -245,6 +261,7 @@ void template_put(struct template *tpl)
 	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	close(tpl->memfd);
+	lx_proc_free(tpl->lx);
 	free(tpl->data_map);
 	image_put(tpl->img);
 	free(tpl);

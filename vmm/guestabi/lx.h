@@ -13,6 +13,7 @@
 #include "core/vm.h"
 
 struct image;
+struct lx_proc;
 
 /* A host directory tree visible to the guest (--dir HOST[:GUEST][:rw]). */
 struct lx_dir {
@@ -29,6 +30,7 @@ struct lx_config {
 	int strace;	 /* print every system call to strace_fd */
 	int strace_fd;
 	int strace_numbered; /* prefix each line with the instance number ("[3] ") */
+	int ready_on_stdin;  /* --ready-on=stdin: in template mode, freeze at the first stdin read */
 };
 
 /* The Linux ABI's answers to the core: system calls, hypercalls, symbols. */
@@ -41,6 +43,16 @@ extern const struct vm_upcalls lx_upcalls;
  * argc, argv, envp and the auxiliary vector, and the vCPU at the entry.
  */
 int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg);
+
+/*
+ * Templates and clones (clone/template.c): a deep copy of a frozen
+ * program's process state (host fds duplicated), its release, and a clone
+ * made to run with a copy of it: cfg's --strace, its request as stdin when
+ * it has no stdin of its own, fresh AT_RANDOM bytes.
+ */
+struct lx_proc *lx_proc_dup(const struct lx_proc *p);
+void lx_proc_free(struct lx_proc *p);
+int lx_clone_into(struct vm *vm, const struct lx_proc *tpl, const struct vm_config *cfg);
 
 /* The name of Linux system call nr ("openat"), or NULL if mvmm does not know it. */
 const char *lx_syscall_name(uint64_t nr);

@@ -23,16 +23,6 @@
 #define LX_ARGS_MAX (MVMM_STACK_SIZE / 4)
 #define LX_AUXV_MAX 24
 
-static void lx_proc_free(struct lx_proc *p)
-{
-	if (!p)
-		return;
-	lx_fd_release(p);
-	lx_fs_release(p);
-	lx_mem_release(p);
-	free(p);
-}
-
 static void lx_release(struct vm *vm)
 {
 	lx_proc_free(vm->lx);
@@ -42,6 +32,11 @@ static void lx_release(struct vm *vm)
 static const struct vm_ext lx_ext = {
 	.release = lx_release,
 };
+
+int lx_attach(struct vm *vm)
+{
+	return vm_ext_add(vm, &lx_ext);
+}
 
 /* Writes downwards from *top: a block of guest stack, bounded by floor. */
 struct lx_stack {
@@ -121,7 +116,7 @@ static size_t lx_auxv(uint64_t *v, const struct image *img, uint64_t random, uin
  * envp and argv arrays and the auxiliary vector sit in one block below the strings.
  */
 static int lx_build_stack(struct vm *vm, const struct image *img, const char *const *argv,
-			  const char *const *envp, uint64_t *rsp)
+			  const char *const *envp, uint64_t *rsp, uint64_t *at_random)
 {
 	size_t argc = lx_count(argv), envc = lx_count(envp), nwords, nauxv, i;
 	struct lx_stack st = {vm, layout_stack_top(vm->mem.size),
@@ -142,6 +137,7 @@ static int lx_build_stack(struct vm *vm, const struct image *img, const char *co
 	    lx_push_strings(&st, envp, ptrs + argc, envc) < 0 ||
 	    lx_push_strings(&st, argv, ptrs, argc) < 0)
 		goto out;
+	*at_random = random;
 	nauxv = lx_auxv(auxv, img, random, platform, execfn);
 	nwords = 1 + argc + 1 + envc + 1 + nauxv;
 	st.top &= ~15ull;
@@ -175,7 +171,7 @@ int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return err_set("out of memory");
-	if (vm_ext_add(vm, &lx_ext) < 0) {
+	if (lx_attach(vm) < 0) {
 		free(p);
 		return -1;
 	}
@@ -183,9 +179,11 @@ int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	p->umask = 022;
 	p->strace = lx->strace;
 	p->strace_fd = lx->strace_fd;
+	p->ready_on_stdin = lx->ready_on_stdin;
+	p->strace_numbered = lx->strace_numbered;
 	if (lx_fd_init(p) < 0 || lx_fs_init(p, lx) < 0 ||
 	    lx_mem_init(p, vm, img->heap_start, layout_guard_page(vm->mem.size)) < 0 ||
-	    lx_build_stack(vm, img, cfg->argv, cfg->envp, &rsp) < 0)
+	    lx_build_stack(vm, img, cfg->argv, cfg->envp, &rsp, &p->at_random) < 0)
 		return -1; /* lx_release frees p with the VM */
 	return vm_enter_program_at(vm, img->prog.entry, rsp, 0);
 }

@@ -141,12 +141,63 @@ int64_t lx_stream_write(struct lx_call *c, int stream, const void *buf, uint64_t
 	return (int64_t)done;
 }
 
+/* Whether a read of the guest's stdin would block now (no input hook, nothing to read yet). */
+static int lx_stdin_empty(const struct vm *vm)
+{
+	struct pollfd pf = {.fd = vm->in_fd, .events = POLLIN};
+
+	if (vm->hooks && vm->hooks->input)
+		return 0;
+	return vm->in_fd < 0 || poll(&pf, 1, 0) == 0;
+}
+
+/*
+ * A Linux program's MVMM_HC_WAIT: the first time it would block reading an
+ * empty stdin, `mvmm run --hold` holds it there (the fleet's wait hook);
+ * released, it reads on. -1 when the deadline passed while it was held.
+ */
+static int lx_hold_on_stdin(struct lx_call *c)
+{
+	struct vm *vm = c->vm;
+	int r;
+
+	if (c->p->held || !vm->hooks || !vm->hooks->wait || !lx_stdin_empty(vm))
+		return 0;
+	c->p->held = 1;
+	vm_block_begin(vm); /* held counts as paused; the hook touches no guest memory */
+	r = vm->hooks->wait(vm->hooks_ctx, vm);
+	vm_block_end(vm);
+	return r;
+}
+
+/* A clone's request as its stdin: the strings, each ended by a newline, then end of file. */
+static int64_t lx_read_request(struct lx_call *c, uint8_t *buf, uint64_t len)
+{
+	const struct vm_request *r = c->vm->request;
+	uint64_t n = 0;
+
+	while (n < len && c->p->request_off < r->len) {
+		char ch = r->data[c->p->request_off++];
+
+		buf[n++] = ch ? (uint8_t)ch : '\n';
+	}
+	return (int64_t)n;
+}
+
 int64_t lx_stream_read(struct lx_call *c, void *buf, uint64_t len)
 {
 	struct vm *vm = c->vm;
 	ssize_t n;
 	int fd;
 
+	if (vm->template_mode && c->p->ready_on_stdin)
+		return lx_freeze_at_read(c);
+	if (c->p->stdin_request && vm->request)
+		return lx_read_request(c, buf, len);
+	if (lx_hold_on_stdin(c) < 0) {
+		vm->res->end = VM_END_TIMEOUT;
+		return LX_STOP;
+	}
 	if (vm->hooks && vm->hooks->input) {
 		int64_t got = vm->hooks->input(vm->hooks_ctx, vm, buf, len);
 

@@ -83,8 +83,14 @@ struct lx_proc {
 	uint64_t tid_address;
 	uint64_t robust_list, robust_len;
 
+	int held; /* --hold held it once, at its first read of an empty stdin */
+	int ready_on_stdin;  /* template mode: the first read of stdin is the ready point */
+	int stdin_request;   /* a clone whose stdin is its request (serve, launch, --count) */
+	uint64_t request_off; /* bytes of the request read so far */
+	uint64_t at_random;  /* guest address of AT_RANDOM's 16 bytes */
 	int strace;
 	int strace_fd;
+	int strace_numbered; /* prefix each line with "[instance] " */
 	uint8_t enosys_said[LX_NR_LIMIT / 8]; /* unknown calls already named on stderr */
 };
 
@@ -117,6 +123,11 @@ extern const struct lx_syscall lx_table[LX_NR_LIMIT];
 
 /* lx_entry.c: the process state's lifetime. */
 struct lx_proc *lx_proc_of(struct vm *vm);
+/* Registers the process state's release with vm (once). */
+int lx_attach(struct vm *vm);
+
+/* lx_clone.c: the ready point of a Linux template. LX_STOP, or -errno. */
+int64_t lx_freeze_at_read(struct lx_call *c);
 
 /* lx_uaccess.c: guest memory, checked. All return -EFAULT (or NULL) for a bad range. */
 void *lx_uptr(struct lx_call *c, uint64_t gva, uint64_t len, int write);

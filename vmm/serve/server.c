@@ -207,15 +207,16 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 	cfg.timeout_ns = s->cfg.timeout_ns;
 	cfg.hooks = &srv_hooks;
 	cfg.hooks_ctx = c;
-	cfg.request = &req;
+	cfg.request = &req; /* a Linux program reads it as its stdin */
 	cfg.lean = 1;
+	cfg.lx = s->cfg.lx;
 	vm = template_clone(s->tpl, s->kvm, &s->pool, &cfg);
 	if (!vm) {
 		srv_send_error(c->fd, SRV_E_CLONE, mvmm_errmsg());
 		return;
 	}
 	/* The thread lives for this one clone: from here on it only runs it and answers. */
-	if (s->cfg.confine && confine_vcpu_thread(0) < 0) {
+	if (s->cfg.confine && confine_vcpu_thread(s->tpl->lx ? CONFINE_VCPU_LINUX : 0) < 0) {
 		srv_send_error(c->fd, SRV_E_CLONE, mvmm_errmsg());
 		shell_pool_reap(&s->pool, vm);
 		return;
@@ -630,6 +631,7 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	vc.out_fd = STDOUT_FILENO;
 	vc.err_fd = STDERR_FILENO;
 	vc.timeout_ns = cfg->timeout_ns;
+	vc.lx = cfg->lx;
 	s->tpl = cfg->tpl ? template_get(cfg->tpl) : template_create(kvm, img, &vc, tpl_res);
 	if (!s->tpl)
 		goto fail;

@@ -21,9 +21,11 @@ struct srv_config {
 	int confine;	     /* each clone's thread runs under the vCPU filter (core/confine.h) */
 	struct template *tpl; /* a template already made (the image cache): served instead of
 				 booting img; the server takes a reference */
+	const struct lx_config *lx; /* a Linux program's trees, --ready-on, --strace; or NULL */
 };
 
 struct srv;
+struct lx_config;
 
 /*
  * Boots the template (img with cfg->argv) to its ready call, starts the
