@@ -14,6 +14,7 @@
 
 #include "clone/shellpool.h"
 #include "clone/template.h"
+#include "guestabi/lx.h"
 #include "core/confine.h"
 #include "core/error.h"
 #include "core/fdio.h"
@@ -172,7 +173,8 @@ static int api_confine(const struct mvmm_runtime *rt)
 {
 	if (!rt->seccomp || api_thread_confined)
 		return 0;
-	if (confine_vcpu_thread(CONFINE_VCPU_MAKES_SHELLS) < 0)
+	/* Once per thread, and a thread may run SDK guests and Linux programs alike. */
+	if (confine_vcpu_thread(CONFINE_VCPU_MAKES_SHELLS | CONFINE_VCPU_LINUX) < 0)
 		return MVMM_ERR_HOST; /* the message says why */
 	api_thread_confined = 1;
 	return 0;
@@ -396,6 +398,9 @@ static int api_boot_failure(const struct vm_result *res, uint64_t timeout_ms)
 	}
 }
 
+/* A Linux program's ready point: its first read of stdin (it has no ready hypercall). */
+static const struct lx_config api_linux_template = {.ready_on_stdin = 1, .strace_fd = -1};
+
 MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
 			       const char *const *argv, uint64_t timeout_ms,
 			       struct mvmm_template **out)
@@ -405,7 +410,8 @@ MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image 
 				 .out_fd = -1,
 				 .err_fd = -1,
 				 .timeout_ns = timeout_ms * API_MS,
-				 .hooks = &api_boot_hooks };
+				 .hooks = &api_boot_hooks,
+				 .lx = &api_linux_template };
 	struct mvmm_template *t;
 	struct vm_result res;
 	int code;

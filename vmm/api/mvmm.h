@@ -195,6 +195,11 @@ MVMM_API const char *mvmm_image_huge_pages(const struct mvmm_image *img, uint64_
  * aborted or broke the ABI first), MVMM_ERR_FAULT (it faulted; the message
  * names the exception and the function), MVMM_ERR_TIMEOUT, MVMM_ERR_HOST.
  */
+/*
+ * A Linux program (an unmodified static executable) has no ready call: its
+ * ready point is its first read of stdin, and each clone re-issues that
+ * read and gets mvmm_run_opts.input.
+ */
 struct mvmm_template;
 MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
 			       const char *const *argv, uint64_t timeout_ms,

@@ -131,7 +131,8 @@ int lx_clone_into(struct vm *vm, const struct lx_proc *tpl, const struct vm_conf
 	p->strace = cfg->lx && cfg->lx->strace;
 	p->strace_fd = cfg->lx ? cfg->lx->strace_fd : 2;
 	p->strace_numbered = cfg->lx && cfg->lx->strace_numbered;
-	p->stdin_request = cfg->request && cfg->in_fd < 0;
+	/* Without stdin of its own or an input hook (the API's buffer), it reads its request. */
+	p->stdin_request = cfg->request && cfg->in_fd < 0 && !(cfg->hooks && cfg->hooks->input);
 	p->request_off = 0;
 	if (lx_attach(vm) < 0)
 		return -1;
