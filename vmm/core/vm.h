@@ -143,6 +143,7 @@ struct vm {
 	int fd;
 	int vcpu_fd;
 	int mapped_memfd; /* the memfd mapped as guest memory now (not owned), or -1 */
+	int remapped;	  /* pages may be mapped from elsewhere (dedup): DONTNEED may not give zero */
 	const uint8_t *data_map; /* pages the guest's source (image or template) holds (not owned) */
 	struct kvm_run *run;
 	struct kvm_regs regs; /* registers at an exit, without KVM_CAP_SYNC_REGS (vcpu_regs.h) */

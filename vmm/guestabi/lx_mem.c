@@ -59,7 +59,8 @@ static void lx_discard(struct vm *vm, uint64_t start, uint64_t end)
 
 	if (end <= start)
 		return;
-	if (!vm->tpl && (vm->mapped_memfd < 0 || vm->mapped_memfd == vm->img->memfd) &&
+	if (!vm->tpl && !vm->remapped &&
+	    (vm->mapped_memfd < 0 || vm->mapped_memfd == vm->img->memfd) &&
 	    madvise(host, len, MADV_DONTNEED) == 0)
 		return;
 	if (mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |

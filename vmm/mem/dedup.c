@@ -138,6 +138,7 @@ int dedup_attach(struct dedup *d, struct vm *vm, unsigned domain)
 		return err_set("out of memory");
 	v->vm = vm;
 	v->domain = domain;
+	vm->remapped = 1; /* its pages may come to map the dedup store: not zero after DONTNEED */
 	v->npages = vm->mem.size / PG;
 	/* Large callocs are fresh mappings: entries of pages never private cost nothing. */
 	v->hash = calloc(v->npages, sizeof(*v->hash));
