@@ -378,6 +378,12 @@ LX_HANDLER(lseek)
 		return -EBADF;
 	if (f->kind == LX_FD_STREAM || f->kind == LX_FD_PIPE)
 		return -ESPIPE;
+	if (f->host < 0) { /* a virtual directory: rewinddir and seekdir to what telldir gave */
+		if ((int)c->a[2] != SEEK_SET || c->a[1] > UINT32_MAX)
+			return -EINVAL;
+		f->vpos = (uint32_t)c->a[1];
+		return (int64_t)f->vpos;
+	}
 	r = lseek(f->host, (off_t)c->a[1], (int)c->a[2]);
 	return r < 0 ? -errno : r;
 }

@@ -36,6 +36,7 @@ struct lx_fd {
 	uint8_t writable; /* on a tree opened :rw */
 	int host;	  /* host fd (FILE, DIR, PIPE), owned; -1 for STREAM */
 	int flags;	  /* file status flags as open/fcntl set them (O_ACCMODE, O_APPEND, O_NONBLOCK) */
+	uint32_t vpos;	  /* a virtual directory's (no host fd) read position, in entries */
 	char *path;	  /* guest path it was opened by (FILE, DIR), owned, or NULL */
 };
 
@@ -60,6 +61,12 @@ struct lx_sigaction {
 	uint64_t mask;
 };
 
+#define LX_RLIM_NLIMITS 16 /* RLIMIT_CPU .. RLIMIT_RTTIME */
+
+struct lx_rlimit {
+	uint64_t cur, max;
+};
+
 struct lx_proc {
 	struct lx_fd *fds;
 	unsigned nfds; /* entries allocated in fds */
@@ -79,9 +86,16 @@ struct lx_proc {
 	uint64_t pending; /* bit sig-1: raised by the program's own action, not yet delivered */
 	uint64_t altstack_sp, altstack_size;
 	int altstack_flags;
+	int32_t si_code[LX_NSIG + 1]; /* of each pending signal: SI_USER (kill) or SI_TKILL */
+	uint64_t saved_mask;	      /* rt_sigsuspend: the mask again once its signal is in */
+	int saved_mask_set;
 
 	uint64_t tid_address;
 	uint64_t robust_list, robust_len;
+	struct lx_rlimit rlim[LX_RLIM_NLIMITS]; /* valid once rlim_set (defaults need the VM) */
+	int rlim_set;
+	char comm[16];	/* prctl(PR_SET_NAME): 15 bytes, then 1 once set (else the file's name) */
+	int undumpable; /* prctl(PR_SET_DUMPABLE, 0) */
 
 	int held; /* --hold held it once, at its first read of an empty stdin */
 	int ready_on_stdin;  /* template mode: the first read of stdin is the ready point */
@@ -166,6 +180,18 @@ int64_t lx_signal_deliver(struct lx_call *c);
 /* Ends the run as if killed by sig (status 128 + sig). Returns LX_STOP. */
 int64_t lx_signal_kill(struct lx_call *c, int sig);
 
+/*
+ * lx_fpu.c: the extended state in a signal frame. lx_fpu_save fills xs as
+ * the frame holds it and returns its size (0: KVM could not give it);
+ * lx_fpu_restore puts back what a frame holds at gva (xstate: the frame
+ * says it is an XSAVE area): 0, -EFAULT / -EINVAL (a bad frame), or LX_STOP.
+ */
+uint32_t lx_fpu_save(struct lx_call *c, struct kvm_xsave *xs);
+int64_t lx_fpu_restore(struct lx_call *c, uint64_t gva, int xstate);
+
+/* lx_time.c: sleeps ns on the host, bounded by the VM's deadline and a stop. 0, or LX_STOP. */
+int64_t lx_sleep_ns(struct lx_call *c, uint64_t ns);
+
 /* lx_strace.c: one line per call on p->strace_fd. */
 void lx_strace(struct lx_call *c, const struct lx_syscall *sc, int64_t ret);
 
@@ -246,9 +272,11 @@ LX_HANDLER(kill);
 LX_HANDLER(tkill);
 LX_HANDLER(tgkill);
 LX_HANDLER(rt_sigsuspend);
+LX_HANDLER(rt_sigpending);
+LX_HANDLER(rt_sigtimedwait);
 LX_HANDLER(pause);
 
-/* lx_sys.c */
+/* lx_sys.c; clocks, sleeps, futex and CPU time in lx_time.c */
 LX_HANDLER(exit);
 LX_HANDLER(exit_group);
 LX_HANDLER(arch_prctl);
@@ -286,6 +314,20 @@ LX_HANDLER(sched_yield);
 LX_HANDLER(sched_getaffinity);
 LX_HANDLER(futex);
 LX_HANDLER(prctl);
+LX_HANDLER(setuid);
+LX_HANDLER(setgid);
+LX_HANDLER(setreuid);
+LX_HANDLER(setregid);
+LX_HANDLER(setresuid);
+LX_HANDLER(setresgid);
+LX_HANDLER(getresuid);
+LX_HANDLER(getresgid);
+LX_HANDLER(setsid);
+LX_HANDLER(sched_setaffinity);
+LX_HANDLER(sched_getscheduler);
+LX_HANDLER(sched_getparam);
+LX_HANDLER(sched_get_priority_max);
+LX_HANDLER(sched_get_priority_min);
 LX_HANDLER(nosys); /* fork, vfork, clone, clone3, execve, wait4: ENOSYS without a note */
 
 #endif
