@@ -349,6 +349,56 @@ static int64_t lx_iov(struct lx_call *c, int write)
 	return total;
 }
 
+/*
+ * sendfile(out, in, offset, count): through a bounce buffer, at most
+ * LX_IO_CHUNK per call (callers loop on a short count, as Linux allows).
+ */
+LX_HANDLER(sendfile)
+{
+	struct lx_fd *out = lx_fd_get(c->p, (int)c->a[0]), *in = lx_fd_get(c->p, (int)c->a[1]);
+	uint64_t count = c->a[3] < LX_IO_CHUNK ? c->a[3] : LX_IO_CHUNK;
+	int64_t off = -1, n, w;
+	uint8_t *buf;
+
+	if (!out || !in)
+		return -EBADF;
+	if (in->kind != LX_FD_FILE || (in->flags & O_ACCMODE) == O_WRONLY ||
+	    (out->flags & O_ACCMODE) == O_RDONLY)
+		return in->kind == LX_FD_FILE ? -EBADF : -EINVAL;
+	if (c->a[2] && (lx_get(c, c->a[2], &off, sizeof(off)) < 0))
+		return -EFAULT;
+	if (c->a[2] && off < 0)
+		return -EINVAL;
+	if (!count)
+		return 0;
+	buf = malloc(count);
+	if (!buf)
+		return -ENOMEM;
+	n = off >= 0 ? pread(in->host, buf, count, off) : read(in->host, buf, count);
+	if (n <= 0) {
+		free(buf);
+		return n < 0 ? -errno : 0;
+	}
+	if (out->kind == LX_FD_STREAM)
+		w = out->stream ? lx_stream_write(c, out->stream, buf, (uint64_t)n) : -EBADF;
+	else if (out->kind == LX_FD_DIR)
+		w = -EBADF;
+	else
+		w = lx_host_io(c, out, buf, (uint64_t)n, -1, 1);
+	free(buf);
+	if (w < 0 || w == LX_STOP)
+		return w;
+	/* What was read but not written goes back, as the kernel consumes only what it sent. */
+	if (off >= 0) {
+		off += w;
+		if (lx_put(c, c->a[2], &off, sizeof(off)) < 0)
+			return -EFAULT;
+	} else if (w < n) {
+		lseek(in->host, w - n, SEEK_CUR);
+	}
+	return w;
+}
+
 LX_HANDLER(readv)
 {
 	return lx_iov(c, 0);

@@ -214,6 +214,7 @@ LX_HANDLER(fcntl);
 LX_HANDLER(ioctl);
 LX_HANDLER(pipe);
 LX_HANDLER(pipe2);
+LX_HANDLER(sendfile);
 LX_HANDLER(poll);
 LX_HANDLER(ppoll);
 

@@ -43,6 +43,7 @@ const struct lx_syscall lx_table[LX_NR_LIMIT] = {
 	ROW(pause, pause, ""),
 	ROW(nanosleep, nanosleep, "pp"),
 	ROW(getpid, getpid, ""),
+	ROW(sendfile, sendfile, "ddpu"),
 	ROW(clone, nosys, "xpppp"),
 	ROW(fork, nosys, ""),
 	ROW(vfork, nosys, ""),
