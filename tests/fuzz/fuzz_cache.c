@@ -38,7 +38,7 @@
 /* Entries with more data pages are not hashed here: reading a GiB of holes is slow, not wrong. */
 #define FUZZ_DATA_PAGES_MAX 4096u
 /* The system area x86_build_system writes, which x86_system_is_ours compares. */
-#define SYS_END (MVMM_STUBS_GPA + PAGE)
+#define SYS_END (MVMM_SYSCALL_GPA + PAGE) /* through the system-call entry page */
 
 static char dir[256], path[1100], meta[1100];
 

@@ -32,7 +32,7 @@
 #define FIX_CHAIN    2u
 #define PAGE	     MVMM_PAGE_SIZE
 /* The system area x86_build_system writes, which x86_system_is_ours compares. */
-#define SYS_END (MVMM_STUBS_GPA + PAGE)
+#define SYS_END (MVMM_SYSCALL_GPA + PAGE) /* through the system-call entry page */
 
 static int fds[FUZZ_FILES];
 
