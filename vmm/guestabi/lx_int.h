@@ -80,6 +80,10 @@ struct lx_proc {
 	uint64_t mmap_top;
 	struct lx_vma *vmas;
 	size_t nvmas, capvmas;
+	/* Unmapped pages kept mapped on the host, zeroed when handed out again (lx_mem.c). */
+	struct lx_vma kept[16];
+	size_t nkept;
+	uint64_t kept_bytes;
 
 	struct lx_sigaction sig[LX_NSIG + 1];
 	uint64_t sigmask;

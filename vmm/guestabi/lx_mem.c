@@ -25,6 +25,12 @@
 #define PG	   4096ull
 #define PAGE_UP(x) (((x) + PG - 1) & ~(PG - 1))
 #define LX_VMA_MAX 65536 /* Linux's vm.max_map_count */
+/*
+ * Unmapped memory kept for reuse, at most: a page given back to the host
+ * costs a shadow-MMU fault (~5 us here) at its next touch, zeroing a kept
+ * one costs ~0.1 us. malloc-heavy programs map and unmap all the time.
+ */
+#define LX_KEEP_MAX (4ull << 20)
 
 static struct vm *lx_vm_of(struct lx_call *c)
 {
@@ -68,6 +74,64 @@ static void lx_discard(struct vm *vm, uint64_t start, uint64_t end)
 		memset(host, 0, len);
 }
 
+/* Gives every kept range back to the host. */
+static void lx_keep_flush(struct lx_call *c)
+{
+	struct lx_proc *p = c->p;
+
+	for (size_t i = 0; i < p->nkept; i++)
+		lx_discard(c->vm, p->kept[i].start, p->kept[i].end);
+	p->nkept = 0;
+	p->kept_bytes = 0;
+}
+
+/* [s, e) leaves the guest's address space: kept (to be zeroed at reuse), or given back. */
+static void lx_keep(struct lx_call *c, uint64_t s, uint64_t e)
+{
+	struct lx_proc *p = c->p;
+
+	if (e <= s)
+		return;
+	if (e - s > LX_KEEP_MAX) {
+		lx_discard(c->vm, s, e);
+		return;
+	}
+	if (p->nkept == sizeof(p->kept) / sizeof(p->kept[0]) || p->kept_bytes + (e - s) > LX_KEEP_MAX)
+		lx_keep_flush(c);
+	p->kept[p->nkept++] = (struct lx_vma){s, e, 0};
+	p->kept_bytes += e - s;
+}
+
+/* [s, e) is handed out again: whatever part of it was kept is zeroed and no longer kept. */
+static void lx_claim(struct lx_call *c, uint64_t s, uint64_t e)
+{
+	struct lx_proc *p = c->p;
+
+	for (size_t i = 0; i < p->nkept;) {
+		struct lx_vma k = p->kept[i];
+		uint64_t lo = k.start > s ? k.start : s, hi = k.end < e ? k.end : e;
+
+		if (lo >= hi) {
+			i++;
+			continue;
+		}
+		memset(c->vm->mem.host + lo, 0, hi - lo);
+		p->kept_bytes -= hi - lo;
+		p->kept[i] = p->kept[--p->nkept];
+		/* What is left of k on either side stays kept (at most two pieces). */
+		if (k.start < lo)
+			p->kept[p->nkept++] = (struct lx_vma){k.start, lo, 0};
+		if (hi < k.end) {
+			if (p->nkept == sizeof(p->kept) / sizeof(p->kept[0])) {
+				lx_discard(c->vm, hi, k.end);
+				p->kept_bytes -= k.end - hi;
+			} else {
+				p->kept[p->nkept++] = (struct lx_vma){hi, k.end, 0};
+			}
+		}
+	}
+}
+
 /* The lowest address mmap has handed out, or mmap_top. */
 static uint64_t lx_vma_low(const struct lx_proc *p)
 {
@@ -84,6 +148,8 @@ LX_HANDLER(brk)
 	new_end = PAGE_UP(want);
 	if (new_end < old_end)
 		lx_discard(lx_vm_of(c), new_end, old_end);
+	else if (new_end > old_end)
+		lx_claim(c, old_end, new_end);
 	p->brk = want;
 	return (int64_t)p->brk;
 }
@@ -244,6 +310,7 @@ LX_HANDLER(mmap)
 		if (!start)
 			return -ENOMEM;
 	}
+	lx_claim(c, start, start + len);
 	if (!(flags & MAP_ANONYMOUS) && (r = lx_map_file(c, start, len, (int)c->a[4], off)) < 0) {
 		lx_discard(c->vm, start, start + len);
 		return r;
@@ -268,7 +335,7 @@ LX_HANDLER(munmap)
 	for (i = lx_vma_find(p, addr); i < p->nvmas && p->vmas[i].start < addr + len; i++) {
 		s = p->vmas[i].start > addr ? p->vmas[i].start : addr;
 		e = p->vmas[i].end < addr + len ? p->vmas[i].end : addr + len;
-		lx_discard(c->vm, s, e);
+		lx_keep(c, s, e);
 	}
 	r = lx_vma_remove(p, addr, addr + len);
 	return r < 0 ? r : 0;
@@ -309,13 +376,15 @@ LX_HANDLER(mremap)
 		return -EFAULT;
 	v = p->vmas[i];
 	if (nlen <= olen) {
-		lx_discard(c->vm, old + nlen, old + olen);
+		lx_keep(c, old + nlen, old + olen);
 		r = lx_vma_remove(p, old + nlen, old + olen);
 		return r < 0 ? r : (int64_t)old;
 	}
 	if (v.end == old + olen && lx_in_arena(p, old, old + nlen) &&
 	    !lx_vma_overlaps(p, old + olen, old + nlen)) {
 		r = lx_vma_insert(p, old + olen, old + nlen, v.prot);
+		if (r == 0)
+			lx_claim(c, old + olen, old + nlen);
 		return r < 0 ? r : (int64_t)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE))
@@ -325,8 +394,9 @@ LX_HANDLER(mremap)
 		return -ENOMEM;
 	if ((r = lx_vma_insert(p, dst, dst + nlen, v.prot)) < 0)
 		return r;
+	lx_claim(c, dst, dst + nlen);
 	memcpy(c->vm->mem.host + dst, c->vm->mem.host + old, olen);
-	lx_discard(c->vm, old, old + olen);
+	lx_keep(c, old, old + olen);
 	r = lx_vma_remove(p, old, old + olen);
 	return r < 0 ? r : (int64_t)dst;
 }
