@@ -100,6 +100,40 @@ bench-ipc: $(BENCH_DIR)/ipc $(BENCH_DIR)/ipc_pingpong.elf $(BUILD)/guest/produce
 	   $(BUILD)/guest/consumer.elf
 	$(BENCH_DIR)/ipc $(BUILD) $${RUNS:-5}
 
-bench: bench-startup bench-clone bench-density bench-lua bench-harness bench-cache bench-dedup bench-ipc
+# Unmodified static Linux programs (musl-gcc -static, Debian's busybox-static) under mvmm
+# against the same programs natively: start-up, system-call round trip against the raw
+# exit (exit_floor), held busybox sh against host processes (host_hold), output, clones.
+BENCH_LINUX_PROGS := $(patsubst bench/linux_progs/%.c,$(BENCH_DIR)/linux_%,$(wildcard bench/linux_progs/*.c))
+BENCH_MUSL_CC ?= musl-gcc
+DEPS_BENCH += musl-tools busybox-static
+
+$(BENCH_DIR)/linux_%: bench/linux_progs/%.c | $(BUILD)/.deps-BENCH
+	@mkdir -p $(@D)
+	$(BENCH_MUSL_CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BENCH_DIR)/exit_floor: bench/exit_floor.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_DIR)/host_hold: bench/host_hold.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# Clones of a Linux program's template through the public API (links libmvmm.a).
+$(BENCH_DIR)/linux_clone: bench/linux_clone.c vmm/api/mvmm.h $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ivmm/api -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+# The package check runs again when this file changes (DEPS_BENCH grows here).
+$(BUILD)/.deps-BENCH: bench/bench.mk
+
+.PHONY: bench-linux
+bench-linux: $(BUILD)/mvmm $(BUILD)/guest/hello.elf $(BENCH_DIR)/spawn_time $(BENCH_DIR)/exit_floor \
+		$(BENCH_DIR)/host_hold $(BENCH_DIR)/linux_clone $(BUILD)/guest/ready.elf $(BENCH_LINUX_PROGS) \
+		| $(BUILD)/.deps-BENCH
+	BUILD=$(BUILD) bash bench/linux.sh
+
+bench: bench-startup bench-clone bench-density bench-lua bench-harness bench-cache bench-dedup bench-ipc \
+	bench-linux
 
 .DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)
