@@ -1,8 +1,8 @@
 /*
- * lx_fd.c: a Linux program's file descriptors and the calls on them that
- * do not resolve paths: read and write (stdio goes to the guest's streams
- * as for SDK guests: hooks, or the fds the VM was given), vectors,
- * positioned I/O, dup, fcntl, the terminal ioctls, pipes within one guest.
+ * lx_fd.c: a program's file descriptors and the calls on them that do not
+ * resolve paths: read and write (stdio goes to the guest's streams: hooks,
+ * or the fds the VM was given), vectors, positioned I/O, dup, fcntl, the
+ * terminal ioctls. Pipes and poll: lx_pipe.c.
  */
 #define _GNU_SOURCE
 #include "lx_int.h"
@@ -319,9 +319,26 @@ LX_HANDLER(pwrite64)
 	return lx_io(c, (int)c->a[0], c->a[1], c->a[2], (int64_t)c->a[3], 1);
 }
 
+/* writev to an output hook (a server's frames, the API's buffers): one call, so one frame. */
+static int64_t lx_writev_hook(struct lx_call *c, int stream, const struct iovec *v, uint64_t n,
+			      uint64_t total)
+{
+	uint8_t *buf;
+	int64_t r;
+
+	if (total > LX_IO_CHUNK || !(buf = malloc(total ? total : 1)))
+		return -ENOSYS;
+	for (uint64_t i = 0, at = 0; i < n; at += v[i].iov_len, i++)
+		if (v[i].iov_len)
+			memcpy(buf + at, v[i].iov_base, v[i].iov_len);
+	r = lx_stream_write(c, stream, buf, total);
+	free(buf);
+	return r;
+}
+
 /*
- * writev to the guest's stdout or stderr (no output hook) in one host
- * writev: stdio hands over its buffer and the rest of a line together, and
+ * writev to the guest's stdout or stderr in one host writev (or one hook
+ * call): stdio hands over its buffer and the rest of a line together, and
  * they should reach a pipe as one write, not two. NULL entries in host[]
  * mean the guest's vector was not all valid: the element by element path
  * then gives Linux's partial result.
@@ -333,7 +350,9 @@ static int64_t lx_writev_stream(struct lx_call *c, const struct lx_fd *f, uint64
 	int fd = stream_fd(c->vm, f->stream);
 	ssize_t w;
 
-	if (n > 64 || fd < 0 || (c->vm->hooks && c->vm->hooks->output) || f->stream == 0)
+	int hook = c->vm->hooks && c->vm->hooks->output;
+
+	if (n > 64 || (fd < 0 && !hook) || f->stream == 0)
 		return -ENOSYS;
 	for (uint64_t i = 0; i < n; i++) {
 		if (lx_get(c, c->a[1] + i * sizeof(iov), &iov, sizeof(iov)) < 0 ||
@@ -347,6 +366,8 @@ static int64_t lx_writev_stream(struct lx_call *c, const struct lx_fd *f, uint64
 			return -ENOSYS;
 		total += iov.iov_len;
 	}
+	if (hook)
+		return lx_writev_hook(c, f->stream, host, n, total);
 	do
 		w = writev(fd, host, (int)n);
 	while (w < 0 && errno == EINTR && !lx_interrupted(c->vm));
@@ -639,93 +660,4 @@ LX_HANDLER(ioctl)
 			return -errno;
 		return lx_put(c, c->a[2], &w, sizeof(w));
 	}
-}
-
-static int64_t lx_make_pipe(struct lx_call *c, uint64_t gva, uint64_t flags)
-{
-	int host[2], fds[2], r;
-
-	if (flags & ~(uint64_t)(O_CLOEXEC | O_NONBLOCK | O_DIRECT))
-		return -EINVAL;
-	if (!lx_uptr(c, gva, sizeof(fds), 1))
-		return -EFAULT;
-	r = lx_fd_alloc(c->p, 0);
-	if (r < 0)
-		return r;
-	fds[0] = r;
-	c->p->fds[fds[0]].kind = LX_FD_PIPE; /* reserve it while looking for the second */
-	r = lx_fd_alloc(c->p, 0);
-	c->p->fds[fds[0]].kind = LX_FD_FREE;
-	if (r < 0)
-		return r;
-	fds[1] = r;
-	/* Non-blocking on the host: a single-threaded guest must never block mvmm on its own pipe. */
-	if (pipe2(host, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	for (int i = 0; i < 2; i++) {
-		struct lx_fd *f = &c->p->fds[fds[i]];
-
-		f->kind = LX_FD_PIPE;
-		f->host = host[i];
-		f->flags = (i ? O_WRONLY : O_RDONLY) | (int)(flags & O_NONBLOCK);
-		f->cloexec = (flags & O_CLOEXEC) != 0;
-	}
-	return lx_put(c, gva, fds, sizeof(fds));
-}
-
-LX_HANDLER(pipe)
-{
-	return lx_make_pipe(c, c->a[0], 0);
-}
-
-LX_HANDLER(pipe2)
-{
-	return lx_make_pipe(c, c->a[0], c->a[1]);
-}
-
-/*
- * poll answers from what is known without blocking: stdio and files are
- * ready, pipes as the host says. A poll that would wait on nothing ready
- * with no timeout is reported as 0 (timed out) after the wait, bounded.
- */
-static int64_t lx_poll(struct lx_call *c, uint64_t gva, uint64_t n)
-{
-	struct pollfd pf;
-	int64_t ready = 0;
-
-	if (n > LX_FD_LIMIT)
-		return -EINVAL;
-	for (uint64_t i = 0; i < n; i++) {
-		struct lx_fd *f;
-
-		if (lx_get(c, gva + i * sizeof(pf), &pf, sizeof(pf)) < 0)
-			return -EFAULT;
-		pf.revents = 0;
-		f = pf.fd >= 0 ? lx_fd_get(c->p, pf.fd) : NULL;
-		if (pf.fd >= 0 && !f) {
-			pf.revents = POLLNVAL;
-		} else if (f && f->kind == LX_FD_PIPE) {
-			struct pollfd h = {.fd = f->host, .events = pf.events};
-
-			if (poll(&h, 1, 0) > 0)
-				pf.revents = h.revents;
-		} else if (f) {
-			pf.revents = pf.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
-		}
-		if (pf.revents)
-			ready++;
-		if (lx_put(c, gva + i * sizeof(pf), &pf, sizeof(pf)) < 0)
-			return -EFAULT;
-	}
-	return ready;
-}
-
-LX_HANDLER(poll)
-{
-	return lx_poll(c, c->a[0], c->a[1]);
-}
-
-LX_HANDLER(ppoll)
-{
-	return lx_poll(c, c->a[0], c->a[1]);
 }

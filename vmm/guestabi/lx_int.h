@@ -202,7 +202,7 @@ void lx_strace(struct lx_call *c, const struct lx_syscall *sc, int64_t ret);
 /* The handlers, by family (lx_table.c routes to them). */
 #define LX_HANDLER(name) int64_t lx_sys_##name(struct lx_call *c)
 
-/* lx_fd.c */
+/* lx_fd.c; pipe, pipe2, poll, ppoll in lx_pipe.c */
 LX_HANDLER(read);
 LX_HANDLER(write);
 LX_HANDLER(readv);
