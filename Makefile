@@ -35,8 +35,8 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
 CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
-DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config
-DEPS_TEST  := libcriterion-dev musl-tools busybox-static
+DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
+DEPS_TEST  := libcriterion-dev busybox-static
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 
@@ -124,9 +124,8 @@ install: all $(LIB_SO) guest-sdk
 	install -m 755 $(BUILD)/mvmm $(INSTALL_ROOT)/bin/mvmm
 	install -m 644 vmm/cli/mvmm.1 $(INSTALL_ROOT)/share/man/man1/mvmm.1
 	install -m 755 $(GUEST_CC) $(INSTALL_ROOT)/bin/mvmm-cc
-	install -m 644 $(GUEST_CRT0) $(GUEST_LIBC) $(GUEST_LDSCRIPT) $(INSTALL_ROOT)/lib/mvmm/guest/
-	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/*.h) $(SHARED_INC)/mvmm_abi.h \
-		$(INSTALL_ROOT)/include/mvmm/guest/
+	install -m 644 $(GUEST_LIB) $(GUEST_LDSCRIPT) $(INSTALL_ROOT)/lib/mvmm/guest/
+	install -m 644 $(SHARED_INC)/mvmm_abi.h $(INSTALL_ROOT)/include/mvmm/guest/
 	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/mvmm/*.h) \
 		$(INSTALL_ROOT)/include/mvmm/guest/mvmm/
 

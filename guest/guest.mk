@@ -1,4 +1,5 @@
-# guest.mk: the guest SDK (crt0, libc, linker script), the mvmm-cc wrapper and example guests.
+# guest.mk: the guest SDK (the mvmm guest library, headers, linker script), the mvmm-cc
+# wrapper around musl-gcc, and the example guests.
 #
 # Included by the top Makefile, which defines BUILD, CC and SHARED_INC.
 # Other fragments build their own guests with
@@ -7,13 +8,12 @@
 GUEST_SDK_DIR  := guest/sdk
 GUEST_SDK_OUT  := $(BUILD)/guest/sdk
 GUEST_CC       := $(BUILD)/bin/mvmm-cc
-GUEST_CRT0     := $(GUEST_SDK_OUT)/crt0.o
-GUEST_LIBC     := $(GUEST_SDK_OUT)/libmvmmc.a
+GUEST_LIB      := $(GUEST_SDK_OUT)/libmvmm-guest.a
 GUEST_LDSCRIPT := $(GUEST_SDK_OUT)/mvmm.ld
-GUEST_SDK_DEPS := $(GUEST_CC) $(GUEST_LIBC) $(GUEST_CRT0) $(GUEST_LDSCRIPT)
+GUEST_SDK_DEPS := $(GUEST_CC) $(GUEST_LIB) $(GUEST_LDSCRIPT)
 
-GUEST_LIBC_SRCS := ctype.c format.c malloc.c stdio.c stdlib.c string.c ring.c
-GUEST_LIBC_OBJS := $(GUEST_LIBC_SRCS:%.c=$(GUEST_SDK_OUT)/libc/%.o)
+GUEST_LIB_SRCS := calls.c ring.c
+GUEST_LIB_OBJS := $(GUEST_LIB_SRCS:%.c=$(GUEST_SDK_OUT)/lib/%.o)
 
 GUEST_EXAMPLES := $(BUILD)/guest/hello.elf $(BUILD)/guest/exitcode.elf $(BUILD)/guest/fault.elf \
 		  $(BUILD)/guest/spin.elf $(BUILD)/guest/args.elf $(BUILD)/guest/density.elf \
@@ -21,26 +21,27 @@ GUEST_EXAMPLES := $(BUILD)/guest/hello.elf $(BUILD)/guest/exitcode.elf $(BUILD)/
 		  $(BUILD)/guest/dupfill.elf $(BUILD)/guest/bigimage.elf \
 		  $(BUILD)/guest/producer.elf $(BUILD)/guest/consumer.elf
 
-# The SDK itself: freestanding, no host headers, and -fPIE so the same
-# objects link into both ET_EXEC and static-PIE guests. gcc turns loops
-# into memcpy/memset calls unless told not to; inside memcpy that recurses.
-GUEST_GCC_INC     := $(shell $(CC) -print-file-name=include)
-GUEST_SDK_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-builtin -nostdlib \
-		     -fno-stack-protector -fPIE -fno-omit-frame-pointer \
-		     -fno-tree-loop-distribute-patterns
+# musl-gcc is a script that runs gcc with a specs file in musl's library directory; mvmm-cc
+# names musl's start files itself (musl-gcc's specs have no static PIE), and gcc's crtbeginS.o.
+GUEST_MUSL_GCC   := $(shell command -v musl-gcc 2>/dev/null || echo musl-gcc)
+GUEST_MUSL_LIBDIR := $(patsubst %/,%,$(dir $(shell sed -n 's/.*-specs "\([^"]*\)".*/\1/p' \
+			$(GUEST_MUSL_GCC) 2>/dev/null)))
+GUEST_GCC_LIBDIR := $(patsubst %/,%,$(dir $(shell $(CC) -print-libgcc-file-name)))
+
+# The library is built -fPIE so that it links into both ET_EXEC and static-PIE guests.
+GUEST_LIB_CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIE -D_DEFAULT_SOURCE
 # -I, not -isystem, for our own headers: -MMD leaves system headers out of .d files.
-GUEST_SDK_CPPFLAGS := -nostdinc -I$(GUEST_SDK_DIR)/include -I$(SHARED_INC) -isystem $(GUEST_GCC_INC) \
-		      -MMD -MP
+GUEST_LIB_CPPFLAGS := -I$(GUEST_SDK_DIR)/include -I$(SHARED_INC) -MMD -MP
 
 .PHONY: guest guest-sdk
 guest: $(GUEST_EXAMPLES)
 guest-sdk: $(GUEST_SDK_DEPS)
 
-$(GUEST_SDK_OUT)/%.o: $(GUEST_SDK_DIR)/%.c
+$(GUEST_SDK_OUT)/lib/%.o: $(GUEST_SDK_DIR)/lib/%.c | $(BUILD)/.deps-BUILD
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_SDK_CPPFLAGS) $(GUEST_SDK_CFLAGS) -c $< -o $@
+	$(GUEST_MUSL_GCC) $(GUEST_LIB_CPPFLAGS) $(GUEST_LIB_CFLAGS) -c $< -o $@
 
-$(GUEST_LIBC): $(GUEST_LIBC_OBJS)
+$(GUEST_LIB): $(GUEST_LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -49,10 +50,13 @@ $(GUEST_LDSCRIPT): $(GUEST_SDK_DIR)/mvmm.ld
 	cp $< $@
 
 # The wrapper gets the build tree's absolute paths; an install overrides them by layout.
-$(GUEST_CC): guest/mvmm-cc.in guest/guest.mk
+$(GUEST_CC): guest/mvmm-cc.in guest/guest.mk | $(BUILD)/.deps-BUILD
 	@mkdir -p $(@D)
-	sed -e 's|@MVMM_CC@|$(CC)|g' \
-	    -e 's|@MVMM_GCC_INC@|$(GUEST_GCC_INC)|g' \
+	@test -f "$(GUEST_MUSL_LIBDIR)/rcrt1.o" || \
+		{ echo "mvmm-cc needs musl-gcc (Debian: musl-tools)"; exit 1; }
+	sed -e 's|@MVMM_MUSL_GCC@|$(GUEST_MUSL_GCC)|g' \
+	    -e 's|@MVMM_MUSL_LIBDIR@|$(GUEST_MUSL_LIBDIR)|g' \
+	    -e 's|@MVMM_GCC_LIBDIR@|$(GUEST_GCC_LIBDIR)|g' \
 	    -e 's|@MVMM_SDK_LIBDIR@|$(abspath $(GUEST_SDK_OUT))|g' \
 	    -e 's|@MVMM_SDK_INCDIR@|$(abspath $(GUEST_SDK_DIR)/include)|g' \
 	    -e 's|@MVMM_ABI_INCDIR@|$(abspath $(SHARED_INC))|g' $< >$@.tmp

@@ -8,19 +8,24 @@
  *
  * Bump MVMM_ABI_VERSION when a struct layout, a hypercall number, a port or
  * a fixed address changes meaning; adding a new hypercall number at the end
- * does not need a bump. The VMM writes the version into the boot info; the
- * SDK's start-up code refuses to run on a VMM of another version.
+ * does not need a bump. Snapshots and cache entries record the version they
+ * were taken under and are refused (or rebuilt) under another.
+ *
+ * Version 2: every guest is a static Linux program (system calls for
+ * everything Linux has a call for); the hypercalls that duplicated one
+ * (write, read, exit, clock, bootinfo, abort, random, open, pread, close)
+ * and the boot info are gone, and the others are renumbered.
  */
 #include <stdint.h>
 
-#define MVMM_ABI_VERSION 1
+#define MVMM_ABI_VERSION 2
 
 /*
  * Guest pointers. On the host side a guest address is an opaque integer
  * type (mvmm_gpa_t) so that the VMM cannot dereference it by accident: every
  * access goes through the checked translator in vmm/gmem.c. Guests are
  * identity-mapped (virtual == physical), so on the guest side it is a plain
- * 64-bit address that the SDK casts.
+ * 64-bit address that the guest library casts.
  */
 typedef uint64_t mvmm_gpa_t;
 
@@ -43,101 +48,47 @@ typedef uint64_t mvmm_gpa_t;
 #define MVMM_SYSCALL_PORT 0xf5u
 
 /*
- * SDK programs carry an ELF note (name "mvmm", type MVMM_NOTE_TYPE, a
- * 4-byte descriptor holding MVMM_ABI_VERSION); an executable without it is
- * run as a Linux program whose system calls the VMM answers.
+ * Programs built by the retired SDK (mvmm-cc before MVMM_ABI_VERSION 2,
+ * with its own libc and boot info) carry an ELF note (name "mvmm", type
+ * MVMM_NOTE_TYPE). The VMM refuses them with a message saying to rebuild:
+ * every guest is now a static Linux program (mvmm-cc is musl-gcc -static
+ * plus the small mvmm library) whose system calls the VMM answers.
  */
 #define MVMM_NOTE_NAME "mvmm"
 #define MVMM_NOTE_TYPE 0x6d766d01u
 
+/*
+ * What a guest asks of the VMM that Linux has no system call for. Writing,
+ * reading, files, clocks, randomness, the arguments and exiting are system
+ * calls (write, openat, clock_gettime, getrandom, exit_group, ...); abort()
+ * is Linux's too (SIGABRT: the run ends as an abort, status 134).
+ */
 enum mvmm_hypercall {
-	MVMM_HC_WRITE = 0,    /* struct mvmm_hc_write */
-	MVMM_HC_READ = 1,     /* struct mvmm_hc_read */
-	MVMM_HC_EXIT = 2,     /* struct mvmm_hc_exit, does not return */
-	MVMM_HC_CLOCK = 3,    /* struct mvmm_hc_clock */
-	MVMM_HC_BOOTINFO = 4, /* struct mvmm_hc_bootinfo */
-	MVMM_HC_ABORT = 5,    /* struct mvmm_hc_abort, does not return */
-	MVMM_HC_WAIT = 6,     /* struct mvmm_hc_wait */
-	MVMM_HC_READY = 7,    /* struct mvmm_hc_ready */
-	MVMM_HC_REQUEST = 8,  /* struct mvmm_hc_request */
-	MVMM_HC_RANDOM = 9,   /* struct mvmm_hc_random */
-	MVMM_HC_CHECKPOINT = 10, /* struct mvmm_hc_checkpoint */
-	MVMM_HC_OPEN = 11,    /* struct mvmm_hc_open */
-	MVMM_HC_PREAD = 12,   /* struct mvmm_hc_pread */
-	MVMM_HC_CLOSE = 13,   /* struct mvmm_hc_close */
-	MVMM_HC_SHM_LOOKUP = 14, /* struct mvmm_hc_shm_lookup */
-	MVMM_HC_SHM_ATTACH = 15, /* struct mvmm_hc_shm_attach */
-	MVMM_HC_SHM_DETACH = 16, /* struct mvmm_hc_shm_detach */
-	MVMM_HC_SHM_INFO = 17,	 /* struct mvmm_hc_shm_info */
-	MVMM_HC_SHM_NOTIFY = 18, /* struct mvmm_hc_shm_notify */
-	MVMM_HC_SHM_WAIT = 19,	 /* struct mvmm_hc_shm_wait */
-	MVMM_HC_COUNT	      /* number of hypercalls; keep last */
+	MVMM_HC_READY = 0,	 /* struct mvmm_hc_ready */
+	MVMM_HC_REQUEST = 1,	 /* struct mvmm_hc_request */
+	MVMM_HC_WAIT = 2,	 /* struct mvmm_hc_wait */
+	MVMM_HC_CHECKPOINT = 3,	 /* struct mvmm_hc_checkpoint */
+	MVMM_HC_SHM_LOOKUP = 4,	 /* struct mvmm_hc_shm_lookup */
+	MVMM_HC_SHM_ATTACH = 5,	 /* struct mvmm_hc_shm_attach */
+	MVMM_HC_SHM_DETACH = 6,	 /* struct mvmm_hc_shm_detach */
+	MVMM_HC_SHM_INFO = 7,	 /* struct mvmm_hc_shm_info */
+	MVMM_HC_SHM_NOTIFY = 8,	 /* struct mvmm_hc_shm_notify */
+	MVMM_HC_SHM_WAIT = 9,	 /* struct mvmm_hc_shm_wait */
+	MVMM_HC_COUNT		 /* number of hypercalls; keep last */
 };
 
-/* Error codes returned in `ret` (negated). */
+/* Error codes returned in `ret` (negated). 6 and 7 belonged to retired file calls. */
 enum mvmm_error {
 	MVMM_EFAULT = 1, /* an address or length outside the guest's memory */
-	MVMM_EINVAL = 2, /* a bad argument (unknown fd, bad flags) */
+	MVMM_EINVAL = 2, /* a bad argument (unknown handle, bad flags) */
 	MVMM_EIO = 3,	 /* the host side of the operation failed */
 	MVMM_ENOSYS = 4, /* no such hypercall in this VMM */
-	MVMM_ENOENT = 5, /* no such file among those the host exposed */
-	MVMM_EBADF = 6,	 /* not an open file handle */
-	MVMM_EMFILE = 7, /* too many open files */
+	MVMM_ENOENT = 5, /* no such region among those the host granted */
 	MVMM_EBUSY = 8,	     /* the address range overlaps an attachment */
 	MVMM_ENOSPC = 9,     /* too many attachments */
 	MVMM_ETIMEDOUT = 10, /* the wait's own timeout passed */
 	MVMM_EPIPE = 11,     /* no peer left: the others have ended, or it was revoked */
 	MVMM_EPERM = 12,     /* a read-only handle used for a read-write attachment */
-};
-
-/* MVMM_HC_WRITE: write to the VMM's stdout (fd 1) or stderr (fd 2). */
-struct mvmm_hc_write {
-	int64_t ret; /* OUT: bytes written, or -MVMM_E* */
-	/* IN */
-	uint32_t fd;
-	uint32_t pad;
-	mvmm_gpa_t buf;
-	uint64_t len;
-};
-
-/* MVMM_HC_READ: read from the VMM's standard input (fd 0). 0 is end of file. */
-struct mvmm_hc_read {
-	int64_t ret; /* OUT: bytes read, or -MVMM_E* */
-	/* IN */
-	uint32_t fd;
-	uint32_t pad;
-	mvmm_gpa_t buf;
-	uint64_t len;
-};
-
-/* MVMM_HC_EXIT: end the guest with a status (0-255, as a process). */
-struct mvmm_hc_exit {
-	int64_t ret; /* unused: the call does not return */
-	/* IN */
-	int64_t status;
-};
-
-/* MVMM_HC_CLOCK: the host's CLOCK_MONOTONIC. */
-struct mvmm_hc_clock {
-	int64_t ret;
-	/* OUT */
-	uint64_t ns;
-};
-
-/* MVMM_HC_BOOTINFO: where this instance's boot info is. */
-struct mvmm_hc_bootinfo {
-	int64_t ret;
-	/* OUT */
-	mvmm_gpa_t bootinfo; /* == MVMM_BOOTINFO_GPA */
-	uint64_t size;	     /* bytes in use from there (header and strings) */
-};
-
-/* MVMM_HC_ABORT: the guest gives up with a message; mvmm reports it. */
-struct mvmm_hc_abort {
-	int64_t ret; /* unused: the call does not return */
-	/* IN */
-	mvmm_gpa_t msg;
-	uint64_t len;
 };
 
 /*
@@ -152,8 +103,9 @@ struct mvmm_hc_wait {
 /*
  * MVMM_HC_READY: the guest's initialization is done. Outside template mode
  * it returns 0 at once. In template mode the VMM freezes the guest here
- * (registers, FPU state, memory) as a template; every clone made from it
- * resumes from this call with ret = its clone number (>= 1), like fork().
+ * (registers, FPU state, memory, its Linux process state) as a template;
+ * every clone made from it resumes from this call with ret = its clone
+ * number (>= 1), like fork().
  */
 struct mvmm_hc_ready {
 	int64_t ret; /* OUT: 0, or the clone number in a clone */
@@ -174,15 +126,6 @@ struct mvmm_hc_request {
 	uint64_t argc;
 };
 
-/* MVMM_HC_RANDOM: fresh host randomness (getrandom), at most 4096 bytes a call. */
-#define MVMM_RANDOM_MAX 4096u
-struct mvmm_hc_random {
-	int64_t ret; /* OUT: bytes written */
-	/* IN */
-	mvmm_gpa_t buf;
-	uint64_t len;
-};
-
 /*
  * MVMM_HC_CHECKPOINT: marks a later state of the guest. Under
  * `mvmm run --template --snapshot PATH` each checkpoint writes PATH.1,
@@ -194,36 +137,13 @@ struct mvmm_hc_checkpoint {
 };
 
 /*
- * Files. A guest has no filesystem: it may read exactly the host files
- * named with `mvmm run --expose PATH`, by that same PATH, and nothing else.
- * MVMM_HC_OPEN returns a handle (>= 0) or -MVMM_ENOENT for any other path;
- * MVMM_HC_PREAD reads at an offset (0 at end of file); MVMM_HC_CLOSE frees
- * the handle. At most MVMM_OPEN_MAX files are open at once.
+ * The instance number: `mvmm run --count N` starts instances 0..N-1. A
+ * guest finds its own in its auxiliary vector, under this type (beyond
+ * Linux's AT_* numbers, so other programs never see it): getauxval(3), or
+ * mvmm_instance() of <mvmm/hypercall.h>. Clones of a template share the
+ * template's; each gets its own clone number from MVMM_HC_READY instead.
  */
-#define MVMM_OPEN_MAX 16u
-#define MVMM_PATH_MAX 4096u
-
-struct mvmm_hc_open {
-	int64_t ret; /* OUT: handle, or -MVMM_E* */
-	/* IN */
-	mvmm_gpa_t path; /* not NUL-terminated: path_len bytes */
-	uint64_t path_len;
-};
-
-struct mvmm_hc_pread {
-	int64_t ret; /* OUT: bytes read, 0 at end of file, or -MVMM_E* */
-	/* IN */
-	int64_t handle;
-	mvmm_gpa_t buf;
-	uint64_t len;
-	uint64_t offset;
-};
-
-struct mvmm_hc_close {
-	int64_t ret; /* OUT: 0, or -MVMM_EBADF */
-	/* IN */
-	int64_t handle;
-};
+#define MVMM_AT_INSTANCE 0x6d766d00ul
 
 /*
  * Shared-memory regions. The host creates a region and hands a guest its
@@ -331,7 +251,7 @@ struct mvmm_hc_shm_wait {
  *   0x004000  exception stubs (ring 0 code)     supervisor only
  *   0x005000  ring-0 stack, top at 0x7000       supervisor only
  *   0x007000  system-call entry (MSR_LSTAR)     user read and execute
- *   0x008000  boot info, argv/env strings       user read-write, per instance
+ *   0x008000  not mapped (the retired boot info's place)
  *   0x010000  page tables                       supervisor only
  *   0x400000  program image (ELF segments), then the heap
  *   top - MVMM_STACK_SIZE - 4 KiB   guard page (not mapped)
@@ -344,8 +264,6 @@ struct mvmm_hc_shm_wait {
 #define MVMM_STUBS_GPA	    0x4000u
 #define MVMM_R0STACK_TOP    0x7000u
 #define MVMM_SYSCALL_GPA    0x7000u /* MSR_LSTAR: where a guest `syscall` lands */
-#define MVMM_BOOTINFO_GPA   0x8000u
-#define MVMM_BOOTINFO_SIZE  0x8000u
 #define MVMM_PGTABLE_GPA    0x10000u
 #define MVMM_IMAGE_BASE	    0x400000u /* lowest address an ELF segment may use */
 #define MVMM_STACK_SIZE	    0x100000u
@@ -359,28 +277,6 @@ struct mvmm_hc_shm_wait {
 #define MVMM_SEL_UDATA 0x1b /* 0x18 | RPL 3 */
 #define MVMM_SEL_UCODE 0x23 /* 0x20 | RPL 3 */
 #define MVMM_SEL_TSS   0x28
-
-/*
- * Boot info, written by the VMM at MVMM_BOOTINFO_GPA before the first
- * instruction; argv and envp point at arrays of guest pointers (NULL
- * terminated) inside the same area. The program starts at its ELF entry at
- * CPL3 with rsp = stack_top (16-byte aligned) and rdi = MVMM_BOOTINFO_GPA.
- */
-#define MVMM_BOOTINFO_MAGIC 0x6d766d6du /* "mvmm" */
-
-struct mvmm_bootinfo {
-	uint32_t magic;
-	uint32_t abi_version;
-	uint64_t mem_size;   /* bytes of guest memory */
-	mvmm_gpa_t heap_start; /* first free page after the program image */
-	mvmm_gpa_t heap_end;   /* end of the heap (the guard page below the stack) */
-	mvmm_gpa_t stack_top;
-	uint32_t argc;
-	uint32_t envc;
-	mvmm_gpa_t argv; /* char *argv[argc + 1] */
-	mvmm_gpa_t envp; /* char *envp[envc + 1] */
-	uint64_t instance; /* instance number within its run, from 0 */
-};
 
 /*
  * The frame an exception stub leaves on the ring-0 stack before it writes
@@ -399,19 +295,7 @@ struct mvmm_fault_frame {
 #define MVMM_CHECK_LAYOUT(type, field, off) \
 	_Static_assert(__builtin_offsetof(type, field) == (off), #type "." #field " moved")
 
-MVMM_CHECK_LAYOUT(struct mvmm_hc_write, buf, 16);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_read, len, 24);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_exit, status, 8);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_clock, ns, 8);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_bootinfo, size, 16);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_abort, len, 16);
-MVMM_CHECK_LAYOUT(struct mvmm_bootinfo, argc, 40);
-MVMM_CHECK_LAYOUT(struct mvmm_bootinfo, instance, 64);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_request, argc, 24);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_random, len, 16);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_open, path_len, 16);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_pread, offset, 32);
-MVMM_CHECK_LAYOUT(struct mvmm_hc_close, handle, 8);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_lookup, handle, 24);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_lookup, flags, 48);
 MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_attach, addr, 24);
@@ -424,7 +308,6 @@ MVMM_CHECK_LAYOUT(struct mvmm_hc_shm_wait, seq, 48);
 _Static_assert(sizeof(struct mvmm_hc_shm_lookup) == 56, "shm_lookup size changed");
 _Static_assert(sizeof(struct mvmm_hc_shm_wait) == 56, "shm_wait size changed");
 _Static_assert(MVMM_SHM_BASE >= MVMM_MEM_MAX, "the attachment window must lie above guest memory");
-_Static_assert(sizeof(struct mvmm_bootinfo) == 72, "boot info size changed");
 _Static_assert(sizeof(struct mvmm_fault_frame) == 56, "fault frame size changed");
 
 #endif /* MVMM_ABI_H */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/vm.h"
-#include "guestabi/guest.h"
+#include "guestabi/lx.h"
 #include "load/image.h"
 #include "mvmm_abi.h"
 
@@ -19,7 +19,7 @@
  * Sets up vm and img (both zeroed by the caller): the guest ABI over mem
  * (mem_size bytes), an image whose heap starts at heap_start, kvm_run at
  * run, guest stdin/stdout/stderr on in[0], out[1], err[1]. The caller sets
- * what its tests vary (boot info size, result, request).
+ * what its tests vary (result, request).
  */
 static inline void fake_vm_init(struct vm *vm, struct image *img, uint8_t *mem, uint64_t mem_size,
 				struct kvm_run *run, const int in[2], const int out[2],
@@ -33,7 +33,7 @@ static inline void fake_vm_init(struct vm *vm, struct image *img, uint8_t *mem, 
 	img->name = name;
 	img->refs = 1;
 	vm->img = img;
-	vm->up = &guest_upcalls;
+	vm->up = &lx_upcalls;
 	vm->mem.host = mem;
 	vm->mem.size = mem_size;
 	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
@@ -43,8 +43,6 @@ static inline void fake_vm_init(struct vm *vm, struct image *img, uint8_t *mem, 
 	vm->err_fd = err[1];
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
-	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
-		vm->files[i] = -1;
 }
 
 #endif

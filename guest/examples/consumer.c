@@ -67,11 +67,11 @@ int main(int argc, char **argv)
 			ring_release(&r);
 		}
 		if (!n)
-			t0 = mvmm_clock_ns();
+			t0 = ipc_now_ns();
 		n++;
 		bytes += len;
 	}
-	t1 = mvmm_clock_ns();
+	t1 = ipc_now_ns();
 	if (err != RING_EOF) {
 		fprintf(stderr, "consumer: the producer vanished after %lu messages (error %ld)\n",
 			(unsigned long)n, (long)err);

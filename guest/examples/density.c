@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 	own = malloc(OWN_SIZE);
 	if (!own)
 		return 1;
-	memset(own, (int)(mvmm_bootinfo()->instance & 0xff), OWN_SIZE);
+	memset(own, (int)(mvmm_instance() & 0xff), OWN_SIZE);
 	mvmm_wait();
 	if (argc > 1 && strcmp(argv[1], "-v") == 0)
 		printf("sum %lu, own[0] %u\n", sum, own[0]);

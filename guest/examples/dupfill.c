@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	onebyte = argc > 3 && strcmp(argv[3], "onebyte") == 0;
-	seed = mvmm_bootinfo()->instance + 1;
+	seed = mvmm_instance() + 1;
 	shared_pages = NPAGES * share / 100;
 	zero_from = NPAGES - NPAGES * zero / 100;
 	raw = malloc(BUF_SIZE + PAGE);

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * A checked message: u64 sequence number, u64 hash of the rest, then bytes
@@ -11,6 +12,15 @@
  * checks nothing (the transport alone, for benchmarks).
  */
 #define IPC_MSG_MIN 16u
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t ipc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static inline uint64_t ipc_mix(uint64_t x)
 {

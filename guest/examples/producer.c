@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	}
 	if (copy && !(buf = calloc(1, hi)))
 		return 2;
-	t0 = mvmm_clock_ns();
+	t0 = ipc_now_ns();
 	for (i = 0; i < n; i++) {
 		uint32_t len = lo;
 
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		bytes += len;
 	}
 	ring_close(&r);
-	t0 = mvmm_clock_ns() - t0;
+	t0 = ipc_now_ns() - t0;
 	printf("producer: sent %lu messages, %lu bytes, checksum %016lx, %lu ms, %lu sleeps, "
 	       "%lu notifies\n",
 	       (unsigned long)n, (unsigned long)bytes, (unsigned long)sum,

@@ -1,7 +1,10 @@
 /* lmain.c: lua_run_chunk and the lua.elf command line (-e CODE, or - for stdin). */
+#define _POSIX_C_SOURCE 200809L /* read, pread */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <mvmm/hypercall.h>
 #include "lua.h"
 
@@ -119,7 +122,7 @@ static char *read_stdin(size_t *len)
 			if (!buf)
 				return NULL;
 		}
-		int64_t r = mvmm_read(0, buf + n, cap - n);
+		ssize_t r = read(0, buf + n, cap - n);
 
 		if (r <= 0)
 			break;
@@ -132,8 +135,9 @@ static char *read_stdin(size_t *len)
 /* A script file the host exposed to this guest (mvmm run --expose PATH); NULL if not. */
 static char *read_exposed(const char *path, size_t *len)
 {
-	int64_t h = mvmm_open(path, strlen(path)), r;
+	int h = open(path, O_RDONLY | O_CLOEXEC);
 	size_t cap = 1 << 16, n = 0;
+	ssize_t r;
 	char *buf;
 
 	if (h < 0)
@@ -151,12 +155,12 @@ static char *read_exposed(const char *path, size_t *len)
 			buf = b;
 			cap *= 2;
 		}
-		r = mvmm_pread(h, buf + n, cap - n, n);
+		r = pread(h, buf + n, cap - n, (off_t)n);
 		if (r <= 0)
 			break;
 		n += (size_t)r;
 	}
-	mvmm_close(h);
+	close(h);
 	*len = n;
 	return buf;
 }

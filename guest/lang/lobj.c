@@ -1,7 +1,8 @@
 /* lobj.c: allocation, strings, tables and the mark-and-sweep collector. */
+#define _DEFAULT_SOURCE /* sysinfo */
 #include <stdlib.h>
 #include <string.h>
-#include <mvmm/hypercall.h>
+#include <sys/sysinfo.h>
 #include "lua.h"
 
 VM G;
@@ -10,10 +11,9 @@ VM G;
  * The interpreter's allocator. Every caller of l_alloc knows the exact size of the block it
  * frees or resizes, so blocks carry no header: sizes up to SMALL_MAX are rounded to 16 bytes
  * and cut from 64 KiB slabs; sizes up to LARGE_MAX are rounded to 4 classes per power of
- * two and come from the SDK malloc; both keep per-class free lists, so allocation and
- * freeing are O(1) (the SDK allocator scans a bin first-fit, which made loops that build
- * growing strings slow). Larger blocks go to the SDK malloc as they are. Free large blocks
- * are given back to the SDK when it runs out (small slabs are kept). Arrays whose size the
+ * two and come from malloc; both keep per-class free lists, so allocation and freeing
+ * are O(1) whatever the libc's allocator does. Larger blocks go to malloc as they are.
+ * Free large blocks are given back to malloc when it runs out (small slabs are kept). Arrays whose size the
  * owner does not track exactly (the compiler's) use l_ralloc instead.
  */
 #define SMALL_MAX 512u
@@ -791,6 +791,17 @@ static void freeobj(GCObj *o)
 	}
 }
 
+/* The guest's memory (sysinfo's total: the VM's size), asked once: each ask is an exit. */
+static size_t l_memory_size(void)
+{
+	static size_t total;
+	struct sysinfo si;
+
+	if (!total)
+		total = sysinfo(&si) == 0 ? (size_t)si.totalram * si.mem_unit : (64u << 20);
+	return total;
+}
+
 void l_gc(void)
 {
 	size_t i;
@@ -860,9 +871,8 @@ void l_gc(void)
 		}
 	}
 	{
-		/* next collection at twice the live size, but leave room below the heap's end */
-		const struct mvmm_bootinfo *bi = mvmm_bootinfo();
-		size_t heap = (size_t)(bi->heap_end - bi->heap_start);
+		/* next collection at twice the live size, but leave room below the memory's end */
+		size_t heap = l_memory_size();
 		size_t cap = G.totalbytes < heap ? G.totalbytes + (heap - G.totalbytes) / 3 : G.totalbytes;
 
 		G.gcthreshold = G.totalbytes * 2;

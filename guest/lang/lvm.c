@@ -1,4 +1,5 @@
 /* lvm.c: the bytecode interpreter, calls, metamethods and errors. */
+#define _POSIX_C_SOURCE 200809L /* write */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +18,8 @@ static const char *const tmnames[TM_N] = { "__index", "__newindex", "__eq", "__l
 	"__metatable" };
 const char *l_cur_fname;
 
-/* ---- output ---- */
-#include <mvmm/hypercall.h>
+/* ---- output: print's own buffer, written with write(2) ---- */
+#include <unistd.h>
 static char outbuf[1 << 16];
 static size_t outlen;
 
@@ -27,7 +28,7 @@ void l_flush(void)
 	size_t off = 0;
 
 	while (off < outlen) {
-		int64_t r = mvmm_write(1, outbuf + off, outlen - off);
+		ssize_t r = write(1, outbuf + off, outlen - off);
 
 		if (r <= 0)
 			break;
@@ -42,7 +43,7 @@ void l_out(const char *s, size_t n)
 		l_flush();
 		if (n > sizeof outbuf) {
 			while (n) {
-				int64_t r = mvmm_write(1, s, n);
+				ssize_t r = write(1, s, n);
 
 				if (r <= 0)
 					return;

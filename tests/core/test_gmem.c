@@ -71,14 +71,10 @@ Test(gmem, user_ptr_system_area)
 	cr_assert_null(gmem_user_ptr(&m, MVMM_IDT_GPA, 8));
 	cr_assert_null(gmem_user_ptr(&m, MVMM_STUBS_GPA, 8));
 	cr_assert_null(gmem_user_ptr(&m, 0x7ff8, 8));
-	cr_assert_null(gmem_user_ptr(&m, 0x7fff, 2), "straddles into the boot info");
-	/* Boot info: allowed, wholly. */
-	cr_assert_eq(gmem_user_ptr(&m, MVMM_BOOTINFO_GPA, 8), P(MVMM_BOOTINFO_GPA));
-	cr_assert_eq(gmem_user_ptr(&m, MVMM_BOOTINFO_GPA, MVMM_BOOTINFO_SIZE),
-		     P(MVMM_BOOTINFO_GPA));
-	cr_assert_eq(gmem_user_ptr(&m, 0xfff8, 8), P(0xfff8));
-	cr_assert_null(gmem_user_ptr(&m, 0xfff8, 9), "straddles into the page tables");
-	cr_assert_null(gmem_user_ptr(&m, MVMM_BOOTINFO_GPA, MVMM_BOOTINFO_SIZE + 1));
+	/* The system-call entry page and the old boot info's place: no user buffer there. */
+	cr_assert_null(gmem_user_ptr(&m, MVMM_SYSCALL_GPA, 8));
+	cr_assert_null(gmem_user_ptr(&m, 0x8000, 8));
+	cr_assert_null(gmem_user_ptr(&m, 0xfff8, 8));
 	/* Page tables up to the image: refused. */
 	cr_assert_null(gmem_user_ptr(&m, MVMM_PGTABLE_GPA, 1));
 	cr_assert_null(gmem_user_ptr(&m, MVMM_PGTABLE_GPA, 8));
@@ -87,7 +83,7 @@ Test(gmem, user_ptr_system_area)
 	cr_assert_null(gmem_user_ptr(&m, 0x3fffff, 1));
 	cr_assert_null(gmem_user_ptr(&m, 0x3ffff0, 0x20), "straddles into the image");
 	cr_assert_null(gmem_user_ptr(&m, 0xfff8, 0x400000), "spans the page tables");
-	cr_assert_null(gmem_user_ptr(&m, MVMM_BOOTINFO_GPA, MEM), "spans the page tables");
+	cr_assert_null(gmem_user_ptr(&m, 0x8000, MEM), "spans the page tables");
 	/* Program, heap and stack: allowed up to the end. */
 	cr_assert_eq(gmem_user_ptr(&m, MVMM_IMAGE_BASE, 1), P(MVMM_IMAGE_BASE));
 	cr_assert_eq(gmem_user_ptr(&m, MVMM_IMAGE_BASE, MEM - MVMM_IMAGE_BASE),
@@ -105,12 +101,12 @@ Test(gmem, user_ptr_wraparound)
 	cr_assert_null(gmem_user_ptr(&m, UINT64_MAX, 0));
 	cr_assert_null(gmem_user_ptr(&m, UINT64_MAX - 0xfff, 0x1000 + MVMM_IMAGE_BASE + 8),
 		       "wraps into the image");
-	cr_assert_null(gmem_user_ptr(&m, UINT64_MAX - 0xfff, 0x1000 + MVMM_BOOTINFO_GPA + 8),
-		       "wraps into the boot info");
+	cr_assert_null(gmem_user_ptr(&m, UINT64_MAX - 0xfff, 0x1000 + 0x8000 + 8),
+		       "wraps into the system area");
 	cr_assert_null(gmem_user_ptr(&m, MVMM_IMAGE_BASE, UINT64_MAX));
-	cr_assert_null(gmem_user_ptr(&m, MVMM_BOOTINFO_GPA, UINT64_MAX - MVMM_BOOTINFO_GPA + 1),
+	cr_assert_null(gmem_user_ptr(&m, MVMM_IMAGE_BASE, UINT64_MAX - MVMM_IMAGE_BASE + 1),
 		       "wraps to 0");
-	cr_assert_null(gmem_user_ptr(&m, MVMM_BOOTINFO_GPA, UINT64_MAX));
+	cr_assert_null(gmem_user_ptr(&m, MEM - 8, UINT64_MAX));
 }
 
 /* ---- vector names --------------------------------------------------------------------- */

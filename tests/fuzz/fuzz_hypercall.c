@@ -1,5 +1,5 @@
 /* fuzz_hypercall.c: libFuzzer target: the exit dispatcher and the hypercall handlers (argument
- * blocks, buffers, paths, shared-memory handles) fed fabricated exits over a fake VM whose guest
+ * blocks, buffers, shared-memory handles) fed fabricated exits over a fake VM whose guest
  * memory is a plain mapping, without KVM (as tests/guestabi/test_dispatch.c does). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 
 /*
  * Input: a set-up byte (bit 0 template mode, bit 1 a request for MVMM_HC_REQUEST, bit 2 shared
- * regions granted as "rw" and "ro", bit 3 files exposed), a clone number byte, then up to
+ * regions granted as "rw" and "ro"), a clone number byte, then up to
  * FUZZ_OPS operations, each a byte choosing what (modulo 5) and its operands, little-endian:
  *   PATCH  u32 gpa, u8 len, bytes: guest memory written (in the guest's own areas)
  *   HC     u8 nr, u32 block: `out` of block to hypercall port nr (modulo 64)
@@ -40,8 +40,6 @@
 #define RUN_SIZE 4096
 #define DATA_OFF 2048
 #define FUZZ_OPS 64
-#define FD_FILE	 200 /* an exposed memfd, fixed so that its path is the same in every run */
-#define FD_PIPE	 201 /* an exposed pipe: must be refused, without blocking */
 
 enum { OP_PATCH, OP_HC, OP_COPY, OP_IO, OP_OTHER, OP_COUNT };
 
@@ -57,15 +55,11 @@ static struct {
 	struct vm_request request;
 } F;
 
-static const char *const exposed[] = {"/proc/self/fd/200", "/proc/self/fd/201", "/nonexistent",
-				      NULL};
 static const char request_data[] = "first\0second arg\0";
 
 static void init(void)
 {
-	static const char text[] = "an exposed file's contents\n";
 	uint8_t *base;
-	int fd, p[2];
 
 	base = mmap(NULL, MEM + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		    -1, 0);
@@ -78,12 +72,6 @@ static void init(void)
 			  pipe2(F.err, O_NONBLOCK | O_CLOEXEC) == 0 &&
 			  pipe2(F.in, O_NONBLOCK | O_CLOEXEC) == 0,
 		  "pipe2");
-	fd = fuzz_memfd("fuzz-exposed");
-	fuzz_fill(fd, text, sizeof(text) - 1);
-	fuzz_need(dup2(fd, FD_FILE) == FD_FILE, "dup2");
-	close(fd);
-	fuzz_need(pipe2(p, O_CLOEXEC) == 0 && dup2(p[0], FD_PIPE) == FD_PIPE, "pipe");
-	close(p[0]); /* p[1] stays open: the pipe has a writer and never ends */
 	F.region = shm_region_create(4 * PAGE);
 	fuzz_need(F.region != NULL, "shm_region_create");
 	/* the only guest given the region; a wait on it sleeps at most until the run's deadline */
@@ -97,7 +85,6 @@ static void init(void)
 	F.request.argc = 2;
 
 	fake_vm_init(&F.vm, &F.img, F.mem, MEM, F.run, F.in, F.out, F.err, 0x600000, "fuzz");
-	F.vm.bootinfo_size = 256;
 	F.vm.res = &F.res;
 }
 
@@ -112,17 +99,12 @@ static uint64_t take(const uint8_t **p, size_t *left, unsigned n)
 	return v;
 }
 
-/* A guest address the guest may write itself: its boot info area or its program area. */
+/* A guest address the guest may write itself: its program area (image, heap, stack). */
 static uint64_t user_gpa(uint64_t v, uint64_t *room)
 {
-	uint64_t g = v % MEM;
+	uint64_t g = MVMM_IMAGE_BASE + v % (MEM - MVMM_IMAGE_BASE);
 
-	if (g >= MVMM_IMAGE_BASE) {
-		*room = MEM - g;
-		return g;
-	}
-	g = MVMM_BOOTINFO_GPA + g % MVMM_BOOTINFO_SIZE;
-	*room = MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE - g;
+	*room = MEM - g;
 	return g;
 }
 
@@ -134,19 +116,15 @@ static void drain(int fd)
 		;
 }
 
-/* No page below the program area but the boot info's may have been touched (read or written). */
+/* No page below the program area may have been touched (read or written). */
 static void check_system_area(void)
 {
 	static unsigned char vec[MVMM_IMAGE_BASE / PAGE];
 	unsigned i;
 
 	fuzz_need(mincore(F.mem, MVMM_IMAGE_BASE, vec) == 0, "mincore");
-	for (i = 0; i < MVMM_IMAGE_BASE / PAGE; i++) {
-		if (i * PAGE >= MVMM_BOOTINFO_GPA &&
-		    i * PAGE < MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE)
-			continue;
+	for (i = 0; i < MVMM_IMAGE_BASE / PAGE; i++)
 		FUZZ_CHECK(!(vec[i] & 1), "system page 0x%x touched", i * PAGE);
-	}
 }
 
 static void io_exit(unsigned port, uint8_t dir, uint8_t size, uint32_t count, uint32_t value)
@@ -192,7 +170,7 @@ static void dispatch(void)
 	check_system_area();
 	drain(F.out[0]);
 	drain(F.err[0]);
-	/* a real run ends here; going on lets one input try a sequence (open, pread, close) */
+	/* a real run ends here; going on lets one input try a sequence (lookup, attach, wait) */
 	vm_result_clear(&F.res);
 }
 
@@ -209,7 +187,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	F.vm.template_mode = setup & 1;
 	F.vm.request = setup & 2 ? &F.request : NULL;
 	F.vm.shm_grants = setup & 4 ? F.grants : NULL;
-	F.vm.exposed = setup & 8 ? exposed : NULL;
 	F.vm.clone_no = take(&data, &size, 1);
 	for (ops = 0; ops < FUZZ_OPS && size; ops++) {
 		switch (take(&data, &size, 1) % OP_COUNT) {
@@ -259,7 +236,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		}
 	}
-	vm_close_files(&F.vm);
 	fuzz_need(madvise(F.mem, MEM, MADV_DONTNEED) == 0, "madvise"); /* back to all zero */
 	return 0;
 }

@@ -1,24 +1,22 @@
 /* badptr.c: a hostile guest: one hypercall with a bad pointer, chosen by argv[1]. */
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/sysinfo.h>
 
 #include <mvmm/hypercall.h>
 
 /*
  * argv[1] is "NAME-block-KIND" (NAME's argument block itself is bad: oob,
  * end, misaligned, systemarea, pagetables, null), "NAME-buf-KIND" (a good
- * block naming a bad buffer, for write, read and abort: oob, end, wrap,
+ * block naming a bad buffer, for request and shm_lookup: oob, end, wrap,
  * huge, null, systemarea, pagetables), or "unknown-nr" / "unknown-nr-63".
  * Every case must end the guest with a guest error; if the VMM lets the
  * call return, the guest says so and exits 99.
  */
 
 static const char *const hc_names[MVMM_HC_COUNT] = {
-	[MVMM_HC_WRITE] = "write", [MVMM_HC_READ] = "read",	    [MVMM_HC_EXIT] = "exit",
-	[MVMM_HC_CLOCK] = "clock", [MVMM_HC_BOOTINFO] = "bootinfo", [MVMM_HC_ABORT] = "abort",
-	[MVMM_HC_WAIT] = "wait", [MVMM_HC_READY] = "ready", [MVMM_HC_REQUEST] = "request",
-	[MVMM_HC_RANDOM] = "random", [MVMM_HC_CHECKPOINT] = "checkpoint",
-	[MVMM_HC_OPEN] = "open", [MVMM_HC_PREAD] = "pread", [MVMM_HC_CLOSE] = "close",
+	[MVMM_HC_READY] = "ready", [MVMM_HC_REQUEST] = "request", [MVMM_HC_WAIT] = "wait",
+	[MVMM_HC_CHECKPOINT] = "checkpoint",
 	[MVMM_HC_SHM_LOOKUP] = "shm_lookup", [MVMM_HC_SHM_ATTACH] = "shm_attach",
 	[MVMM_HC_SHM_DETACH] = "shm_detach", [MVMM_HC_SHM_INFO] = "shm_info",
 	[MVMM_HC_SHM_NOTIFY] = "shm_notify", [MVMM_HC_SHM_WAIT] = "shm_wait",
@@ -98,27 +96,8 @@ static int bad_buffer(unsigned nr, const char *kind, uint64_t mem)
 	if (buffer_range(kind, mem, &buf, &len) < 0)
 		return -1;
 	switch (nr) {
-	case MVMM_HC_WRITE:
-		*(struct mvmm_hc_write *)block = (struct mvmm_hc_write){ .fd = 1, .buf = buf, .len = len };
-		break;
-	case MVMM_HC_READ:
-		*(struct mvmm_hc_read *)block = (struct mvmm_hc_read){ .fd = 0, .buf = buf, .len = len };
-		break;
-	case MVMM_HC_ABORT:
-		*(struct mvmm_hc_abort *)block = (struct mvmm_hc_abort){ .msg = buf, .len = len };
-		break;
 	case MVMM_HC_REQUEST:
 		*(struct mvmm_hc_request *)block = (struct mvmm_hc_request){ .buf = buf, .len = len };
-		break;
-	case MVMM_HC_RANDOM:
-		*(struct mvmm_hc_random *)block = (struct mvmm_hc_random){ .buf = buf, .len = len };
-		break;
-	case MVMM_HC_OPEN:
-		*(struct mvmm_hc_open *)block = (struct mvmm_hc_open){ .path = buf, .path_len = len };
-		break;
-	case MVMM_HC_PREAD:
-		*(struct mvmm_hc_pread *)block =
-			(struct mvmm_hc_pread){ .handle = 0, .buf = buf, .len = len };
 		break;
 	case MVMM_HC_SHM_LOOKUP:
 		*(struct mvmm_hc_shm_lookup *)block =
@@ -131,9 +110,17 @@ static int bad_buffer(unsigned nr, const char *kind, uint64_t mem)
 	return 0;
 }
 
+/* The guest's memory size: sysinfo's total is the VM's. */
+static uint64_t mem_size(void)
+{
+	struct sysinfo si;
+
+	return sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+}
+
 int main(int argc, char **argv)
 {
-	uint64_t mem = mvmm_bootinfo()->mem_size;
+	uint64_t mem = mem_size();
 	const char *c = argc == 2 ? argv[1] : "", *kind;
 	unsigned nr;
 	uint32_t v;

@@ -31,7 +31,7 @@ static int read_table(void)
 /*
  * hugeread read     reads the table, writes OWN_PAGES pages of .bss, exits 0
  * hugeread store    writes into the table (must fault: it is read-only)
- * hugeread hcwrite  asks the VMM to write random bytes into the table (must be refused)
+ * hugeread hcwrite  asks the VMM to write its request into the table (must be refused)
  * hugeread ready    calls ready, then as "read" (templates and clones)
  */
 int main(int argc, char **argv)
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	if (!strcmp(mode, "hcwrite")) {
-		mvmm_random((void *)&huge_table[4096], 16);
+		mvmm_request((void *)&huge_table[4096], 16, NULL);
 		return 3;
 	}
 	if (!strcmp(mode, "ready"))

@@ -16,7 +16,7 @@ __attribute__((aligned(4096))) char isolate_page[4096] = "ORIGINAL-CONTENT";
 int main(int argc, char **argv)
 {
 	unsigned long writer = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
-	unsigned long me = (unsigned long)mvmm_bootinfo()->instance;
+	unsigned long me = (unsigned long)mvmm_instance();
 	volatile char *p = isolate_page;
 	char line[17];
 	unsigned i;

@@ -11,7 +11,7 @@
  */
 int main(int argc, char **argv)
 {
-	unsigned long me = (unsigned long)mvmm_bootinfo()->instance, n, i;
+	unsigned long me = (unsigned long)mvmm_instance(), n, i;
 	char piece[100];
 
 	if (argc >= 3 && !strcmp(argv[1], "long")) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * Arguments, in any order:
@@ -12,17 +13,26 @@
  * Every instance first prints "line <i>" (with a newline) on stdout and
  * "err <i>" on stderr.
  */
+/* CLOCK_MONOTONIC in nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void spin_ms(unsigned long ms)
 {
-	uint64_t end = mvmm_clock_ns() + (uint64_t)ms * 1000000u;
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
 
-	while (mvmm_clock_ns() < end)
+	while (now_ns() < end)
 		;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned long me = (unsigned long)mvmm_bootinfo()->instance;
+	unsigned long me = (unsigned long)mvmm_instance();
 	unsigned long delay = 0;
 	int status = 0, nonl = 0, i;
 

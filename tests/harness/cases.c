@@ -59,6 +59,9 @@ static int case_strings(void)
 	return 0;
 }
 
+/* Kept where the compiler must assume it is read: else it drops the malloc and the memset. */
+static char *volatile heap_block;
+
 /* Wrecks the state and the heap; exits 0 only if it found them intact first. */
 static int case_corrupt(void)
 {
@@ -69,6 +72,7 @@ static int case_corrupt(void)
 	table_sum = 0;
 	if (p)
 		memset(p, 0x5a, 1 << 20);
+	heap_block = p;
 	return ok ? 0 : 3;
 }
 

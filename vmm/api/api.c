@@ -174,7 +174,7 @@ static int api_confine(const struct mvmm_runtime *rt)
 	if (!rt->seccomp || api_thread_confined)
 		return 0;
 	/* Once per thread, and a thread may run SDK guests and Linux programs alike. */
-	if (confine_vcpu_thread(CONFINE_VCPU_MAKES_SHELLS | CONFINE_VCPU_LINUX) < 0)
+	if (confine_vcpu_thread(CONFINE_VCPU_MAKES_SHELLS) < 0)
 		return MVMM_ERR_HOST; /* the message says why */
 	api_thread_confined = 1;
 	return 0;

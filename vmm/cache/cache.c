@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/layout.h"
+#include "guestabi/lx.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -294,8 +295,11 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		if (img) {
 			tpl = template_from_parts(img, e.fd, &e.h.state, e.h.ready_block);
 			e.fd = -1; /* taken, even on failure */
-			if (tpl)
+			if (tpl) {
 				tpl->data_pages = e.h.data_pages;
+				tpl->lx = e.proc; /* its clones open their own run's trees */
+				e.proc = NULL;
+			}
 			image_put(img);
 		}
 		cache_entry_free(&e);
@@ -311,8 +315,10 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		tpl = template_create(kvm, img, cfg, res);
 		image_put(img);
 	}
-	/* A Linux program's process state (descriptors, trees) has no file form yet: not stored. */
-	if (tpl && keyed && !tpl->lx && st->outcome != CACHE_OFF) {
+	/* A process holding a host file or pipe open has no file form: that template is not stored. */
+	if (tpl && keyed && st->outcome != CACHE_OFF && !lx_proc_can_save(tpl->lx))
+		st->outcome = CACHE_OFF;
+	if (tpl && keyed && st->outcome != CACHE_OFF) {
 		r.elf_path = elf_path;
 		r.memfd = tpl->memfd;
 		r.tpl = tpl;

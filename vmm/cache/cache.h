@@ -3,13 +3,14 @@
 #define MVMM_CACHE_H
 
 /*
- * Cache files, format version 1 (x86-64, little-endian, fixed-size fields)
+ * Cache files, format version 3 (x86-64, little-endian, fixed-size fields)
  * ========================================================================
  *
  * One file per key, DIR/KEY.mvmmc, KEY being 32 hex digits of the
  * XXH3-128 of the key fields (guest ELF content hash, kind, memory size,
- * and for templates the hash of the guest's argv and environment, which
- * its initialization may depend on):
+ * and for templates the hash of what its initialization may depend on: the
+ * guest's argv and environment, its working directory and --dir trees, and
+ * its ready point, --ready-on):
  *
  *   offset 0           the data area: guest memory as the guest sees it,
  *                      mem_size bytes; guest page p at p * 4096; pages the
@@ -19,6 +20,8 @@
  *   index_offset       (= mem_size) the page index: index_entries runs of
  *                      data pages, each { uint64 first page, uint64 count },
  *                      sorted, disjoint, within guest memory
+ *   (templates)        then the guest's process state at ready, lx_size
+ *                      bytes (guestabi/lx_save.c); 0 bytes for images
  *   header_offset      struct cache_header, the last bytes of the file
  *   file_size          = header_offset + sizeof(struct cache_header)
  *
@@ -61,7 +64,8 @@
 #include "load/image.h"
 
 #define CACHE_MAGIC	     "MVMMCACH"
-#define CACHE_FORMAT_VERSION 2u /* 2: the vCPU state holds the xsave area and XCR0 */
+/* 2: the vCPU state holds the xsave area and XCR0; 3: guest ABI 2, the process state */
+#define CACHE_FORMAT_VERSION 3u
 #define CACHE_SUFFIX	     ".mvmmc"
 #define CACHE_MAX_DEFAULT    (4ull << 30)
 #define CACHE_NAME_MAX	     128u
@@ -70,7 +74,7 @@ enum cache_kind { CACHE_IMAGE = 1, CACHE_TEMPLATE = 2 };
 
 struct cache_key {
 	uint8_t elf_hash[16];  /* XXH3-128 of the guest ELF's bytes */
-	uint8_t args_hash[16]; /* templates: XXH3-128 of argv and envp; images: zero */
+	uint8_t args_hash[16]; /* templates: XXH3-128 of argv, envp, cwd, trees, ready point */
 	uint64_t mem_size;     /* rounded as images round it */
 	uint32_t kind;	       /* enum cache_kind */
 	uint32_t huge_tables;  /* 1: built with 2 MiB guest pages (any huge backing), 0: 4 KiB */
@@ -92,7 +96,8 @@ struct cache_header {
 	uint64_t index_entries;
 	uint64_t header_offset;
 	uint64_t file_size;
-	uint64_t ready_block; /* templates: GPA of the ready call's block */
+	uint64_t ready_block; /* templates: GPA of the ready call's block (0: at a stdin read) */
+	uint64_t lx_size;     /* templates: bytes of the process state after the index */
 	uint64_t created_s;   /* CLOCK_REALTIME seconds */
 	uint64_t build_ns;    /* what building the entry cost (image load, template boot) */
 	uint8_t index_hash[16];

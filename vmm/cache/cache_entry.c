@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/fdio.h"
 #include "core/x86.h"
+#include "guestabi/lx.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -73,8 +74,10 @@ void cache_entry_free(struct entry *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	free(e->index);
+	lx_proc_free(e->proc);
 	e->fd = -1;
 	e->index = NULL;
+	e->proc = NULL;
 }
 
 static enum entry_state entry_bad(struct entry *e, enum entry_state s, const char *fmt, ...)
@@ -94,7 +97,7 @@ static enum entry_state entry_check_index(struct entry *e)
 {
 	const struct cache_header *h = &e->h;
 	uint64_t npages = h->key.mem_size / PAGE, i, next = 0, pages = 0;
-	size_t len = (size_t)h->index_entries * 16;
+	size_t len = (size_t)h->index_entries * 16 + h->lx_size;
 	uint8_t hash[16];
 
 	e->index = malloc(len ? len : 1);
@@ -102,6 +105,7 @@ static enum entry_state entry_check_index(struct entry *e)
 		return entry_bad(e, E_DAMAGED, "out of memory reading the index");
 	if (fd_pread_all(e->fd, e->index, len, h->index_offset) < 0)
 		return entry_bad(e, E_DAMAGED, "truncated (index unreadable)");
+	e->lx = (const uint8_t *)e->index + h->index_entries * 16;
 	snap_hash128(e->index, len, hash);
 	if (memcmp(hash, h->index_hash, 16) != 0)
 		return entry_bad(e, E_DAMAGED, "page index corrupted (index hash mismatch)");
@@ -117,6 +121,10 @@ static enum entry_state entry_check_index(struct entry *e)
 	if (pages != h->data_pages)
 		return entry_bad(e, E_DAMAGED, "page index counts %lu pages, header says %lu",
 				 (unsigned long)pages, (unsigned long)h->data_pages);
+	/* A hash anyone can recompute proves nothing: the process state is checked field by field. */
+	if (h->key.kind == CACHE_TEMPLATE &&
+	    !(e->proc = lx_proc_load(e->lx, h->lx_size, h->key.mem_size)))
+		return entry_bad(e, E_DAMAGED, "%s", mvmm_errmsg());
 	return E_OK;
 }
 
@@ -168,10 +176,13 @@ enum entry_state cache_entry_open(const char *path, const struct cache_key *want
 	    h->key.mem_size < MVMM_MEM_MIN || h->key.mem_size > MVMM_MEM_MAX ||
 	    h->key.mem_size % (2u << 20) || h->data_offset != 0 ||
 	    h->index_offset != h->key.mem_size || h->index_entries > npages ||
-	    h->data_pages > npages || h->header_offset != h->index_offset + h->index_entries * 16 ||
+	    h->data_pages > npages ||
+	    h->header_offset != h->index_offset + h->index_entries * 16 + h->lx_size ||
 	    h->file_size != h->header_offset + sizeof(*h) ||
 	    (h->key.kind == CACHE_TEMPLATE &&
-	     (h->ready_block % 8 || h->ready_block > h->key.mem_size - 8)))
+	     (h->ready_block % 8 || h->ready_block > h->key.mem_size - 8 || !h->lx_size ||
+	      h->lx_size > LX_SAVED_MAX || h->lx_size % 8)) ||
+	    (h->key.kind == CACHE_IMAGE && h->lx_size))
 		return entry_bad(e, E_DAMAGED, "inconsistent layout (counts and offsets disagree)");
 	if ((uint64_t)e->st.st_size != h->file_size)
 		return entry_bad(e, E_DAMAGED, "%lld bytes where the header says %lu",

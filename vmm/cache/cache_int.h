@@ -10,6 +10,8 @@
 
 #include "cache.h"
 
+struct lx_proc;
+
 /* ---- clocks ---- */
 
 static inline uint64_t now_ns(void)
@@ -42,7 +44,9 @@ struct entry {
 	int fd;
 	struct stat st;
 	struct cache_header h;
-	uint64_t *index; /* 2 x index_entries */
+	uint64_t *index; /* 2 x index_entries, then the process state (templates) */
+	const uint8_t *lx; /* into index's buffer: h.lx_size bytes */
+	struct lx_proc *proc; /* templates: the process state, checked and rebuilt (owned) */
 	char why[200];
 };
 

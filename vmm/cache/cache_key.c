@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "core/fdio.h"
+#include "guestabi/lx.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -107,6 +108,33 @@ void cache_elf_hash(const char *dir, const struct elf_src *e, uint8_t out[16])
 	}
 }
 
+static void hash_str(XXH3_state_t *s, const char *str)
+{
+	if (str)
+		XXH3_128bits_update(s, str, strlen(str));
+	XXH3_128bits_update(s, "", 1);
+}
+
+/*
+ * What else a template's state may depend on: where it freezes (the ready
+ * call or the first stdin read), its working directory, and the trees it
+ * may have read before ready (their paths; not their content).
+ */
+static void lx_config_hash(XXH3_state_t *s, const struct lx_config *lx)
+{
+	uint8_t ready_on_stdin = lx->ready_on_stdin != 0;
+
+	XXH3_128bits_update(s, &ready_on_stdin, 1);
+	hash_str(s, lx->cwd);
+	for (size_t i = 0; i < lx->ndirs; i++) {
+		uint8_t rw = lx->dirs[i].rw != 0;
+
+		hash_str(s, lx->dirs[i].host);
+		hash_str(s, lx->dirs[i].guest);
+		XXH3_128bits_update(s, &rw, 1);
+	}
+}
+
 void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, size_t shown_len)
 {
 	XXH3_state_t *s = XXH3_createState();
@@ -129,6 +157,9 @@ void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, 
 	XXH3_128bits_update(s, &sep, 1);
 	for (v = cfg->envp; v && *v; v++)
 		XXH3_128bits_update(s, *v, strlen(*v) + 1);
+	XXH3_128bits_update(s, &sep, 1);
+	if (cfg->lx)
+		lx_config_hash(s, cfg->lx);
 	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(s));
 	XXH3_freeState(s);
 }

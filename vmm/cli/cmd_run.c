@@ -284,8 +284,7 @@ static int run_single(struct kvm_sys *kvm, struct image *img, const struct run_o
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		return CLI_STATUS_ERROR;
 	}
-	if (!o->no_seccomp &&
-	    confine_vcpu_thread(img->prog.linux_abi ? CONFINE_VCPU_LINUX : 0) < 0) {
+	if (!o->no_seccomp && confine_vcpu_thread(0) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_destroy(vm);
 		return CLI_STATUS_ERROR;
@@ -356,8 +355,6 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.hold = o->hold;
 	fc.confine = !o->no_seccomp;
 	fc.confine_extra = o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0;
-	if (img && img->prog.linux_abi)
-		fc.confine_extra |= CONFINE_VCPU_LINUX;
 	if (o->count > 1 || o->output_dir || o->grouped) {
 		fc.hooks = &cli_output_hooks;
 		fc.hooks_ctx = &out;
@@ -514,12 +511,6 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 	}
 	vm_result_clear(&res);
 	img = tpl->img;
-	if (o->snapshot && tpl->lx) {
-		fprintf(stderr, "mvmm: --snapshot of a Linux program is not supported yet (its "
-				"process state has no file form)\n");
-		template_put(tpl);
-		return CLI_STATUS_ERROR;
-	}
 	if (o->snapshot) {
 		status = run_snapshot(kvm, tpl, o);
 		template_put(tpl);

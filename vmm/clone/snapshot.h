@@ -3,7 +3,7 @@
 #define MVMM_SNAPSHOT_H
 
 /*
- * File format, version 1 (x86-64, little-endian; every field fixed-size)
+ * File format, version 3 (x86-64, little-endian; every field fixed-size)
  * ======================================================================
  *
  *   offset 0            struct snap_header (header_size bytes)
@@ -11,6 +11,8 @@
  *                       number, strictly increasing; each entry is a guest
  *                       page number, with bit 63 (SNAP_ZERO_PAGE) set when
  *                       the page is all zero (no data stored for it)
+ *   lx_offset           (= the index's end) the guest's process state at
+ *                       this point, lx_size bytes (guestabi/lx_save.c)
  *                       then zero padding up to data_offset
  *   data_offset         data: data_pages x 4 KiB, the non-zero index entries'
  *                       contents, in index order (data_offset is 4 KiB-aligned)
@@ -31,7 +33,8 @@
  *   resume_kind, resume_gpa, resume_ret: the fix-up applied on resume.
  *     SNAP_RESUME_CLONE (a base taken at MVMM_HC_READY): the int64 at
  *     resume_gpa (the ready block's `ret`) gets each restored VM's clone
- *     number, as for a clone of a template. SNAP_RESUME_CHECKPOINT: the
+ *     number, as for a clone of a template; resume_gpa 0: a base taken at
+ *     the first read of stdin (--ready-on=stdin), resumed on that read. SNAP_RESUME_CHECKPOINT: the
  *     guest resumes after its checkpoint call with ret = resume_ret (the
  *     checkpoint number), which the stored memory already holds.
  *   elf_path, elf_size, elf_hash: the guest ELF (absolute path, size, XXH3-128
@@ -40,7 +43,10 @@
  *   state, state_size: the vCPU (struct vcpu_state: KVM regs, sregs, the
  *     xsave area and XCR0, events, MSRs), taken with the hypercall's I/O
  *     completed (RIP after the `out`); checked field by field on reading.
- *   index_hash: XXH3-128 of the index region (entries and padding).
+ *   lx_offset, lx_size: the process state (its descriptors, mappings,
+ *     signal dispositions, working directory) the restored guest resumes
+ *     with; each file holds the whole state at its point, the last one counts.
+ *   index_hash: XXH3-128 of the index region (entries, process state and padding).
  *   data_hash: XXH3-128 of the data region.
  *   content_hash: XXH3-128 of the header with content_hash and
  *     header_checksum zeroed; since the header holds index_hash and
@@ -62,7 +68,8 @@
 #include "template.h"
 
 #define SNAP_MAGIC	    "MVMMSNAP"
-#define SNAP_FORMAT_VERSION 2u /* 2: the vCPU state holds the whole xsave area and XCR0 */
+/* 2: the vCPU state holds the whole xsave area and XCR0; 3: guest ABI 2, the process state */
+#define SNAP_FORMAT_VERSION 3u
 #define SNAP_PATH_MAX	    1024u
 #define SNAP_ZERO_PAGE	    (1ull << 63)
 
@@ -93,6 +100,8 @@ struct snap_header {
 	uint8_t index_hash[16];
 	uint8_t data_hash[16];
 	uint8_t content_hash[16];
+	uint64_t lx_offset;
+	uint64_t lx_size;
 	uint64_t header_checksum;
 	char elf_path[SNAP_PATH_MAX]; /* NUL-terminated; empty when unknown */
 	struct vcpu_state state;
@@ -104,6 +113,7 @@ struct snap_file {
 	uint8_t *buf; /* the whole file (owned) */
 	size_t len;
 	const uint64_t *index; /* into buf */
+	const uint8_t *lx;     /* into buf: the process state, hdr.lx_size bytes */
 	const uint8_t *data;   /* into buf */
 };
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/fdio.h"
 #include "core/layout.h"
+#include "guestabi/lx.h"
 #include "snapshot_int.h"
 
 #define SNAP_SEALS     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -189,6 +190,13 @@ static struct template *restore_build(struct snap_file *files, size_t n, const c
 	image_put(img);
 	if (!tpl)
 		return NULL;
+	/* The process as the last file left it; its clones open their own run's trees. */
+	tpl->lx = lx_proc_load(files[n - 1].lx, last->lx_size, base->mem_size);
+	if (!tpl->lx) {
+		err_prefix("snapshot %s", name);
+		template_put(tpl);
+		return NULL;
+	}
 	tpl->data_pages = img->data_pages;
 	if (last->resume_kind == SNAP_RESUME_CHECKPOINT)
 		tpl->resume_ret = last->resume_ret;

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "guestabi/lx.h"
 #include "mem/memstat.h"
 #include "snapshot_int.h"
 
@@ -137,11 +138,12 @@ typedef const uint8_t *(*snap_page_fn)(void *ctx, uint64_t page);
 
 /*
  * Writes header h (counts, kind, resume and ELF fields filled by the
- * caller) with the index entries[0..n) and, for each non-zero entry, the
- * page that src gives.
+ * caller) with the index entries[0..n), the process state lx (saved by
+ * lx_proc_save, lx_len bytes) and, for each non-zero entry, the page that
+ * src gives.
  */
 static int snap_write(const char *path, struct snap_header *h, const uint64_t *entries,
-		      uint64_t n, snap_page_fn src, void *ctx)
+		      uint64_t n, const void *lx, size_t lx_len, snap_page_fn src, void *ctx)
 {
 	uint64_t index_len, i;
 	uint8_t *index = NULL;
@@ -150,7 +152,9 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 
 	h->index_entries = n;
 	h->index_offset = sizeof(*h);
-	h->data_offset = round_up(h->index_offset + n * 8, PAGE);
+	h->lx_offset = h->index_offset + n * 8;
+	h->lx_size = lx_len;
+	h->data_offset = round_up(h->lx_offset + lx_len, PAGE);
 	h->data_pages = h->zero_pages = 0;
 	for (i = 0; i < n; i++)
 		entries[i] & SNAP_ZERO_PAGE ? h->zero_pages++ : h->data_pages++;
@@ -164,6 +168,7 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 		goto done;
 	}
 	memcpy(index, entries, n * 8);
+	memcpy(index + n * 8, lx, lx_len);
 	hash128(index, index_len, h->index_hash);
 	/* The header goes in last, once the hashes are known. */
 	for (i = 0; i < sizeof(*h); i += PAGE)
@@ -244,8 +249,14 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 	struct snap_header *h;
 	struct base_src src;
 	off_t data = 0, hole;
+	void *lx = NULL;
+	size_t lx_len = 0;
 	int r = -1;
 
+	if (!tpl->lx)
+		return err_set("snapshot %s: the template has no process state", path);
+	if (lx_proc_save(tpl->lx, &lx, &lx_len) < 0)
+		return err_prefix("snapshot %s", path);
 	h = calloc(1, sizeof(*h));
 	entries = malloc(npages * sizeof(*entries));
 	src.mem = mmap(NULL, tpl->mem_size, PROT_READ, MAP_PRIVATE, tpl->memfd, 0);
@@ -275,7 +286,7 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 	h->resume_ret = tpl->resume_ret;
 	h->state = tpl->state;
 	base_elf(h, elf_path);
-	r = snap_write(path, h, entries, n, base_page, &src);
+	r = snap_write(path, h, entries, n, lx, lx_len, base_page, &src);
 	if (r == 0 && hash)
 		memcpy(hash, h->content_hash, 16);
 done:
@@ -283,6 +294,7 @@ done:
 		munmap((void *)src.mem, tpl->mem_size);
 	free(entries);
 	free(h);
+	free(lx);
 	return r;
 }
 
@@ -411,7 +423,10 @@ int64_t snap_taker_checkpoint(void *ctx, struct vm *vm)
 	struct snap_header *h = &t->hdr;
 	uint64_t seq = t->seq + 1;
 	int64_t *ret, n;
+	size_t lx_len;
 	char *path;
+	void *lx;
+	int r;
 
 	if (vm->mem.size != t->mem_size)
 		return err_set("checkpoint: the VM is not of the snapshot's size");
@@ -436,13 +451,19 @@ int64_t snap_taker_checkpoint(void *ctx, struct vm *vm)
 	h->resume_kind = SNAP_RESUME_CHECKPOINT;
 	h->resume_gpa = vm->hc_arg;
 	h->resume_ret = (int64_t)seq;
-	if (asprintf(&path, "%s.%lu", t->base_path, (unsigned long)seq) < 0)
+	/* The process as it is now (break, mappings, descriptors): a restore resumes with it. */
+	if (!vm->lx || lx_proc_save(vm->lx, &lx, &lx_len) < 0)
+		return vm->lx ? err_prefix("checkpoint %lu", (unsigned long)seq)
+			      : err_set("checkpoint: the guest has no process state");
+	if (asprintf(&path, "%s.%lu", t->base_path, (unsigned long)seq) < 0) {
+		free(lx);
 		return err_set("out of memory");
-	if (snap_write(path, h, t->entries, (uint64_t)n, live_page, vm) < 0) {
-		free(path);
-		return -1;
 	}
+	r = snap_write(path, h, t->entries, (uint64_t)n, lx, lx_len, live_page, vm);
 	free(path);
+	free(lx);
+	if (r < 0)
+		return -1;
 	memcpy(t->prev_hash, h->content_hash, 16);
 	t->seq = seq;
 	return (int64_t)seq;

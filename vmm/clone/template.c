@@ -168,14 +168,17 @@ static void template_put_opaque(void *tpl)
 	template_put(tpl);
 }
 
-/* A clone's own number in the ready block (or the resume value), then the template's vCPU state. */
+/*
+ * A clone's own number in the ready block (or the resume value), then the
+ * template's vCPU state. MVMM_HC_READY returns it, like fork().
+ */
 static int template_resume(struct vm *vm, struct template *tpl)
 {
 	int64_t *ret;
 
 	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
-	/* A Linux program resumes on its `syscall` (the read it froze at): no ready block. */
-	if (tpl->lx)
+	/* Frozen at its first stdin read (--ready-on=stdin), it resumes on that `syscall`. */
+	if (!tpl->ready_block)
 		return vcpu_state_restore(vm->vcpu_fd, &tpl->state);
 	/*
 	 * From a snapshot or cache file the block's address is the file's word:
@@ -197,7 +200,7 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	vm->template_mode = 0;
 	if (image_hold_in_vm(vm, tpl->img) < 0)
 		return -1;
-	vm->up = tpl->lx ? &lx_upcalls : &guest_upcalls;
+	vm->up = &lx_upcalls;
 	vm->data_map = tpl->data_map;
 	/* The image's 2 MiB pages: read-only to guests, so the template's are the image's. */
 	vm->mem.huge = &tpl->img->huge;
@@ -222,7 +225,6 @@ int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_co
 	vm->template_mode = 0;
 	vm->deadline_ns = 0;
 	vm->stop = 0;
-	vm_close_files(vm);
 	/* Mapping the template again drops every page the last guest wrote. */
 	if (vm_map_memfd(vm, tpl->memfd) < 0)
 		return -1;

@@ -104,7 +104,7 @@ static const unsigned long confine_vcpu_ioctls[] = {
 };
 
 /*
- * CONFINE_VCPU_LINUX: a Linux program's system calls are answered on its
+ * Every guest is a Linux program whose system calls are answered on its
  * vCPU's thread: files under its --dir trees (always beneath a tree's fd,
  * through openat2), pipes within the guest, identity and time.
  */
@@ -329,8 +329,7 @@ int confine_vcpu_thread(unsigned extra)
 	    add_ioctls(ctx, confine_vcpu_ioctls, COUNT(confine_vcpu_ioctls)) < 0 ||
 	    ((extra & CONFINE_VCPU_WRITES_FILES) &&
 	     add_calls(ctx, confine_vcpu_file_calls, COUNT(confine_vcpu_file_calls)) < 0) ||
-	    ((extra & CONFINE_VCPU_LINUX) &&
-	     add_calls(ctx, confine_vcpu_linux_calls, COUNT(confine_vcpu_linux_calls)) < 0) ||
+	    add_calls(ctx, confine_vcpu_linux_calls, COUNT(confine_vcpu_linux_calls)) < 0 ||
 	    ((extra & CONFINE_VCPU_MAKES_SHELLS) &&
 	     (add_ioctls(ctx, confine_shell_ioctls, COUNT(confine_shell_ioctls)) < 0 ||
 	      add_calls(ctx, confine_shell_calls, COUNT(confine_shell_calls)) < 0)) ||

@@ -26,8 +26,6 @@ int confine_vcpu_thread(unsigned extra);
 #define CONFINE_VCPU_WRITES_FILES 1u
 /* ... or makes VM shells itself (a run through the API when its pool is empty). */
 #define CONFINE_VCPU_MAKES_SHELLS 2u
-/* ... or answers a Linux program's system calls (files under --dir trees, pipes, identity). */
-#define CONFINE_VCPU_LINUX 4u
 
 /* Whether confine_process ran in this process. */
 int confine_active(void);

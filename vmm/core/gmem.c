@@ -18,8 +18,7 @@ void *gmem_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len)
 
 void *gmem_user_ptr(const struct gmem *m, mvmm_gpa_t gpa, uint64_t len)
 {
-	if (range_within(gpa, len, MVMM_BOOTINFO_GPA, MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE) ||
-	    range_within(gpa, len, MVMM_IMAGE_BASE, m->size))
+	if (range_within(gpa, len, MVMM_IMAGE_BASE, m->size))
 		return gmem_ptr(m, gpa, len);
 	return NULL;
 }

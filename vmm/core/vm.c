@@ -147,8 +147,6 @@ struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size)
 	vm->fd = vm->vcpu_fd = vm->mapped_memfd = -1;
 	/* Now, not at the first run: a confined vCPU thread may not install handlers. */
 	pthread_once(&vm_signal_once, vm_install_signal);
-	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++)
-		vm->files[i] = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -253,15 +251,6 @@ int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge)
 	return vcpu_complete_io(vm->vcpu_fd, vm->run);
 }
 
-void vm_close_files(struct vm *vm)
-{
-	for (unsigned i = 0; i < MVMM_OPEN_MAX; i++) {
-		if (vm->files[i] >= 0)
-			close(vm->files[i]);
-		vm->files[i] = -1;
-	}
-}
-
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 {
 	vm->in_fd = cfg->in_fd;
@@ -286,7 +275,7 @@ void vm_drop_vm_fd(struct vm *vm)
 	vm->fd = -1;
 }
 
-int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp, uint64_t rdi)
+int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
@@ -301,16 +290,10 @@ int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp, uint64_t rd
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
 	regs.rsp = rsp;
-	regs.rdi = rdi;
 	regs.rflags = 0x2;
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return err_sys("KVM_SET_REGS");
 	return 0;
-}
-
-int vm_enter_program(struct vm *vm, uint64_t entry)
-{
-	return vm_enter_program_at(vm, entry, layout_stack_top(vm->mem.size), MVMM_BOOTINFO_GPA);
 }
 
 int vm_request_init(struct vm_request *r, const char *const *args)
@@ -380,7 +363,6 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->run, vm->kvm->run_size);
 	if (vm->vcpu_fd >= 0)
 		close(vm->vcpu_fd);
-	vm_close_files(vm);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->mem.host)

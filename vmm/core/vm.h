@@ -151,7 +151,6 @@ struct vm {
 	int in_fd, out_fd, err_fd;
 	uint64_t timeout_ns;
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 while not running or no limit */
-	uint64_t bootinfo_size;
 	uint64_t instance;
 	const struct vm_hooks *hooks;
 	void *hooks_ctx;
@@ -166,7 +165,6 @@ struct vm {
 	void (*tpl_put)(void *tpl);
 	struct vm_result *res; /* of the run in progress */
 	const char *const *exposed; /* not owned */
-	int files[MVMM_OPEN_MAX];   /* host fds of the guest's open files, -1 when free */
 	const struct shm_grant *shm_grants; /* not owned */
 	struct shm_vm *shm;		    /* attachments (mem/shm.c), or NULL */
 	int stop;	       /* vm_stop was called: the run ends at its next exit */
@@ -225,13 +223,9 @@ void vm_block_end(struct vm *vm);
 struct vm *vm_shell_create(struct kvm_sys *kvm, uint64_t mem_size);
 /* Adds ext to vm's extensions (once: adding it again does nothing). -1 when all slots are taken. */
 int vm_ext_add(struct vm *vm, const struct vm_ext *ext);
-/* Enters the program at entry at CPL3, with the stack at the top of memory and rdi = boot info. */
-int vm_enter_program(struct vm *vm, uint64_t entry);
-/* Enters at entry at CPL3 with the given stack pointer and rdi, every other register 0. */
-int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp, uint64_t rdi);
+/* Enters at entry at CPL3 with the given stack pointer, every other register 0. */
+int vm_enter_program_at(struct vm *vm, uint64_t entry, uint64_t rsp);
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
-/* Closes the files the guest opened through MVMM_HC_OPEN. */
-void vm_close_files(struct vm *vm);
 /*
  * Maps memfd MAP_PRIVATE over the shell's guest memory, then vm->mem.huge's
  * 2 MiB pages over it (set it first: the image's or template's map, or NULL).

@@ -1,21 +1,20 @@
 /*
- * guest.c: an mvmm guest in a VM: its image mapped (shared or copied), its
- * boot info written, the mvmm ABI's upcalls set, and its vCPU at the entry.
+ * guest.c: a guest in a VM: its image mapped (shared or copied), its Linux
+ * process set up as execve leaves one (lx_exec), the upcalls that answer its
+ * system calls and hypercalls set, and its vCPU at the entry.
  */
 #define _GNU_SOURCE
 #include "guest.h"
 
 #include <sys/mman.h>
 
-#include "bootinfo.h"
 #include "core/error.h"
 #include "core/exit.h"
-#include "hypercall.h"
 #include "lx.h"
 #include "load/image.h"
 #include "mem/shm.h"
 
-static const char *guest_symbol_at(const struct vm *vm, uint64_t addr, uint64_t *start)
+const char *guest_symbol_at(const struct vm *vm, uint64_t addr, uint64_t *start)
 {
 	const struct elfload_symbol *sym;
 
@@ -28,11 +27,6 @@ static const char *guest_symbol_at(const struct vm *vm, uint64_t addr, uint64_t 
 		*start = sym->gpa;
 	return sym->name;
 }
-
-const struct vm_upcalls guest_upcalls = {
-	.hypercall = hypercall_dispatch,
-	.symbol_at = guest_symbol_at,
-};
 
 /*
  * Guest memory is placed over the shell's reserved range with MAP_FIXED:
@@ -57,8 +51,6 @@ static int vm_map_image(struct vm *vm, struct image *img)
 
 int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 {
-	int64_t used;
-
 	if (img->mem_size != vm->mem.size)
 		return err_set("image is for %lu MiB guests, this VM has %lu MiB",
 			       (unsigned long)(img->mem_size >> 20),
@@ -66,7 +58,7 @@ int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	vm_apply_config(vm, cfg);
 	if (image_hold_in_vm(vm, img) < 0)
 		return -1;
-	vm->up = &guest_upcalls;
+	vm->up = &lx_upcalls;
 	vm->data_map = img->data_map;
 	vm->mem.huge = &img->huge;
 	if (shm_vm_granted(vm) < 0)
@@ -80,15 +72,7 @@ int vm_load_image(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	}
 	if (vm_map_image(vm, img) < 0)
 		return -1;
-	if (img->prog.linux_abi) {
-		vm->up = &lx_upcalls;
-		return lx_exec(vm, img, cfg);
-	}
-	used = bootinfo_write(&vm->mem, img, cfg->argv, cfg->envp, cfg->instance);
-	if (used < 0)
-		return -1;
-	vm->bootinfo_size = (uint64_t)used;
-	return vm_enter_program(vm, img->prog.entry);
+	return lx_exec(vm, img, cfg);
 }
 
 struct vm *vm_create(struct kvm_sys *kvm, struct image *img, const struct vm_config *cfg)

@@ -11,7 +11,7 @@
  */
 enum exit_action hypercall_dispatch(struct vm *vm, unsigned nr, mvmm_gpa_t arg);
 
-/* The name of hypercall nr ("write"), or NULL. */
+/* The name of hypercall nr ("ready"), or NULL. */
 const char *hypercall_name(unsigned nr);
 
 #endif

@@ -54,6 +54,20 @@ struct lx_proc *lx_proc_dup(const struct lx_proc *p);
 void lx_proc_free(struct lx_proc *p);
 int lx_clone_into(struct vm *vm, const struct lx_proc *tpl, const struct vm_config *cfg);
 
+/*
+ * The file form of a template's process state (snapshots, cache entries),
+ * lx_save.c: lx_proc_save gives a malloc'd buffer (its length a multiple
+ * of 8), or -1 with the message set when the process holds what no file
+ * can carry (a host file or pipe open). lx_proc_load checks a buffer read
+ * from a file (hostile, maybe) against guests of mem_size bytes and
+ * rebuilds the state; NULL with the message set. Its clones open the
+ * --dir trees of their own run.
+ */
+#define LX_SAVED_MAX (8u << 20) /* a state with a mapping in every page of 1 GiB fits */
+int lx_proc_save(const struct lx_proc *p, void **buf, size_t *len);
+int lx_proc_can_save(const struct lx_proc *p); /* 1 when lx_proc_save would succeed */
+struct lx_proc *lx_proc_load(const void *buf, size_t len, uint64_t mem_size);
+
 /* The name of Linux system call nr ("openat"), or NULL if mvmm does not know it. */
 const char *lx_syscall_name(uint64_t nr);
 

@@ -1,9 +1,10 @@
 /*
- * lx_clone.c: a Linux program as a template. Its ready point is its first
- * read of stdin (--ready-on=stdin): the guest is frozen with RIP back on
- * its `syscall`, so every clone re-issues that read and gets its own
- * input. The process state (descriptors, trees, break, mappings, signal
- * dispositions) is copied into each clone; host fds are duplicated.
+ * lx_clone.c: a program as a template. Its ready point is the ready
+ * hypercall (mvmm_ready()), or with --ready-on=stdin its first read of
+ * stdin: the guest is frozen with RIP back on its `syscall`, so every
+ * clone re-issues that read and gets its own input. The process state
+ * (descriptors, trees, break, mappings, signal dispositions) is copied into
+ * each clone; host fds are duplicated.
  */
 #define _GNU_SOURCE
 #include "lx_int.h"
@@ -136,6 +137,12 @@ int lx_clone_into(struct vm *vm, const struct lx_proc *tpl, const struct vm_conf
 	p->request_off = 0;
 	if (lx_attach(vm) < 0)
 		return -1;
+	/* A template restored from a file has no trees of its own: the clone's run names them. */
+	if (p->trees_from_clone) {
+		p->trees_from_clone = 0;
+		if (cfg->lx && lx_fs_mount_all(p, cfg->lx) < 0)
+			return -1;
+	}
 	/* AT_RANDOM's 16 bytes are the clone's own, as if it had been exec'd. */
 	if (p->at_random) {
 		uint8_t *rnd = gmem_ptr(&vm->mem, p->at_random, 16);

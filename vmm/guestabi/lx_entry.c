@@ -119,14 +119,9 @@ static enum exit_action lx_syscall_entry(struct vm *vm)
 	return EXIT_CONTINUE;
 }
 
-static const char *lx_symbol_at(const struct vm *vm, uint64_t addr, uint64_t *start)
-{
-	return guest_upcalls.symbol_at(vm, addr, start);
-}
-
-/* Hypercalls stay open to Linux programs: the SDK's mvmm library uses them beside libc. */
+/* Hypercalls are what Linux has no call for: the mvmm guest library makes them beside libc. */
 const struct vm_upcalls lx_upcalls = {
 	.hypercall = hypercall_dispatch,
 	.syscall = lx_syscall_entry,
-	.symbol_at = lx_symbol_at,
+	.symbol_at = guest_symbol_at,
 };

@@ -83,7 +83,7 @@ static uint64_t lx_hwcap(void)
 }
 
 static size_t lx_auxv(uint64_t *v, const struct image *img, uint64_t random, uint64_t platform,
-		      uint64_t execfn)
+		      uint64_t execfn, uint64_t instance)
 {
 	size_t n = 0;
 
@@ -106,6 +106,7 @@ static size_t lx_auxv(uint64_t *v, const struct image *img, uint64_t random, uin
 	AUX(AT_CLKTCK, 100);
 	AUX(AT_PLATFORM, platform);
 	AUX(AT_EXECFN, execfn);
+	AUX(MVMM_AT_INSTANCE, instance); /* beyond Linux's numbers: only mvmm_instance() asks */
 	AUX(AT_NULL, 0);
 #undef AUX
 	return n;
@@ -115,9 +116,10 @@ static size_t lx_auxv(uint64_t *v, const struct image *img, uint64_t random, uin
  * The initial stack; returns the RSP (argc's address, 16-byte aligned).
  * envp and argv arrays and the auxiliary vector sit in one block below the strings.
  */
-static int lx_build_stack(struct vm *vm, const struct image *img, const char *const *argv,
-			  const char *const *envp, uint64_t *rsp, uint64_t *at_random)
+static int lx_build_stack(struct vm *vm, const struct image *img, const struct vm_config *cfg,
+			  uint64_t *rsp, uint64_t *at_random)
 {
+	const char *const *argv = cfg->argv, *const *envp = cfg->envp;
 	size_t argc = lx_count(argv), envc = lx_count(envp), nwords, nauxv, i;
 	struct lx_stack st = {vm, layout_stack_top(vm->mem.size),
 			      layout_stack_top(vm->mem.size) - LX_ARGS_MAX};
@@ -138,7 +140,7 @@ static int lx_build_stack(struct vm *vm, const struct image *img, const char *co
 	    lx_push_strings(&st, argv, ptrs, argc) < 0)
 		goto out;
 	*at_random = random;
-	nauxv = lx_auxv(auxv, img, random, platform, execfn);
+	nauxv = lx_auxv(auxv, img, random, platform, execfn, cfg->instance);
 	nwords = 1 + argc + 1 + envc + 1 + nauxv;
 	st.top &= ~15ull;
 	if (nwords % 2)
@@ -183,7 +185,7 @@ int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	p->strace_numbered = lx->strace_numbered;
 	if (lx_fd_init(p) < 0 || lx_fs_init(p, lx) < 0 ||
 	    lx_mem_init(p, vm, img->heap_start, layout_guard_page(vm->mem.size)) < 0 ||
-	    lx_build_stack(vm, img, cfg->argv, cfg->envp, &rsp, &p->at_random) < 0)
+	    lx_build_stack(vm, img, cfg, &rsp, &p->at_random) < 0)
 		return -1; /* lx_release frees p with the VM */
-	return vm_enter_program_at(vm, img->prog.entry, rsp, 0);
+	return vm_enter_program_at(vm, img->prog.entry, rsp);
 }

@@ -109,6 +109,7 @@ struct lx_proc {
 	int strace;
 	int strace_fd;
 	int strace_numbered; /* prefix each line with "[instance] " */
+	int trees_from_clone; /* restored from a file (lx_save.c): each clone opens its run's trees */
 	uint8_t enosys_said[LX_NR_LIMIT / 8]; /* unknown calls already named on stderr */
 };
 
@@ -165,8 +166,9 @@ void lx_fd_close_entry(struct lx_fd *f);
 int64_t lx_stream_write(struct lx_call *c, int stream, const void *buf, uint64_t len);
 int64_t lx_stream_read(struct lx_call *c, void *buf, uint64_t len);
 
-/* lx_fs.c: exposed trees. */
+/* lx_fs.c: exposed trees: the working directory and the trees, or the trees alone. */
 int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg);
+int lx_fs_mount_all(struct lx_proc *p, const struct lx_config *cfg);
 void lx_fs_release(struct lx_proc *p);
 
 /* lx_mem.c: brk and the mmap area. */

@@ -39,7 +39,7 @@ void *lx_uptr(struct lx_call *c, uint64_t gva, uint64_t len, int write)
 	void *p;
 
 	if (gva < MVMM_IMAGE_BASE)
-		return NULL; /* the system area and the SDK's boot info are no Linux program's */
+		return NULL; /* the system area is no program's */
 	p = write ? gmem_user_ptr_rw(m, gva, len ? len : 1) : gmem_user_ptr(m, gva, len ? len : 1);
 	if (!p)
 		return NULL;

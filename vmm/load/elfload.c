@@ -130,7 +130,7 @@ static void elfload_find_phdr(const GElf_Ehdr *eh, struct elfload_program *prog)
 	}
 }
 
-/* Whether one note section's bytes hold the SDK's note (bounds checked: the file is hostile). */
+/* Whether one note section's bytes hold the retired SDK's note (bounds checked: the file is hostile). */
 static int notes_have_mvmm(const uint8_t *p, size_t len)
 {
 	static const char name[] = MVMM_NOTE_NAME;
@@ -156,8 +156,11 @@ static int notes_have_mvmm(const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* An SDK program links crt0's note; anything else is a Linux program. */
-static int elfload_is_sdk(Elf *elf)
+/*
+ * The retired SDK's crt0 linked a note into every program it built; such a
+ * program expects boot info and hypercalls this VMM no longer has.
+ */
+static int elfload_is_old_sdk(Elf *elf)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -356,7 +359,11 @@ int elfload_parse(const void *file, size_t len, uint64_t mem_size, uint64_t pie_
 	    elfload_check_entry(prog, eh.e_entry) < 0)
 		goto out;
 	elfload_find_phdr(&eh, prog);
-	prog->linux_abi = !elfload_is_sdk(elf);
+	if (elfload_is_old_sdk(elf)) {
+		err_set("built with an older mvmm SDK (its own libc and hypercalls); "
+			"rebuild it with mvmm-cc");
+		goto out;
+	}
 	elfload_read_symbols(elf, prog);
 	ret = 0;
 out:

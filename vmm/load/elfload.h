@@ -23,7 +23,6 @@ struct elfload_symbol {
 };
 
 struct elfload_program {
-	int linux_abi;	 /* no mvmm SDK note: a Linux program whose system calls the VMM answers */
 	int pie;	 /* ET_DYN: loaded at `base` */
 	uint64_t phdr;	 /* guest address of the program headers (AT_PHDR), 0 if not loaded */
 	uint32_t phnum;	 /* AT_PHNUM */
@@ -39,11 +38,12 @@ struct elfload_program {
 
 /*
  * Checks `file` (len bytes) as a guest program for a guest of mem_size bytes
- * and fills *prog: an mvmm SDK program (it carries the SDK's ELF note) or a
- * static Linux executable (ET_EXEC, or static PIE). PIE programs are placed at pie_base. Every rejection
- * names the problem (not ELF, wrong class or machine, dynamically linked,
- * truncated, a segment outside guest memory or over the VMM's reserved
- * area, p_filesz > p_memsz, overflow, entry outside an executable segment).
+ * and fills *prog: a static Linux executable (ET_EXEC, or static PIE, placed
+ * at pie_base) whose system calls the VMM answers. Every rejection names the
+ * problem (not ELF, wrong class or machine, dynamically linked, truncated, a
+ * segment outside guest memory or over the VMM's reserved area, p_filesz >
+ * p_memsz, overflow, entry outside an executable segment, built by the
+ * retired mvmm SDK: its note).
  * Nothing in a hostile file can make this crash: all sums are checked.
  */
 int elfload_parse(const void *file, size_t len, uint64_t mem_size, uint64_t pie_base,

@@ -118,7 +118,6 @@ void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_progr
 	map_range(mem, MVMM_STUBS_GPA, MVMM_STUBS_GPA + MVMM_PAGE_SIZE, PTE_SYS_X);
 	map_range(mem, MVMM_STUBS_GPA + MVMM_PAGE_SIZE, MVMM_R0STACK_TOP, PTE_SYS);
 	map_range(mem, MVMM_SYSCALL_GPA, MVMM_SYSCALL_GPA + MVMM_PAGE_SIZE, PTE_USER_RX);
-	map_range(mem, MVMM_BOOTINFO_GPA, MVMM_BOOTINFO_GPA + MVMM_BOOTINFO_SIZE, PTE_USER_RW);
 	map_range(mem, MVMM_PGTABLE_GPA, layout_pt_gpa(npt), PTE_SYS);
 	for (i = 0; i < prog->nsegs; i++)
 		map_segment(mem, &prog->segs[i]);

@@ -216,7 +216,7 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 		return;
 	}
 	/* The thread lives for this one clone: from here on it only runs it and answers. */
-	if (s->cfg.confine && confine_vcpu_thread(s->tpl->lx ? CONFINE_VCPU_LINUX : 0) < 0) {
+	if (s->cfg.confine && confine_vcpu_thread(0) < 0) {
 		srv_send_error(c->fd, SRV_E_CLONE, mvmm_errmsg());
 		shell_pool_reap(&s->pool, vm);
 		return;
