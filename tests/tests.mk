@@ -24,10 +24,13 @@ HOST_SAN_TESTS := $(HOST_TEST_SRCS:tests/%.c=$(BUILD)/tests/asan/%)
 TEST_GUEST_SRCS := $(wildcard tests/guests/*.c)
 TEST_GUESTS     := $(TEST_GUEST_SRCS:tests/guests/%.c=$(BUILD)/tests/guests/%.elf) \
 		   $(BUILD)/tests/guests/hello-pie.elf $(BUILD)/tests/guests/where-pie.elf
-# Unmodified Linux programs (tests/linux/*.c), each built twice: musl-gcc -static and gcc -static.
+# Unmodified Linux programs (tests/linux/*.c), each built three times: musl-gcc -static,
+# gcc -static, and mvmm-cc (NAME-sdk: the SDK's build of an ordinary program, tests/sdk).
 TEST_LINUX_SRCS := $(wildcard tests/linux/*.c)
 TEST_LINUX      := $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-musl) \
-		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-glibc)
+		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-glibc) \
+		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-sdk) \
+		   $(BUILD)/tests/linux/libc-sdk-pie
 # The SDK's own hello, built as a PIE for the loader and run tests.
 TEST_HELLO_SRC  := $(firstword $(wildcard guest/examples/hello.c guest/hello.c))
 
@@ -69,6 +72,14 @@ $(BUILD)/tests/linux/%-musl: tests/linux/%.c | $(BUILD)/.deps-TEST
 $(BUILD)/tests/linux/%-glibc: tests/linux/%.c | $(BUILD)/.deps-TEST
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
+$(BUILD)/tests/linux/%-sdk: tests/linux/%.c $(GUEST_SDK_DEPS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
+$(BUILD)/tests/linux/libc-sdk-pie: tests/linux/libc.c $(GUEST_SDK_DEPS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) -static-pie -O2 -Wall -Wextra -Werror -o $@ $< -lm
 
 .PHONY: test-build test-build-plain test-build-asan
 test-build-plain: all $(TEST_BINS) $(TEST_GUESTS) $(TEST_LINUX)

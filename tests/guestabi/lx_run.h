@@ -65,12 +65,12 @@ static inline void lxt_append(char **buf, size_t *len, size_t *cap, const char *
 }
 
 /*
- * Runs argv (argv[0] a path) with stdin from in_path (NULL: /dev/null) and the
+ * Runs the program at path with argv, stdin from in_path (NULL: /dev/null) and the
  * environment envp (NULL: this process's), capturing stdout and stderr; kills
  * it after timeout_ms (p->timed_out). As t_run in harness.h, with those two choices.
  */
-static inline void lxt_exec(char *const argv[], char *const envp[], const char *in_path,
-			    int timeout_ms, struct t_proc *p)
+static inline void lxt_exec_path(const char *path, char *const argv[], char *const envp[],
+				 const char *in_path, int timeout_ms, struct t_proc *p)
 {
 	int out[2], err[2], st = 0;
 	uint64_t start = t_now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000ull;
@@ -87,8 +87,8 @@ static inline void lxt_exec(char *const argv[], char *const envp[], const char *
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		lxt_child_stdio(in_path, out[1], err[1]);
-		execve(argv[0], argv, envp ? envp : environ);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		execve(path, argv, envp ? envp : environ);
+		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
 	close(out[1]);
@@ -142,6 +142,13 @@ static inline void lxt_exec(char *const argv[], char *const envp[], const char *
 	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* As lxt_exec_path, argv[0] the path. */
+static inline void lxt_exec(char *const argv[], char *const envp[], const char *in_path,
+			    int timeout_ms, struct t_proc *p)
+{
+	lxt_exec_path(argv[0], argv, envp, in_path, timeout_ms, p);
+}
+
 /* Appends the NULL-terminated list src to argv (at *n, at most cap - 1 entries). */
 static inline void lxt_argv_add(char **argv, size_t *n, size_t cap, const char *const *src)
 {
@@ -167,18 +174,28 @@ static inline void lxt_guest(struct t_proc *p, const char *const *opts, const ch
 	lxt_exec(argv, NULL, in_path, timeout_ms, p);
 }
 
-/* PROG ARGS... natively, with exactly the environment envp (NULL: an empty one). */
-static inline void lxt_native(struct t_proc *p, const char *prog, const char *const *args,
-			      const char *const *envp, const char *in_path, int timeout_ms)
+/*
+ * PROG ARGS... natively, with exactly the environment envp (NULL: an empty one) and
+ * argv[0] argv0 (NULL: PROG).
+ */
+static inline void lxt_native_as(struct t_proc *p, const char *prog, const char *argv0,
+				 const char *const *args, const char *const *envp,
+				 const char *in_path, int timeout_ms)
 {
 	static const char *const empty[] = {NULL};
 	char *argv[256];
-	const char *pr[] = {prog, NULL};
+	const char *pr[] = {argv0 ? argv0 : prog, NULL};
 	size_t n = 0;
 
 	lxt_argv_add(argv, &n, 256, pr);
 	lxt_argv_add(argv, &n, 256, args);
-	lxt_exec(argv, (char *const *)(envp ? envp : empty), in_path, timeout_ms, p);
+	lxt_exec_path(prog, argv, (char *const *)(envp ? envp : empty), in_path, timeout_ms, p);
+}
+
+static inline void lxt_native(struct t_proc *p, const char *prog, const char *const *args,
+			      const char *const *envp, const char *in_path, int timeout_ms)
+{
+	lxt_native_as(p, prog, NULL, args, envp, in_path, timeout_ms);
 }
 
 /* Lines in s before the position end. */
