@@ -66,7 +66,7 @@ bench-density: $(BUILD)/mvmm $(BUILD)/guest/density.elf $(BENCH_DIR)/touch_floor
 # 10,000 test cases through the public API against fork()ed host children (links libmvmm.a).
 $(BENCH_DIR)/harness: bench/harness.c vmm/api/mvmm.h $(BUILD)/libmvmm.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ivmm -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Ivmm/api -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
 
 .PHONY: bench-harness
 bench-harness: $(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf
