@@ -31,10 +31,13 @@ static inline int64_t mvmm_hypercall(unsigned int nr, void *block)
 /*
  * Initialization is done. Returns 0 in a plain run (or the template's own
  * continuation) and the clone number (>= 1) in each clone made from this
- * point, after reseeding rand() from getrandom(): clones share the
- * template's memory, so without it every clone would draw the same numbers.
- * Flushes stdio first (fflush(NULL)), as mvmm_wait and mvmm_checkpoint do:
- * output buffered in the frozen memory would come out again in each clone.
+ * point, after reseeding rand() from its fresh AT_RANDOM bytes: clones share
+ * the template's memory, so without it every clone would draw the same
+ * numbers. Flushes stdio first (fflush(NULL)), as mvmm_wait and
+ * mvmm_checkpoint do: output buffered in the frozen memory would come out
+ * again in each clone. Also settles stdout's buffering before the freeze
+ * (full when stdout is not a terminal, as musl would choose), so that clones
+ * do not each ask.
  */
 int mvmm_ready(void);
 
