@@ -27,7 +27,7 @@ int main(void)
 	double f = (double)x / 3.0;
 	int clone, r;
 
-	srand(1); /* without the SDK's reseed in ready, every clone would draw the same */
+	srand(1); /* without mvmm_ready's reseed, every clone would draw the same */
 	clone = mvmm_ready();
 	r = rand();
 	printf("clone %d x %lu y %lu f %.3f sum %lu found %d rand %d\n", clone, x, y, f, fill(7),

@@ -169,8 +169,8 @@ Test(share, diverged_pages_exactly_k)
 			    ks[i], priv[i], zero_priv[i], shared, data_pages);
 		t_proc_free(&p);
 	}
-	/* The SDK's own writes (libc .data) are a constant; every K adds exactly K copies. */
-	cr_expect(priv[0] <= 4, "the SDK diverges %lu image pages before main's writes", priv[0]);
+	/* musl's own writes (its .data) are a constant; every K adds exactly K copies. */
+	cr_expect(priv[0] <= 4, "libc diverges %lu image pages before main's writes", priv[0]);
 	for (i = 1; i < sizeof(ks) / sizeof(ks[0]); i++) {
 		cr_expect_eq(priv[i], priv[0] + ks[i],
 			     "K=%u: image_private_pages %lu, expected %lu + %u", ks[i], priv[i],

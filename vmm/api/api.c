@@ -398,7 +398,7 @@ static int api_boot_failure(const struct vm_result *res, uint64_t timeout_ms)
 	}
 }
 
-/* A Linux program's ready point: its first read of stdin (it has no ready hypercall). */
+/* The ready point: mvmm_ready(), or for a program that never calls it its first read of stdin. */
 static const struct lx_config api_linux_template = {.ready_on_stdin = 1, .strace_fd = -1};
 
 MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,

@@ -196,9 +196,9 @@ MVMM_API const char *mvmm_image_huge_pages(const struct mvmm_image *img, uint64_
  * names the exception and the function), MVMM_ERR_TIMEOUT, MVMM_ERR_HOST.
  */
 /*
- * A Linux program (an unmodified static executable) has no ready call: its
- * ready point is its first read of stdin, and each clone re-issues that
- * read and gets mvmm_run_opts.input.
+ * A program that never calls mvmm_ready() (one not built with mvmm-cc, say)
+ * is frozen at its first read of stdin instead, and each clone re-issues
+ * that read and gets mvmm_run_opts.input.
  */
 struct mvmm_template;
 MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
@@ -213,7 +213,7 @@ MVMM_API void mvmm_template_free(struct mvmm_template *tpl);
 enum mvmm_end {
 	MVMM_END_EXIT = 1,	 /* returned from main or called exit(); status is its code */
 	MVMM_END_FAULT = 2,	 /* a CPU exception; result->fault describes it */
-	MVMM_END_ABORT = 3,	 /* called abort() or mvmm_abort(); message is its text */
+	MVMM_END_ABORT = 3,	 /* called abort() (killed by SIGABRT); message says so */
 	MVMM_END_GUEST_ERROR = 4, /* broke the hypercall ABI (a bad pointer, ...); see message */
 	MVMM_END_TIMEOUT = 5,	 /* stopped at the run's timeout */
 };
@@ -268,7 +268,7 @@ struct mvmm_stats {
 struct mvmm_result {
 	enum mvmm_end end;
 	int status;	     /* MVMM_END_EXIT: 0-255; else -1 */
-	const char *message; /* abort text, guest error or timeout note; "" for an exit */
+	const char *message; /* "killed by SIGABRT", guest error or timeout note; "" for an exit */
 	/* Captured stdout and stderr: out_len / err_len bytes, plus a NUL after them. */
 	const char *out;
 	size_t out_len;
