@@ -21,10 +21,12 @@
 
 /*
  * Input: one flags byte, then the entry's header (struct cache_header), then its page index
- * (up to the header's index_entries runs of 16 bytes), then data bytes. The file is laid out
- * as the cache lays it out, sparse: the data bytes spread over the pages the index names, in
- * index order; the index at the header's index_offset (0 when that lies beyond the largest
- * guest); the header right after the index. An input shorter than a header is the whole file.
+ * (up to the header's index_entries runs of 16 bytes), then a template's process state (up
+ * to the header's lx_size bytes), then data bytes. The file is laid out as the cache lays it
+ * out, sparse: the data bytes spread over the pages the index names, in index order; the
+ * index at the header's index_offset (0 when that lies beyond the largest guest), the
+ * process state after it, the header right after that. An input shorter than a header is
+ * the whole file.
  * Flags:
  *   FIX    what any writer of a file can compute, so that mutations reach the layout and index
  *          checks instead of a checksum mismatch: mvmm's own system area (GDT, TSS, IDT, stubs)
@@ -114,8 +116,8 @@ static int data_hash(int fd, const uint64_t *idx, size_t runs, uint8_t out[16])
 static void make_entry(const uint8_t *data, size_t size, unsigned flags, struct cache_header *h)
 {
 	uint64_t *idx = NULL, at;
-	size_t ilen = 0, runs, dlen, i;
-	const uint8_t *d;
+	size_t ilen = 0, runs, dlen, i, lxlen;
+	const uint8_t *d, *lx;
 	char key[33];
 	int fd;
 
@@ -137,8 +139,10 @@ static void make_entry(const uint8_t *data, size_t size, unsigned flags, struct 
 	idx = malloc(ilen ? ilen : 1);
 	fuzz_need(idx != NULL, "malloc");
 	memcpy(idx, data, ilen);
-	d = data + ilen;
-	dlen = size - ilen;
+	lx = data + ilen;
+	lxlen = h->lx_size < size - ilen ? (size_t)h->lx_size : size - ilen;
+	d = lx + lxlen;
+	dlen = size - ilen - lxlen;
 	at = h->index_offset <= MVMM_MEM_MAX ? h->index_offset : 0;
 	for (i = 0; i < runs && dlen; i++) {
 		uint64_t first = idx[2 * i], n = idx[2 * i + 1], w, skip;
@@ -160,13 +164,22 @@ static void make_entry(const uint8_t *data, size_t size, unsigned flags, struct 
 		put(fd, sys + MVMM_GDT_GPA, SYS_END - MVMM_GDT_GPA, MVMM_GDT_GPA);
 	}
 	if (flags & FIX) {
-		snap_hash128(idx, ilen, h->index_hash);
+		XXH3_state_t *s = XXH3_createState();
+
+		fuzz_need(s != NULL, "XXH3_createState");
+		XXH3_128bits_reset(s);
+		XXH3_128bits_update(s, idx, ilen);
+		XXH3_128bits_update(s, lx, lxlen);
+		XXH128_canonicalFromHash((XXH128_canonical_t *)h->index_hash,
+					 XXH3_128bits_digest(s));
+		XXH3_freeState(s);
 		data_hash(fd, idx, runs, h->data_hash);
 		cache_cpu_features(h->cpu_features);
 		cache_header_seal(h);
 	}
 	put(fd, idx, ilen, at);
-	put(fd, h, sizeof(*h), at + ilen);
+	put(fd, lx, lxlen, at + ilen);
+	put(fd, h, sizeof(*h), at + ilen + lxlen);
 	close(fd);
 	free(idx);
 }
