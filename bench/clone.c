@@ -1,4 +1,7 @@
-/* clone.c: latency from a clone request to the clone's first hypercall after ready, in process. */
+/*
+ * clone.c: latency from a clone request to the clone's first exit after ready (a system call
+ * or a hypercall: ready.elf's is its mvmm_request), in process.
+ */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -36,7 +39,7 @@ static double pct(const uint64_t *v, size_t n, double p)
 	return (double)v[(size_t)(p * (double)(n - 1))] / 1e3;
 }
 
-/* One clone: request to first hypercall after ready (us), and its whole run. */
+/* One clone: request to first exit after ready (us), and its whole run. */
 static int clone_once(uint64_t *latency_ns, uint64_t *total_ns)
 {
 	struct vm_config cfg = { .in_fd = -1, .out_fd = devnull, .err_fd = devnull };
@@ -174,7 +177,7 @@ int main(int argc, char **argv)
 	printf("clones: %d, template booted in %.1f ms, shell pool misses %lu (latency run) %lu "
 	       "(all)\n",
 	       n, tpl->boot_ns / 1e6, misses_latency, (unsigned long)pool.misses);
-	printf("request -> first hypercall after ready: p50 %.0f us, p90 %.0f us, p99 %.0f us\n",
+	printf("request -> first exit after ready: p50 %.0f us, p90 %.0f us, p99 %.0f us\n",
 	       p50, pct(lat, (size_t)n, 0.9), pct(lat, (size_t)n, 0.99));
 	printf("whole clone run (to exit): p50 %.0f us\n", pct(tot, (size_t)n, 0.5));
 	printf("throughput, 2 threads: %.0f clones/s (%d failed)\n", (w[0].n + w[1].n) / secs,

@@ -10,7 +10,7 @@
 #  1. start-up, whole process (build/bench/spawn_time, RUNS rounds, 2 warm-up):
 #     `mvmm run` of a static musl hello (bench/linux_progs/hello.c) and of
 #     `busybox echo hi`, against the same binaries natively and against
-#     `mvmm run build/guest/hello.elf` (the SDK hello).
+#     `mvmm run build/guest/hello.elf` (the SDK hello: mvmm-cc, musl).
 #  2. system-call round trip (SYS_RUNS rounds): bench/linux_progs/getppid.c
 #     calls syscall(SYS_getppid) CALLS times and times the loop with
 #     clock_gettime inside the guest (two more calls over CALLS, left in);
@@ -33,8 +33,8 @@
 #  5. clones through `--template --ready-on=stdin`, only when mvmm's help
 #     lists --ready-on (else reported as not available): build/bench/linux_clone
 #     sends CLONES requests through the library to a `busybox sh` template
-#     frozen at its first read of stdin and to an SDK template (ready.elf),
-#     interleaved: request to the clone's first system call (hypercall),
+#     frozen at its first read of stdin and to an SDK template (ready.elf,
+#     frozen at mvmm_ready()), interleaved: request to the clone's first exit,
 #     p50/p90/p99, and the whole clone run; then the command, whole process:
 #     `--template --ready-on=stdin --count COUNT busybox cat` against
 #     `--count COUNT busybox cat` (fresh instances).

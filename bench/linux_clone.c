@@ -12,7 +12,7 @@
  * gets "echo hi\n" as its stdin (its output is checked), a ready.elf clone
  * no request. For each it records mvmm_stats.first_hypercall_ns (from the
  * mvmm_run call to the clone's first exit: the re-issued read(0) system
- * call, or the SDK guest's first hypercall after ready) and run_ns (the
+ * call, or the SDK guest's first exit after ready) and run_ns (the
  * whole call). Prints lines `NAME p50_us p90_us p99_us run_p50_us` for
  * NAME linux and sdk, after 20 unrecorded warm-up requests of each.
  */
