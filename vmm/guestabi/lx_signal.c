@@ -187,11 +187,7 @@ int64_t lx_signal_kill(struct lx_call *c, int sig)
 	char name[24];
 
 	lx_sig_format(name, sizeof(name), sig);
-	/*
-	 * abort() is how a guest gives up (assert() too, after its message on
-	 * stderr): the run ends as an abort, as the mvmm_abort hypercall's did,
-	 * with the status a shell sees for a process killed by SIGABRT.
-	 */
+	/* abort() (assert() too) is how a guest gives up: the run ends as an abort, status 134. */
 	c->vm->res->end = sig == SIGABRT ? VM_END_ABORT : VM_END_EXIT;
 	c->vm->res->status = 128 + sig;
 	snprintf(c->vm->res->message, sizeof(c->vm->res->message), "killed by %s", name);
