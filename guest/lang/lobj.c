@@ -13,8 +13,8 @@ VM G;
  * and cut from 64 KiB slabs; sizes up to LARGE_MAX are rounded to 4 classes per power of
  * two and come from malloc; both keep per-class free lists, so allocation and freeing
  * are O(1) whatever the libc's allocator does. Larger blocks go to malloc as they are.
- * Free large blocks are given back to malloc when it runs out (small slabs are kept). Arrays whose size the
- * owner does not track exactly (the compiler's) use l_ralloc instead.
+ * Free large blocks are given back to malloc when it runs out (small slabs are kept).
+ * Arrays whose size the owner does not track exactly (the compiler's) use l_ralloc instead.
  */
 #define SMALL_MAX 512u
 #define LARGE_MAX (1u << 20)

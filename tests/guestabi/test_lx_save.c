@@ -231,7 +231,7 @@ Test(lx_templates, a_stdin_template_is_cached)
 	lxt_path(cache, sizeof(cache), d, "cache");
 	lxt_path(in, sizeof(in), d, "script");
 	for (int i = 0; i < 2; i++) {
-		lxt_guest(&p, ARGS("--cache-dir", cache, "--template", "--ready-on=stdin", "--stats"),
+		lxt_guest(&p, ARGS("--cache-dir", cache, "--template", "--ready-on=stdin"),
 			  LXT_BUSYBOX, ARGS("sh"), in, LXT_LIMIT_MS);
 		cr_expect_eq(p.status, 0, "run %d: %s", i, p.err);
 		cr_expect_str_eq(p.out, "cached 42\n", "run %d", i);

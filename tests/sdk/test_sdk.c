@@ -195,9 +195,9 @@ static void sdk_parse(const char *path, struct elfload_program *prog)
  */
 Test(sdk, two_mib_layout)
 {
-	static const char *const progs[] = {"build/tests/linux/libc-sdk",
-					    "build/tests/linux/libc-sdk-pie", "build/guest/hello.elf",
-					    "build/guest/density.elf"};
+	static const char *const progs[] = {
+		"build/tests/linux/libc-sdk", "build/tests/linux/libc-sdk-pie",
+		"build/guest/hello.elf", "build/guest/density.elf"};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		struct elfload_program prog;

@@ -315,7 +315,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		tpl = template_create(kvm, img, cfg, res);
 		image_put(img);
 	}
-	/* A process holding a host file or pipe open has no file form: that template is not stored. */
+	/* A process holding a host file or pipe open has no file form: not stored. */
 	if (tpl && keyed && st->outcome != CACHE_OFF && !lx_proc_can_save(tpl->lx))
 		st->outcome = CACHE_OFF;
 	if (tpl && keyed && st->outcome != CACHE_OFF) {

@@ -121,7 +121,7 @@ static enum entry_state entry_check_index(struct entry *e)
 	if (pages != h->data_pages)
 		return entry_bad(e, E_DAMAGED, "page index counts %lu pages, header says %lu",
 				 (unsigned long)pages, (unsigned long)h->data_pages);
-	/* A hash anyone can recompute proves nothing: the process state is checked field by field. */
+	/* Anyone can recompute a hash: the process state is checked field by field. */
 	if (h->key.kind == CACHE_TEMPLATE &&
 	    !(e->proc = lx_proc_load(e->lx, h->lx_size, h->key.mem_size)))
 		return entry_bad(e, E_DAMAGED, "%s", mvmm_errmsg());

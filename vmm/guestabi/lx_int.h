@@ -109,7 +109,7 @@ struct lx_proc {
 	int strace;
 	int strace_fd;
 	int strace_numbered; /* prefix each line with "[instance] " */
-	int trees_from_clone; /* restored from a file (lx_save.c): each clone opens its run's trees */
+	int trees_from_clone; /* restored from a file (lx_save.c): clones open their run's trees */
 	uint8_t enosys_said[LX_NR_LIMIT / 8]; /* unknown calls already named on stderr */
 };
 

@@ -130,7 +130,7 @@ static void elfload_find_phdr(const GElf_Ehdr *eh, struct elfload_program *prog)
 	}
 }
 
-/* Whether one note section's bytes hold the retired SDK's note (bounds checked: the file is hostile). */
+/* Whether a note section holds the retired SDK's note (bounds checked: the file is hostile). */
 static int notes_have_mvmm(const uint8_t *p, size_t len)
 {
 	static const char name[] = MVMM_NOTE_NAME;
