@@ -120,6 +120,8 @@ static int remap_flush(struct dedup *d)
 {
 	size_t i = 0, n;
 
+	if (!d->nremaps)
+		return 0; /* nothing recorded: the array may not even exist (qsort wants a pointer) */
 	qsort(d->remaps, d->nremaps, sizeof(*d->remaps), remap_cmp);
 	for (i = 0; i < d->nremaps; i += n) {
 		struct dedup_remap *r = &d->remaps[i];
