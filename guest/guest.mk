@@ -23,8 +23,9 @@ GUEST_EXAMPLES := $(BUILD)/guest/hello.elf $(BUILD)/guest/exitcode.elf $(BUILD)/
 
 # musl-gcc is a script that runs gcc with a specs file in musl's library directory; mvmm-cc
 # names musl's start files itself (musl-gcc's specs have no static PIE), and gcc's crtbeginS.o.
-GUEST_MUSL_GCC   := $(shell command -v musl-gcc 2>/dev/null || echo musl-gcc)
-GUEST_MUSL_LIBDIR := $(patsubst %/,%,$(dir $(shell sed -n 's/.*-specs "\([^"]*\)".*/\1/p' \
+# Deferred (=): on a fresh machine musl-tools is only installed by the .deps-BUILD step.
+GUEST_MUSL_GCC    = $(or $(shell command -v musl-gcc 2>/dev/null),musl-gcc)
+GUEST_MUSL_LIBDIR = $(patsubst %/,%,$(dir $(shell sed -n 's/.*-specs "\([^"]*\)".*/\1/p' \
 			$(GUEST_MUSL_GCC) 2>/dev/null)))
 GUEST_GCC_LIBDIR := $(patsubst %/,%,$(dir $(shell $(CC) -print-libgcc-file-name)))
 
