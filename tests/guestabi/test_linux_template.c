@@ -233,3 +233,32 @@ Test(linux_template, a_program_that_never_reads_stdin_is_refused)
 	lxt_expect_no_sanitizer("hello as a template", &g);
 	t_proc_free(&g);
 }
+
+/*
+ * Clones of a template that holds a pipe and an open file each get their own: what one clone
+ * writes into the pipe no other reads, and each reads the file from the template's offset.
+ */
+Test(linux_template, clones_have_their_own_pipes_and_file_offsets)
+{
+	static const char want[] = "get: pre\nx\n|\nget: empty|\nfile: 4 abcd\nfile: 4 efgh\n";
+
+	for (size_t l = 0; l < sizeof(lxt_libcs) / sizeof(lxt_libcs[0]); l++) {
+		char *d = lxf_tmpdir(), prog[256], dir[4200];
+		struct t_proc g;
+
+		lxt_prog(prog, sizeof(prog), "tplshare", lxt_libcs[l]);
+		lxt_mkfile(d, "f", "abcdefgh", 8);
+		snprintf(dir, sizeof(dir), "%s:/d", d);
+		lxt_guest(&g, ARGS(TPL_OPTS, "--count", "3", "--dir", dir), prog,
+			  ARGS("put x", "get", "get", "file", "file"), NULL, LXT_LIMIT_MS);
+		cr_assert_eq(g.status, 0, "%s: status %d:\n%s", prog, g.status, g.err);
+		for (unsigned i = 0; i < 3; i++) {
+			char *mine = lxf_instance(g.out, i);
+
+			cr_expect_str_eq(mine, want, "%s clone [%u] (all:\n%s)", prog, i, g.out);
+			free(mine);
+		}
+		t_proc_free(&g);
+		lxf_cleanup();
+	}
+}
