@@ -5,7 +5,7 @@
  * clone reads mvmm's stdin; with --count N > 1 each clone reads its request (the run's ARGS
  * after PROG, one per line) and then end of file. Clones start from the template's memory
  * (the table it filled, its heap), get fresh AT_RANDOM bytes, end with their own status or at
- * --timeout; --snapshot of a Linux template is refused.
+ * --timeout (snapshots of Linux templates: tests/clone/test_linux_snapshot.c).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -174,32 +174,6 @@ Test(linux_template, a_clone_is_stopped_at_its_timeout)
 		lxt_expect_no_sanitizer(prog, &g);
 		t_proc_free(&g);
 	}
-}
-
-/* --snapshot has no file form for a Linux program's process state: 125, and no file written. */
-Test(linux_template, snapshot_of_a_linux_template_is_refused)
-{
-	char *d = lxf_tmpdir(), prog[256], snap[4096];
-	struct t_proc g;
-	struct dirent *e;
-	DIR *dir;
-	int files = 0;
-
-	lxt_prog(prog, sizeof(prog), "tplread", "musl");
-	lxt_path(snap, sizeof(snap), d, "snap");
-	lxt_guest(&g, ARGS(TPL_OPTS, "--snapshot", snap), prog, NULL, NULL, LXT_LIMIT_MS);
-	cr_expect_eq(g.status, 125, "status %d:\n%s", g.status, g.err);
-	cr_expect(strstr(g.err, "not supported yet"), "%s", g.err);
-	cr_expect_null(strstr(g.out, "got:"), "%s", g.out);
-	lxt_expect_no_sanitizer("--snapshot", &g);
-	dir = opendir(d);
-	cr_assert(dir);
-	while ((e = readdir(dir)) != NULL)
-		files += e->d_name[0] != '.';
-	closedir(dir);
-	cr_expect_eq(files, 0, "--snapshot left %d files in %s", files, d);
-	t_proc_free(&g);
-	lxf_cleanup();
 }
 
 /* Without --ready-on=stdin a Linux program has no ready point: the template is refused. */

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/layout.h"
+#include "guestabi/lx.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -269,6 +270,38 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 	return img;
 }
 
+/*
+ * A hit's Linux process state into tpl (none for an SDK guest). -1 when the
+ * entry cannot be used: damaged (a bad record, or one the ELF disagrees
+ * with: warned, removed) or stale (a file the program held open is gone or
+ * changed: replaced quietly); the caller builds anew.
+ */
+static int hit_lx(const struct lookup *l, struct entry *e, struct template *tpl,
+		  const struct vm_config *cfg, struct cache_status *st)
+{
+	enum lx_load_fail why = LX_LOAD_BAD;
+
+	if (tpl->img->prog.linux_abi != (e->lx != NULL))
+		snprintf(e->why, sizeof(e->why), "%s",
+			 e->lx ? "a Linux process state in an SDK guest's template"
+			       : "a Linux program's template without its process state");
+	else if (!e->lx ||
+		 (tpl->lx = lx_proc_load(e->lx, e->h.lx_size, cfg, tpl->mem_size, tpl->img,
+					 LX_LOAD_SAME_FILES, &why)))
+		return 0;
+	else
+		snprintf(e->why, sizeof(e->why), "%s", mvmm_errmsg());
+	if (why == LX_LOAD_FILES) {
+		st->outcome = CACHE_REPLACED;
+		return -1;
+	}
+	warn_add(st, "cache: %s: %s; removed, rebuilding", l->path, e->why);
+	unlink(l->path);
+	unlink(l->meta);
+	st->outcome = CACHE_REBUILT;
+	return -1;
+}
+
 struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys *kvm,
 				     const char *elf_path, uint64_t mem_size,
 				     const struct vm_config *cfg, struct vm_result *res,
@@ -282,7 +315,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 	struct entry e;
 	char shown[CACHE_NAME_MAX];
 	uint64_t t0;
-	int keyed = 0;
+	int keyed = 0, stale;
 
 	memset(res, 0, sizeof(*res));
 	if (lookup_huge(&l, o, mem_size, &p) < 0)
@@ -298,11 +331,16 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 				tpl->data_pages = e.h.data_pages;
 			image_put(img);
 		}
+		stale = tpl && hit_lx(&l, &e, tpl, cfg, st) < 0;
 		cache_entry_free(&e);
-		lookup_end(&l, st);
-		if (tpl)
-			tpl->boot_ns = st->load_ns;
-		return tpl;
+		if (!stale) {
+			lookup_end(&l, st);
+			if (tpl)
+				tpl->boot_ns = st->load_ns;
+			return tpl;
+		}
+		template_put(tpl);
+		tpl = NULL;
 	}
 	t0 = now_ns();
 	img = build_image(&l, elf_path, &p);
@@ -311,8 +349,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		tpl = template_create(kvm, img, cfg, res);
 		image_put(img);
 	}
-	/* A Linux program's process state (descriptors, trees) has no file form yet: not stored. */
-	if (tpl && keyed && !tpl->lx && st->outcome != CACHE_OFF) {
+	if (tpl && keyed && st->outcome != CACHE_OFF) {
 		r.elf_path = elf_path;
 		r.memfd = tpl->memfd;
 		r.tpl = tpl;

@@ -3,13 +3,15 @@
 #define MVMM_CACHE_H
 
 /*
- * Cache files, format version 1 (x86-64, little-endian, fixed-size fields)
+ * Cache files, format version 3 (x86-64, little-endian, fixed-size fields)
  * ========================================================================
  *
  * One file per key, DIR/KEY.mvmmc, KEY being 32 hex digits of the
  * XXH3-128 of the key fields (guest ELF content hash, kind, memory size,
  * and for templates the hash of the guest's argv and environment, which
- * its initialization may depend on):
+ * its initialization may depend on, and of a Linux program's --dir trees
+ * (host directory as realpath gives it, its device and inode, guest path,
+ * rw), --cwd and --ready-on):
  *
  *   offset 0           the data area: guest memory as the guest sees it,
  *                      mem_size bytes; guest page p at p * 4096; pages the
@@ -19,7 +21,12 @@
  *   index_offset       (= mem_size) the page index: index_entries runs of
  *                      data pages, each { uint64 first page, uint64 count },
  *                      sorted, disjoint, within guest memory
- *   header_offset      struct cache_header, the last bytes of the file
+ *   lx_offset          (= index_offset + index_entries x 16) a Linux
+ *                      template's process state: lx_size bytes of the record
+ *                      guestabi/lx_save.c describes (none for an image or an
+ *                      SDK guest's template)
+ *   header_offset      (= lx_offset + lx_size) struct cache_header, the last
+ *                      bytes of the file
  *   file_size          = header_offset + sizeof(struct cache_header)
  *
  * The header sits at the end so that guest memory starts at offset 0: the
@@ -33,9 +40,17 @@
  * and for templates the host CPU features (CPUID 1 and 7 bits user code may
  * rely on, which the saved vCPU state assumes; any difference is
  * incompatible); the layout against the file's size (damage); index_hash
- * (XXH3-128 of the index; damage); data_hash (XXH3-128 of the data pages'
+ * (XXH3-128 of the index; damage); lx_hash (XXH3-128 of the process state,
+ * zero without one; damage); data_hash (XXH3-128 of the data pages'
  * bytes in index order; damage), checked only the first time an entry is
- * seen (see the sidecar below) and by `mvmm cache verify`.
+ * seen (see the sidecar below) and by `mvmm cache verify`. On a hit, a
+ * Linux template's process state is loaded as hostile input (lx_proc_load):
+ * a record that does not check out, or one whose presence disagrees with
+ * the ELF (a Linux program or not), is damage; a file it held open that is
+ * gone or changed since (identity, size, times) makes the entry stale, and
+ * it is rebuilt quietly. Files the program read and closed while it
+ * started are not in the key: after changing one, --no-cache or
+ * `mvmm cache clear`.
  *
  * Beside each entry, DIR/KEY.meta (struct cache_meta) holds the hit count,
  * the last use, and the "verified" marker: the identity (device, inode,
@@ -61,7 +76,8 @@
 #include "load/image.h"
 
 #define CACHE_MAGIC	     "MVMMCACH"
-#define CACHE_FORMAT_VERSION 2u /* 2: the vCPU state holds the xsave area and XCR0 */
+/* 2: the vCPU state holds the xsave area and XCR0; 3: Linux templates (process state, key) */
+#define CACHE_FORMAT_VERSION 3u
 #define CACHE_SUFFIX	     ".mvmmc"
 #define CACHE_MAX_DEFAULT    (4ull << 30)
 #define CACHE_NAME_MAX	     128u
@@ -100,6 +116,9 @@ struct cache_header {
 	char elf_name[CACHE_NAME_MAX]; /* for `cache ls`: the ELF's base name */
 	char args[CACHE_NAME_MAX];     /* for `cache ls`: argv[1..] joined, cut short */
 	struct vcpu_state state;       /* templates: at ready, the `out` completed */
+	uint64_t lx_offset;	       /* index_offset + index_entries x 16 */
+	uint64_t lx_size;	       /* 0: no Linux process state */
+	uint8_t lx_hash[16];	       /* XXH3-128 of it; zero without one */
 	uint64_t header_checksum;
 };
 
@@ -150,8 +169,10 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 			       uint64_t mem_size, struct cache_status *st);
 
 /*
- * A template of elf_path booted with cfg (argv, envp shape the key) through
- * the cache, as above; on a miss boots it (template_create) and stores it.
+ * A template of elf_path booted with cfg (argv, envp, a Linux program's
+ * trees, cwd and ready point shape the key) through the cache, as above;
+ * on a miss boots it (template_create) and stores it, with a Linux
+ * program's process state; on a hit that state is loaded with cfg's trees.
  * NULL when the guest could not be booted to ready (*res says how, as for
  * template_create) or on a host failure (message set).
  */

@@ -43,6 +43,7 @@ struct entry {
 	struct stat st;
 	struct cache_header h;
 	uint64_t *index; /* 2 x index_entries */
+	uint8_t *lx;	 /* a Linux template's process state (lx_size bytes), or NULL */
 	char why[200];
 };
 
@@ -88,7 +89,10 @@ int cache_elf_open(const char *path, struct elf_src *e);
 void cache_elf_close(struct elf_src *e);
 /* The ELF's content hash, memoized in DIR/ids/ by the file's identity. */
 void cache_elf_hash(const char *dir, const struct elf_src *e, uint8_t out[16]);
-/* The hash of cfg's argv and envp; shown gets argv[1..] joined, cut short. */
+/*
+ * The hash of cfg's argv and envp and its Linux options (trees, cwd, ready
+ * point); shown gets argv[1..] joined, cut short.
+ */
 void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, size_t shown_len);
 
 /* ---- storing an entry (cache_store.c) ---- */

@@ -5,8 +5,10 @@
 #include "cache_int.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 #include <xxhash.h>
 
 #include "core/fdio.h"
+#include "guestabi/lx.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -107,6 +110,38 @@ void cache_elf_hash(const char *dir, const struct elf_src *e, uint8_t out[16])
 	}
 }
 
+/*
+ * What a Linux program is started with besides argv and envp: its trees
+ * (the host directory as realpath resolves it now, with its device and
+ * inode, so that a relative or replaced one is another key; its guest path;
+ * rw), its cwd and its ready point. Each string with its NUL.
+ */
+static void lx_options_hash(XXH3_state_t *s, const struct lx_config *x)
+{
+	uint8_t ready = x->ready_on_stdin ? 1 : 0;
+	const char *cwd = x->cwd ? x->cwd : "/";
+
+	XXH3_128bits_update(s, &ready, 1);
+	XXH3_128bits_update(s, cwd, strlen(cwd) + 1);
+	for (size_t i = 0; i < x->ndirs; i++) {
+		const struct lx_dir *d = &x->dirs[i];
+		const char *guest = d->guest ? d->guest : d->host;
+		char real[PATH_MAX];
+		uint64_t id[3] = {0, 0, (uint64_t)(d->rw != 0)};
+		struct stat st;
+
+		if (!realpath(d->host, real))
+			snprintf(real, sizeof(real), "%s", d->host);
+		if (stat(real, &st) == 0) {
+			id[0] = (uint64_t)st.st_dev;
+			id[1] = (uint64_t)st.st_ino;
+		}
+		XXH3_128bits_update(s, real, strlen(real) + 1);
+		XXH3_128bits_update(s, guest, strlen(guest) + 1);
+		XXH3_128bits_update(s, id, sizeof(id));
+	}
+}
+
 void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, size_t shown_len)
 {
 	XXH3_state_t *s = XXH3_createState();
@@ -129,6 +164,10 @@ void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, 
 	XXH3_128bits_update(s, &sep, 1);
 	for (v = cfg->envp; v && *v; v++)
 		XXH3_128bits_update(s, *v, strlen(*v) + 1);
+	if (cfg->lx) {
+		XXH3_128bits_update(s, &sep, 1);
+		lx_options_hash(s, cfg->lx);
+	}
 	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(s));
 	XXH3_freeState(s);
 }

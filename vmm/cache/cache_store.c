@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "guestabi/lx.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -87,11 +88,18 @@ int cache_entry_store(const struct store_req *r)
 	struct cache_header *h = calloc(1, sizeof(*h));
 	uint64_t *index = NULL, nindex = 0, pages = 0;
 	struct cache_meta m = {0};
+	uint8_t *lx = NULL;
+	size_t lx_len = 0;
 	const char *base;
 	int ok = 0;
 
 	if (!h)
 		return err_set("out of memory");
+	/* What may refuse the template (a Linux program holding a pipe) comes before any file. */
+	if (r->tpl && r->tpl->lx && lx_proc_save(r->tpl->lx, &lx, &lx_len) < 0) {
+		free(h);
+		return -1;
+	}
 	if (snap_out_open(&o, r->path, "cache entry", 1) < 0)
 		goto done;
 	if (store_data(&o, r, &index, &nindex, &pages) < 0)
@@ -109,7 +117,11 @@ int cache_entry_store(const struct store_req *r)
 	h->data_pages = pages;
 	h->index_offset = r->key->mem_size;
 	h->index_entries = nindex;
-	h->header_offset = h->index_offset + nindex * 16;
+	h->lx_offset = h->index_offset + nindex * 16;
+	h->lx_size = lx_len;
+	if (lx_len)
+		snap_hash128(lx, lx_len, h->lx_hash);
+	h->header_offset = h->lx_offset + lx_len;
 	h->file_size = h->header_offset + sizeof(*h);
 	h->created_s = wall_s();
 	h->build_ns = r->build_ns;
@@ -124,7 +136,8 @@ int cache_entry_store(const struct store_req *r)
 	}
 	cache_header_seal(h);
 	if (lseek(o.fd, (off_t)h->index_offset, SEEK_SET) < 0 ||
-	    snap_out_put(&o, index, nindex * 16) < 0 || snap_out_put(&o, h, sizeof(*h)) < 0 ||
+	    snap_out_put(&o, index, nindex * 16) < 0 || (lx_len && snap_out_put(&o, lx, lx_len) < 0) ||
+	    snap_out_put(&o, h, sizeof(*h)) < 0 ||
 	    snap_out_flush(&o) < 0)
 		goto done;
 	ok = 1;
@@ -136,6 +149,7 @@ done:
 		cache_meta_write(r->meta_path, &m);
 	}
 	free(index);
+	free(lx);
 	free(h);
 	return ok ? 0 : -1;
 }

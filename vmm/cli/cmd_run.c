@@ -356,7 +356,8 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.hold = o->hold;
 	fc.confine = !o->no_seccomp;
 	fc.confine_extra = o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0;
-	if (img && img->prog.linux_abi)
+	/* A restored Linux template's image may lack the ELF (its symbols): tpl->lx says it. */
+	if ((img && img->prog.linux_abi) || (tpl && tpl->lx))
 		fc.confine_extra |= CONFINE_VCPU_LINUX;
 	if (o->count > 1 || o->output_dir || o->grouped) {
 		fc.hooks = &cli_output_hooks;
@@ -431,7 +432,8 @@ static int run_snapshot(struct kvm_sys *kvm, struct template *tpl, const struct 
 	if (!vm)
 		goto fail;
 	/* checkpoints write diff files from this thread */
-	if (!o->no_seccomp && confine_vcpu_thread(CONFINE_VCPU_WRITES_FILES) < 0)
+	if (!o->no_seccomp &&
+	    confine_vcpu_thread(CONFINE_VCPU_WRITES_FILES | (tpl->lx ? CONFINE_VCPU_LINUX : 0)) < 0)
 		goto fail;
 	vm_run(vm, &res);
 	status = run_status(&res, o, "");
@@ -446,15 +448,21 @@ done:
 	return status;
 }
 
-/* --from-snapshot BASE[,DIFF...]: clones of the chain's last state, ARGS as their request. */
+/*
+ * --from-snapshot BASE[,DIFF...]: clones of the chain's last state, ARGS as
+ * their request; a Linux program's files are opened again beneath this run's
+ * --dir trees.
+ */
 static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
 {
 	struct vm_request request = {0};
 	struct shell_pool pool;
 	struct template *tpl;
+	struct vm_config cfg;
 	int status;
 
-	tpl = snap_restore_list(o->from_snapshot, o->cache.huge);
+	run_vm_config(o, &cfg);
+	tpl = snap_restore_list(o->from_snapshot, o->cache.huge, &cfg);
 	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
 	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
 			     tpl) < 0) {
@@ -514,12 +522,6 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 	}
 	vm_result_clear(&res);
 	img = tpl->img;
-	if (o->snapshot && tpl->lx) {
-		fprintf(stderr, "mvmm: --snapshot of a Linux program is not supported yet (its "
-				"process state has no file form)\n");
-		template_put(tpl);
-		return CLI_STATUS_ERROR;
-	}
 	if (o->snapshot) {
 		status = run_snapshot(kvm, tpl, o);
 		template_put(tpl);

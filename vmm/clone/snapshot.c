@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "guestabi/lx.h"
 #include "snapshot_int.h"
 
 _Static_assert(sizeof(struct snap_header) % 8 == 0, "snapshot header must keep the index aligned");
@@ -83,7 +84,8 @@ static int verify_fields(const struct snap_header *h, size_t len, const char *na
 	if (h->index_offset != sizeof(*h) || h->index_entries > npages ||
 	    h->data_pages + h->zero_pages != h->index_entries ||
 	    h->data_offset != round_up(h->index_offset + h->index_entries * 8, PAGE) ||
-	    h->file_size != h->data_offset + h->data_pages * PAGE)
+	    h->lx_offset != h->data_offset + h->data_pages * PAGE || h->lx_size > LX_REC_MAX ||
+	    h->file_size != h->lx_offset + h->lx_size)
 		return bad(name, "inconsistent layout (counts and offsets disagree)");
 	if (h->file_size != len)
 		return bad(name, "%zu bytes where the header says %lu", len,
@@ -178,13 +180,23 @@ int snap_verify(const void *buf, size_t len, const char *name, struct snap_file 
 	hash128(f->data, f->hdr.data_pages * PAGE, hash);
 	if (memcmp(hash, f->hdr.data_hash, 16) != 0)
 		return bad(name, "page data corrupted (data hash mismatch)");
+	if (f->hdr.lx_size) {
+		f->lx = (const uint8_t *)buf + f->hdr.lx_offset;
+		f->lx_len = f->hdr.lx_size;
+		hash128(f->lx, f->lx_len, hash);
+	} else {
+		memset(hash, 0, sizeof(hash));
+	}
+	if (memcmp(hash, f->hdr.lx_hash, 16) != 0)
+		return bad(name, "Linux process state corrupted (its hash mismatches)");
 	f->len = len;
 	return 0;
 }
 
 /* The largest file a snapshot of the largest guest can be: header, index, every page. */
 #define SNAP_FILE_MAX                                                                  \
-	(sizeof(struct snap_header) + round_up(MVMM_MEM_MAX / PAGE * 8, PAGE) + MVMM_MEM_MAX)
+	(sizeof(struct snap_header) + round_up(MVMM_MEM_MAX / PAGE * 8, PAGE) + MVMM_MEM_MAX + \
+	 LX_REC_MAX)
 
 /*
  * Reads the header first: a file that is not a snapshot, or claims another

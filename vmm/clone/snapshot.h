@@ -3,7 +3,7 @@
 #define MVMM_SNAPSHOT_H
 
 /*
- * File format, version 1 (x86-64, little-endian; every field fixed-size)
+ * File format, version 3 (x86-64, little-endian; every field fixed-size)
  * ======================================================================
  *
  *   offset 0            struct snap_header (header_size bytes)
@@ -14,7 +14,11 @@
  *                       then zero padding up to data_offset
  *   data_offset         data: data_pages x 4 KiB, the non-zero index entries'
  *                       contents, in index order (data_offset is 4 KiB-aligned)
- *   file_size           end of file; nothing may follow
+ *   lx_offset           (= data_offset + data_pages x 4 KiB) a Linux program's
+ *                       process state: lx_size bytes of the record
+ *                       guestabi/lx_save.c describes; none (0 bytes) for an
+ *                       SDK guest
+ *   file_size           (= lx_offset + lx_size) end of file; nothing may follow
  *
  * Header fields:
  *   magic "MVMMSNAP", format_version, header_size: at fixed offsets in every
@@ -42,6 +46,10 @@
  *     completed (RIP after the `out`); checked field by field on reading.
  *   index_hash: XXH3-128 of the index region (entries and padding).
  *   data_hash: XXH3-128 of the data region.
+ *   lx_offset, lx_size, lx_hash: where the Linux process state lies, its
+ *     size, its XXH3-128 (all zero bytes when there is none). In a chain
+ *     either every file holds one or none does; a diff's is the whole state
+ *     at its checkpoint, and the last file's is the one restored.
  *   content_hash: XXH3-128 of the header with content_hash and
  *     header_checksum zeroed; since the header holds index_hash and
  *     data_hash, it covers the whole file. It names the file: a diff's
@@ -62,7 +70,8 @@
 #include "template.h"
 
 #define SNAP_MAGIC	    "MVMMSNAP"
-#define SNAP_FORMAT_VERSION 2u /* 2: the vCPU state holds the whole xsave area and XCR0 */
+/* 2: the vCPU state holds the whole xsave area and XCR0; 3: a Linux program's process state */
+#define SNAP_FORMAT_VERSION 3u
 #define SNAP_PATH_MAX	    1024u
 #define SNAP_ZERO_PAGE	    (1ull << 63)
 
@@ -96,6 +105,9 @@ struct snap_header {
 	uint64_t header_checksum;
 	char elf_path[SNAP_PATH_MAX]; /* NUL-terminated; empty when unknown */
 	struct vcpu_state state;
+	uint64_t lx_offset; /* data_offset + data_pages x 4 KiB */
+	uint64_t lx_size;   /* 0: no Linux process state (an SDK guest) */
+	uint8_t lx_hash[16];
 };
 
 /* A snapshot file read into memory and verified. */
@@ -105,6 +117,8 @@ struct snap_file {
 	size_t len;
 	const uint64_t *index; /* into buf */
 	const uint8_t *data;   /* into buf */
+	const uint8_t *lx;     /* into buf: the Linux process state, or NULL */
+	size_t lx_len;
 };
 
 /*
@@ -151,9 +165,10 @@ int snap_out_flush(struct snap_out *o);
 int snap_out_close(struct snap_out *o, int ok);
 
 /*
- * Writes the base snapshot of tpl (taken at ready) to path; elf_path, if
- * not NULL, is the guest program recorded for symbols. Fills hash (may be
- * NULL) with the file's content hash.
+ * Writes the base snapshot of tpl (taken at ready) to path, with a Linux
+ * template's process state (a template holding a pipe cannot be written);
+ * elf_path, if not NULL, is the guest program recorded for symbols. Fills
+ * hash (may be NULL) with the file's content hash.
  */
 int snap_write_base(const char *path, const struct template *tpl, const char *elf_path,
 		    uint8_t hash[16]);
@@ -163,7 +178,8 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
  * snapshot is base_path with hash base_hash). Each MVMM_HC_CHECKPOINT the
  * guest makes writes base_path.1, base_path.2, ... each holding the pages
  * that differ from the state before (found by exact comparison of every
- * page the VM has written against a copy of its previous content).
+ * page the VM has written against a copy of its previous content), and
+ * for a Linux program its whole process state then.
  */
 struct snap_taker;
 
@@ -192,7 +208,17 @@ struct template *snap_restore(const char *const *paths, size_t n);
  */
 struct template *snap_restore_with(const char *const *paths, size_t n, enum huge_mode huge);
 
-/* As snap_restore_with, from "BASE[,DIFF...]" (a comma-separated list). */
-struct template *snap_restore_list(const char *list, enum huge_mode huge);
+/*
+ * The same for the run cfg describes: a Linux program's process state is
+ * loaded with the trees of its --dir options and its --expose files (every
+ * file the program held open is opened again through them, by its guest
+ * path; lx_proc_load). snap_restore_with uses no trees.
+ */
+struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_mode huge,
+				  const struct vm_config *cfg);
+
+/* As snap_restore_cfg, from "BASE[,DIFF...]" (a comma-separated list). */
+struct template *snap_restore_list(const char *list, enum huge_mode huge,
+				   const struct vm_config *cfg);
 
 #endif

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/fdio.h"
 #include "core/layout.h"
+#include "guestabi/lx.h"
 #include "snapshot_int.h"
 
 #define SNAP_SEALS     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -69,6 +70,10 @@ static int check_chain(struct snap_file *files, const char *const *paths, size_t
 			return err_set("snapshot %s: for a %lu MiB guest, but %s is for %lu MiB",
 				       paths[i], (unsigned long)(h->mem_size >> 20), paths[i - 1],
 				       (unsigned long)(p->mem_size >> 20));
+		if (!h->lx_size != !p->lx_size)
+			return err_set("snapshot %s: %s a Linux program's process state, but %s %s",
+				       paths[i], h->lx_size ? "holds" : "lacks", paths[i - 1],
+				       p->lx_size ? "does" : "does not");
 		if (memcmp(h->parent_hash, p->content_hash, 16) != 0) {
 			snap_hash_hex(h->parent_hash, want);
 			snap_hash_hex(p->content_hash, got);
@@ -145,8 +150,30 @@ static int restore_huge(struct image *img, int memfd, enum huge_mode mode)
 	return image_fill_huge(img, memfd, mode);
 }
 
+/*
+ * A Linux program's process state into tpl, from the chain's last file; the
+ * ELF, when it was found, must be a Linux program exactly when there is one.
+ */
+static int restore_lx(struct template *tpl, const struct snap_file *last, const char *name,
+		      const struct vm_config *cfg)
+{
+	const struct image *img = tpl->img;
+
+	if (img->prog.nsegs && img->prog.linux_abi != (last->lx != NULL))
+		return err_set("snapshot %s: the guest ELF %s is %s, but the snapshot holds %s",
+			       name, img->name,
+			       img->prog.linux_abi ? "a Linux program" : "an mvmm SDK guest",
+			       last->lx ? "a Linux process state" : "no Linux process state");
+	if (!last->lx)
+		return 0;
+	tpl->lx = lx_proc_load(last->lx, last->lx_len, cfg, tpl->mem_size, img, 0, NULL);
+	if (!tpl->lx)
+		return err_prefix("snapshot %s", name);
+	return 0;
+}
+
 static struct template *restore_build(struct snap_file *files, size_t n, const char *name,
-				      enum huge_mode mode)
+				      enum huge_mode mode, const struct vm_config *cfg)
 {
 	const struct snap_header *base = &files[0].hdr, *last = &files[n - 1].hdr;
 	uint64_t npages = base->mem_size / PAGE;
@@ -192,6 +219,10 @@ static struct template *restore_build(struct snap_file *files, size_t n, const c
 	tpl->data_pages = img->data_pages;
 	if (last->resume_kind == SNAP_RESUME_CHECKPOINT)
 		tpl->resume_ret = last->resume_ret;
+	if (restore_lx(tpl, &files[n - 1], name, cfg) < 0) {
+		template_put(tpl);
+		return NULL;
+	}
 	return tpl;
 fail:
 	free(data_map);
@@ -206,6 +237,12 @@ struct template *snap_restore(const char *const *paths, size_t n)
 }
 
 struct template *snap_restore_with(const char *const *paths, size_t n, enum huge_mode huge)
+{
+	return snap_restore_cfg(paths, n, huge, NULL);
+}
+
+struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_mode huge,
+				  const struct vm_config *cfg)
 {
 	struct snap_file *files;
 	struct template *tpl = NULL;
@@ -224,7 +261,7 @@ struct template *snap_restore_with(const char *const *paths, size_t n, enum huge
 		if (snap_file_load(paths[loaded], &files[loaded]) < 0)
 			goto done;
 	if (check_chain(files, paths, n) == 0)
-		tpl = restore_build(files, n, paths[0], huge);
+		tpl = restore_build(files, n, paths[0], huge, cfg);
 done:
 	for (i = 0; i < loaded; i++)
 		snap_file_free(&files[i]);
@@ -232,7 +269,8 @@ done:
 	return tpl;
 }
 
-struct template *snap_restore_list(const char *list, enum huge_mode huge)
+struct template *snap_restore_list(const char *list, enum huge_mode huge,
+				   const struct vm_config *cfg)
 {
 	const char *paths[SNAP_CHAIN_MAX];
 	struct template *tpl;
@@ -251,7 +289,7 @@ struct template *snap_restore_list(const char *list, enum huge_mode huge)
 		}
 		paths[n++] = tok;
 	}
-	tpl = snap_restore_with(paths, n, huge);
+	tpl = snap_restore_cfg(paths, n, huge, cfg);
 	free(copy);
 	return tpl;
 }

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "guestabi/lx.h"
 #include "mem/memstat.h"
 #include "snapshot_int.h"
 
@@ -137,11 +138,11 @@ typedef const uint8_t *(*snap_page_fn)(void *ctx, uint64_t page);
 
 /*
  * Writes header h (counts, kind, resume and ELF fields filled by the
- * caller) with the index entries[0..n) and, for each non-zero entry, the
- * page that src gives.
+ * caller) with the index entries[0..n), for each non-zero entry the page
+ * that src gives, then the Linux process state lx (lx_len bytes, or none).
  */
 static int snap_write(const char *path, struct snap_header *h, const uint64_t *entries,
-		      uint64_t n, snap_page_fn src, void *ctx)
+		      uint64_t n, snap_page_fn src, void *ctx, const uint8_t *lx, size_t lx_len)
 {
 	uint64_t index_len, i;
 	uint8_t *index = NULL;
@@ -154,7 +155,12 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 	h->data_pages = h->zero_pages = 0;
 	for (i = 0; i < n; i++)
 		entries[i] & SNAP_ZERO_PAGE ? h->zero_pages++ : h->data_pages++;
-	h->file_size = h->data_offset + h->data_pages * PAGE;
+	h->lx_offset = h->data_offset + h->data_pages * PAGE;
+	h->lx_size = lx_len;
+	h->file_size = h->lx_offset + h->lx_size;
+	memset(h->lx_hash, 0, sizeof(h->lx_hash));
+	if (lx_len)
+		hash128(lx, lx_len, h->lx_hash);
 	index_len = h->data_offset - h->index_offset;
 	if (out_open(&o, path, NULL, 0) < 0)
 		goto done;
@@ -183,7 +189,7 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 		if (out_put(&o, p, PAGE) < 0)
 			goto done;
 	}
-	if (out_flush(&o) < 0)
+	if ((lx_len && out_put(&o, lx, lx_len) < 0) || out_flush(&o) < 0)
 		goto done;
 	XXH128_canonicalFromHash((XXH128_canonical_t *)h->data_hash, XXH3_128bits_digest(o.data));
 	memcpy(h->magic, SNAP_MAGIC, sizeof(h->magic));
@@ -240,12 +246,17 @@ static void base_elf(struct snap_header *h, const char *elf_path)
 int snap_write_base(const char *path, const struct template *tpl, const char *elf_path,
 		    uint8_t hash[16])
 {
-	uint64_t npages = tpl->mem_size / PAGE, n = 0, p, *entries;
-	struct snap_header *h;
-	struct base_src src;
+	uint64_t npages = tpl->mem_size / PAGE, n = 0, p, *entries = NULL;
+	struct snap_header *h = NULL;
+	struct base_src src = {MAP_FAILED};
+	uint8_t *lx = NULL;
+	size_t lx_len = 0;
 	off_t data = 0, hole;
 	int r = -1;
 
+	/* First what may refuse the template (a Linux program holding a pipe): no file then. */
+	if (tpl->lx && lx_proc_save(tpl->lx, &lx, &lx_len) < 0)
+		return err_prefix("snapshot %s", path);
 	h = calloc(1, sizeof(*h));
 	entries = malloc(npages * sizeof(*entries));
 	src.mem = mmap(NULL, tpl->mem_size, PROT_READ, MAP_PRIVATE, tpl->memfd, 0);
@@ -275,7 +286,7 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 	h->resume_ret = tpl->resume_ret;
 	h->state = tpl->state;
 	base_elf(h, elf_path);
-	r = snap_write(path, h, entries, n, base_page, &src);
+	r = snap_write(path, h, entries, n, base_page, &src, lx, lx_len);
 	if (r == 0 && hash)
 		memcpy(hash, h->content_hash, 16);
 done:
@@ -283,6 +294,7 @@ done:
 		munmap((void *)src.mem, tpl->mem_size);
 	free(entries);
 	free(h);
+	free(lx);
 	return r;
 }
 
@@ -297,6 +309,7 @@ struct snap_taker {
 	uint8_t *prev;	     /* previous content of the pages marked in prev_valid */
 	uint8_t *prev_valid; /* one bit per page */
 	uint64_t *entries;
+	int linux_abi; /* the base holds a Linux process state: so must every diff */
 	struct snap_header hdr;
 };
 
@@ -314,6 +327,7 @@ struct snap_taker *snap_taker_new(const char *base_path, const struct template *
 	}
 	t->base_memfd = -1;
 	t->mem_size = tpl->mem_size;
+	t->linux_abi = tpl->lx != NULL;
 	memcpy(t->prev_hash, base_hash, 16);
 	t->base_path = strdup(base_path);
 	t->prev_valid = calloc((npages + 7) / 8, 1);
@@ -411,10 +425,15 @@ int64_t snap_taker_checkpoint(void *ctx, struct vm *vm)
 	struct snap_header *h = &t->hdr;
 	uint64_t seq = t->seq + 1;
 	int64_t *ret, n;
+	uint8_t *lx = NULL;
+	size_t lx_len = 0;
 	char *path;
+	int r;
 
 	if (vm->mem.size != t->mem_size)
 		return err_set("checkpoint: the VM is not of the snapshot's size");
+	if (t->linux_abi != (vm->lx != NULL))
+		return err_set("checkpoint: the VM is not the kind of guest its base is");
 	/* RIP past the `out`, and `ret` in memory as the guest will see it on resume. */
 	if (vcpu_complete_io(vm->vcpu_fd, vm->run) < 0)
 		return -1;
@@ -436,13 +455,17 @@ int64_t snap_taker_checkpoint(void *ctx, struct vm *vm)
 	h->resume_kind = SNAP_RESUME_CHECKPOINT;
 	h->resume_gpa = vm->hc_arg;
 	h->resume_ret = (int64_t)seq;
-	if (asprintf(&path, "%s.%lu", t->base_path, (unsigned long)seq) < 0)
-		return err_set("out of memory");
-	if (snap_write(path, h, t->entries, (uint64_t)n, live_page, vm) < 0) {
-		free(path);
+	if (vm->lx && lx_proc_save(vm->lx, &lx, &lx_len) < 0)
 		return -1;
+	if (asprintf(&path, "%s.%lu", t->base_path, (unsigned long)seq) < 0) {
+		free(lx);
+		return err_set("out of memory");
 	}
+	r = snap_write(path, h, t->entries, (uint64_t)n, live_page, vm, lx, lx_len);
 	free(path);
+	free(lx);
+	if (r < 0)
+		return -1;
 	memcpy(t->prev_hash, h->content_hash, 16);
 	t->seq = seq;
 	return (int64_t)seq;
