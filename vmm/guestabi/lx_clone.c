@@ -228,7 +228,9 @@ int64_t lx_freeze_at_read(struct lx_call *c)
 	struct kvm_regs *r = c->regs;
 	const uint8_t *insn = lx_uptr(c, r->rcx - 2, 2, 0);
 
-	if (!insn || insn[0] != 0x0f || insn[1] != 0x05)
+	/* A syscall instruction, or the `out` a hot one was rewritten into (lx_entry.c). */
+	if (!insn || !((insn[0] == 0x0f && insn[1] == 0x05) ||
+		       (insn[0] == 0xe6 && insn[1] == MVMM_SYSCALL_PORT)))
 		return -EINVAL; /* not reached by a syscall instruction: no point to resume at */
 	r->rip = r->rcx - 2;
 	r->rflags = (r->r11 & 0x240fd5ull) | 0x2;

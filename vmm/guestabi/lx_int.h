@@ -124,6 +124,12 @@ struct lx_proc {
 	int undumpable; /* prctl(PR_SET_DUMPABLE, 0) */
 
 	int held; /* --hold held it once, at its first read of an empty stdin */
+	/* syscall sites by how often they trapped; a hot one becomes an `out` (lx_entry.c) */
+	struct {
+		uint64_t site;
+		uint32_t hits;
+	} hot[64];
+	uint64_t patched; /* sites rewritten so far */
 	int ready_on_stdin;  /* template mode: the first read of stdin is the ready point */
 	int stdin_request;   /* a clone whose stdin is its request (serve, launch, --count) */
 	uint64_t request_off; /* bytes of the request read so far */
