@@ -547,3 +547,224 @@ Test(isolation, seccomp_option_confines_threads_that_run_guests, .timeout = 120)
 	cr_assert_eq(WEXITSTATUS(st), 159, "status %d: %s", WEXITSTATUS(st), msg);
 	cr_assert(strstr(msg, "forbidden system call personality"), "%s", msg);
 }
+
+/*
+ * ---- Linux programs ----
+ * mvmm_image_load_file takes an unmodified static Linux executable (tests/linux/NAME.c, built by
+ * tests.mk as build/tests/linux/NAME-musl and NAME-glibc). Its template is frozen at its
+ * first read of stdin (tplread.c: after filling a 1 MiB table); each mvmm_run's clone reads
+ * opts.input there, then end of file. mvmm_run_image runs one from its entry point.
+ */
+#define LX_TPLREAD(libc) "build/tests/linux/tplread-" libc
+#define LX_HELLO(libc)	 "build/tests/linux/hello-" libc
+#define LX_TABLE	 "table: 0cd00000\n" /* tplread's check of its table */
+
+static const char *const lx_libcs[] = { "musl", "glibc" };
+
+static void lx_load(const char *path, struct mvmm_image **i)
+{
+	cr_assert_eq(access(path, X_OK), 0, "%s missing: make %s", path, path);
+	cr_assert_eq(mvmm_image_load_file(path, 0, i), 0, "%s: %s", path, mvmm_last_error());
+}
+
+/* Runs a clone of t with input (NULL: none); asserts the call itself succeeded. */
+static struct mvmm_result *lx_run(struct mvmm_template *t, const char *input, uint64_t timeout_ms)
+{
+	struct mvmm_run_opts o = { .input = input, .input_len = input ? strlen(input) : 0,
+				   .timeout_ms = timeout_ms };
+	struct mvmm_result *r = NULL;
+
+	cr_assert_eq(mvmm_run(t, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_not_null(r);
+	return r;
+}
+
+/* The 32 hex digits after "random: " in out (tplread's AT_RANDOM bytes), in hex[33]. */
+static void lx_random(const char *out, char hex[33])
+{
+	const char *at = strstr(out, "random: ");
+
+	cr_assert(at && strspn(at + 8, "0123456789abcdef") == 32, "%s", out);
+	memcpy(hex, at + 8, 32);
+	hex[32] = '\0';
+}
+
+TestSuite(api_linux, .timeout = 120);
+
+Test(api_linux, template_clones_read_opts_input)
+{
+	for (size_t l = 0; l < sizeof(lx_libcs) / sizeof(lx_libcs[0]); l++) {
+		char path[64], hex[3][33];
+		struct mvmm_runtime *r;
+		struct mvmm_image *i;
+		struct mvmm_template *t;
+		struct mvmm_result *res;
+		uint64_t last = 0;
+
+		snprintf(path, sizeof(path), "build/tests/linux/tplread-%s", lx_libcs[l]);
+		cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+		lx_load(path, &i);
+		cr_assert_eq(mvmm_template_new(r, i, NULL, 10000, &t), 0, "%s: %s", path,
+			     mvmm_last_error());
+		for (int k = 0; k < 3; k++) {
+			/* the third clone gets no input: end of file at its first read */
+			res = lx_run(t, k < 2 ? "a\nb\n" : NULL, 10000);
+			cr_assert_eq(res->end, MVMM_END_EXIT, "%s: %s", path, res->message);
+			cr_assert_eq(res->status, 0);
+			if (k < 2)
+				cr_assert(!strncmp(res->out, "got: a\ngot: b\n" LX_TABLE,
+						   strlen("got: a\ngot: b\n" LX_TABLE)),
+					  "%s: %s", path, res->out);
+			else
+				cr_assert(!strncmp(res->out, LX_TABLE, strlen(LX_TABLE)), "%s: %s",
+					  path, res->out);
+			/* the template's output before its read ("init ...") is not the clone's */
+			cr_assert_str_eq(res->err, "", "%s", path);
+			cr_assert_gt(res->stats.clone_no, last);
+			last = res->stats.clone_no;
+			lx_random(res->out, hex[k]);
+			for (int j = 0; j < k; j++)
+				cr_assert_str_neq(hex[k], hex[j], "%s: clones share AT_RANDOM",
+						  path);
+			mvmm_result_free(res);
+		}
+		mvmm_template_free(t);
+		mvmm_image_free(i);
+		mvmm_runtime_free(r);
+	}
+}
+
+/* A clone's exit status, its timeout, and the template still good after both. */
+Test(api_linux, clone_status_and_timeout)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t;
+	struct mvmm_result *res;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	lx_load(LX_TPLREAD("musl"), &i);
+	cr_assert_eq(mvmm_template_new(r, i, NULL, 10000, &t), 0, "%s", mvmm_last_error());
+	res = lx_run(t, "exit 9\nnot read\n", 10000);
+	cr_assert_eq(res->end, MVMM_END_EXIT);
+	cr_assert_eq(res->status, 9);
+	cr_assert_str_eq(res->out, "got: exit 9\n");
+	mvmm_result_free(res);
+	res = lx_run(t, "sleep 10\n", 300);
+	cr_assert_eq(res->end, MVMM_END_TIMEOUT, "%s", mvmm_end_name(res->end));
+	cr_assert_eq(res->status, -1);
+	cr_assert_str_eq(res->out, "got: sleep 10\n");
+	cr_assert_not_null(strstr(res->message, "300 ms"), "%s", res->message);
+	mvmm_result_free(res);
+	res = lx_run(t, "c\n", 10000);
+	cr_assert_eq(res->end, MVMM_END_EXIT);
+	cr_assert(!strncmp(res->out, "got: c\n" LX_TABLE, strlen("got: c\n" LX_TABLE)), "%s",
+		  res->out);
+	mvmm_result_free(res);
+	mvmm_template_free(t);
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+/* mvmm_run_image: hello.c from its entry point, argv as given, returns 3. */
+Test(api_linux, run_image_of_a_linux_program)
+{
+	for (size_t l = 0; l < sizeof(lx_libcs) / sizeof(lx_libcs[0]); l++) {
+		const char *argv[] = { "hello", "x", "y z", NULL };
+		char path[64];
+		struct mvmm_runtime *r;
+		struct mvmm_image *i;
+		struct mvmm_result *res;
+
+		snprintf(path, sizeof(path), "build/tests/linux/hello-%s", lx_libcs[l]);
+		cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+		lx_load(path, &i);
+		cr_assert_eq(mvmm_run_image(r, i, argv, NULL, &res), 0, "%s", mvmm_last_error());
+		cr_assert_eq(res->end, MVMM_END_EXIT, "%s: %s", path, res->message);
+		cr_assert_eq(res->status, 3, "%s", path);
+		cr_assert_str_eq(res->out, "hello from musl, argc=3 argv0=hello\narg x\narg y z\n",
+				 "%s", path);
+		cr_assert_str_eq(res->err, "");
+		cr_assert_eq(res->stats.clone_no, 0);
+		mvmm_result_free(res);
+		mvmm_image_free(i);
+		mvmm_runtime_free(r);
+	}
+}
+
+/* mvmm_run_image with input: no template, so the output before the read is the run's. */
+Test(api_linux, run_image_reads_opts_input)
+{
+	static const char in[] = "q\n";
+	struct mvmm_run_opts o = { .input = in, .input_len = 2 };
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_result *res;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	lx_load(LX_TPLREAD("glibc"), &i);
+	cr_assert_eq(mvmm_run_image(r, i, NULL, &o, &res), 0, "%s", mvmm_last_error());
+	cr_assert_eq(res->end, MVMM_END_EXIT, "%s", res->message);
+	cr_assert_eq(res->status, 0);
+	cr_assert(!strncmp(res->out, "got: q\n" LX_TABLE, strlen("got: q\n" LX_TABLE)), "%s",
+		  res->out);
+	cr_assert(!strncmp(res->err, "init random: ", 13), "%s", res->err);
+	mvmm_result_free(res);
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+/* A program that exits before it reads stdin has no ready point: MVMM_ERR_NOT_READY. */
+Test(api_linux, a_program_that_never_reads_stdin_is_not_a_template)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t = (void *)1;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	lx_load(LX_HELLO("musl"), &i);
+	cr_assert_eq(mvmm_template_new(r, i, NULL, 10000, &t), MVMM_ERR_NOT_READY, "%s",
+		     mvmm_last_error());
+	cr_assert_null(t);
+	cr_assert_not_null(strstr(mvmm_last_error(), "status 3"), "%s", mvmm_last_error());
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+/* One whole life of a Linux program's template: runtime, image, template, n runs, all freed. */
+static void lx_life(int n)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	lx_load(LX_TPLREAD("musl"), &i);
+	cr_assert_eq(mvmm_template_new(r, i, NULL, 10000, &t), 0, "%s", mvmm_last_error());
+	for (int k = 0; k < n; k++) {
+		struct mvmm_result *res = lx_run(t, k % 2 ? "x\n" : "exit 4\n", 10000);
+
+		cr_assert_eq(res->end, MVMM_END_EXIT, "run %d: %s", k, res->message);
+		cr_assert_eq(res->status, k % 2 ? 0 : 4, "run %d", k);
+		mvmm_result_free(res);
+	}
+	mvmm_template_free(t);
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+/* A Linux template's clones copy its process state (host fds among it): nothing outlives it. */
+Test(api_linux, template_life_leaks_no_fds_mappings_or_memory)
+{
+	int fds, maps;
+
+	lx_life(2); /* warms what lives on (the kick signal handler, ...) */
+	fds = count_fds();
+	maps = count_maps();
+	lx_life(200);
+	cr_assert_eq(count_fds(), fds, "fds: %d before, %d after", fds, count_fds());
+	cr_assert_eq(count_maps(), maps, "mappings: %d before, %d after", maps, count_maps());
+#if API_ASAN
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks");
+#endif
+}

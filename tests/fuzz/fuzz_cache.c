@@ -30,8 +30,8 @@
  * Flags:
  *   FIX    what any writer of a file can compute, so that mutations reach the layout and index
  *          checks instead of a checksum mismatch: mvmm's own system area (GDT, TSS, IDT, stubs)
- *          in its pages, data bytes going to the pages after it, then the index and data
- *          hashes, the CPU features and the header checksum
+ *          in its pages, data bytes going to the pages after it, then the index, process
+ *          state and data hashes, the CPU features and the header checksum
  *   ADMIN  also list and verify the directory (mvmm cache ls / verify)
  */
 #define FIX   1u
@@ -164,15 +164,10 @@ static void make_entry(const uint8_t *data, size_t size, unsigned flags, struct 
 		put(fd, sys + MVMM_GDT_GPA, SYS_END - MVMM_GDT_GPA, MVMM_GDT_GPA);
 	}
 	if (flags & FIX) {
-		XXH3_state_t *s = XXH3_createState();
-
-		fuzz_need(s != NULL, "XXH3_createState");
-		XXH3_128bits_reset(s);
-		XXH3_128bits_update(s, idx, ilen);
-		XXH3_128bits_update(s, lx, lxlen);
-		XXH128_canonicalFromHash((XXH128_canonical_t *)h->index_hash,
-					 XXH3_128bits_digest(s));
-		XXH3_freeState(s);
+		snap_hash128(idx, ilen, h->index_hash);
+		memset(h->lx_hash, 0, 16);
+		if (lxlen)
+			snap_hash128(lx, lxlen, h->lx_hash);
 		data_hash(fd, idx, runs, h->data_hash);
 		cache_cpu_features(h->cpu_features);
 		cache_header_seal(h);

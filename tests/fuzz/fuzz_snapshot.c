@@ -22,7 +22,7 @@
  *              a hash mismatch: a file shorter than its header's file_size (at most
  *              FUZZ_PAD_MAX) padded with zeros (seeds need not carry empty pages), mvmm's own
  *              system area (GDT, TSS, IDT, stubs) in the data pages of those guest pages, then
- *              the index, data and content hashes and the header checksum
+ *              the index, data, Linux process state and content hashes and the header checksum
  *   FIX_CHAIN  (with FIX) each file's parent hash := the content hash of the one before
  */
 #define FUZZ_FILES   4
@@ -87,6 +87,9 @@ static uint8_t *fix_file(const uint8_t *in, size_t *len, const uint8_t *parent)
 		snap_hash128(buf + h.index_offset, h.data_offset - h.index_offset, h.index_hash);
 	if (h.data_offset <= n && h.data_pages <= (n - h.data_offset) / PAGE)
 		snap_hash128(buf + h.data_offset, h.data_pages * PAGE, h.data_hash);
+	memset(h.lx_hash, 0, 16);
+	if (h.lx_size && h.lx_offset <= n && h.lx_size <= n - h.lx_offset)
+		snap_hash128(buf + h.lx_offset, h.lx_size, h.lx_hash);
 	if (parent)
 		memcpy(h.parent_hash, parent, 16);
 	/* as snapshot.c seals a header: content over both fields zeroed, then the checksum */

@@ -270,6 +270,34 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 	return img;
 }
 
+/*
+ * A hit's process state into tpl. -1 when the entry cannot be used: damaged
+ * (a bad record, or none: warned, removed) or stale (a file the program
+ * held open is gone or changed: replaced quietly); the caller builds anew.
+ */
+static int hit_lx(const struct lookup *l, struct entry *e, struct template *tpl,
+		  const struct vm_config *cfg, struct cache_status *st)
+{
+	enum lx_load_fail why = LX_LOAD_BAD;
+
+	if (!e->lx)
+		snprintf(e->why, sizeof(e->why), "a template without its process state");
+	else if ((tpl->lx = lx_proc_load(e->lx, e->h.lx_size, cfg, tpl->mem_size, tpl->img,
+					 LX_LOAD_SAME_FILES, &why)))
+		return 0;
+	else
+		snprintf(e->why, sizeof(e->why), "%s", mvmm_errmsg());
+	if (why == LX_LOAD_FILES) {
+		st->outcome = CACHE_REPLACED;
+		return -1;
+	}
+	warn_add(st, "cache: %s: %s; removed, rebuilding", l->path, e->why);
+	unlink(l->path);
+	unlink(l->meta);
+	st->outcome = CACHE_REBUILT;
+	return -1;
+}
+
 struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys *kvm,
 				     const char *elf_path, uint64_t mem_size,
 				     const struct vm_config *cfg, struct vm_result *res,
@@ -283,7 +311,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 	struct entry e;
 	char shown[CACHE_NAME_MAX];
 	uint64_t t0;
-	int keyed = 0;
+	int keyed = 0, stale;
 
 	memset(res, 0, sizeof(*res));
 	if (lookup_huge(&l, o, mem_size, &p) < 0)
@@ -295,18 +323,20 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		if (img) {
 			tpl = template_from_parts(img, e.fd, &e.h.state, e.h.ready_block);
 			e.fd = -1; /* taken, even on failure */
-			if (tpl) {
+			if (tpl)
 				tpl->data_pages = e.h.data_pages;
-				tpl->lx = e.proc; /* its clones open their own run's trees */
-				e.proc = NULL;
-			}
 			image_put(img);
 		}
+		stale = tpl && hit_lx(&l, &e, tpl, cfg, st) < 0;
 		cache_entry_free(&e);
-		lookup_end(&l, st);
-		if (tpl)
-			tpl->boot_ns = st->load_ns;
-		return tpl;
+		if (!stale) {
+			lookup_end(&l, st);
+			if (tpl)
+				tpl->boot_ns = st->load_ns;
+			return tpl;
+		}
+		template_put(tpl);
+		tpl = NULL;
 	}
 	t0 = now_ns();
 	img = build_image(&l, elf_path, &p);
@@ -315,9 +345,6 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 		tpl = template_create(kvm, img, cfg, res);
 		image_put(img);
 	}
-	/* A process holding a host file or pipe open has no file form: not stored. */
-	if (tpl && keyed && st->outcome != CACHE_OFF && !lx_proc_can_save(tpl->lx))
-		st->outcome = CACHE_OFF;
 	if (tpl && keyed && st->outcome != CACHE_OFF) {
 		r.elf_path = elf_path;
 		r.memfd = tpl->memfd;

@@ -8,9 +8,10 @@
  *
  * One file per key, DIR/KEY.mvmmc, KEY being 32 hex digits of the
  * XXH3-128 of the key fields (guest ELF content hash, kind, memory size,
- * and for templates the hash of what its initialization may depend on: the
- * guest's argv and environment, its working directory and --dir trees, and
- * its ready point, --ready-on):
+ * and for templates the hash of the guest's argv and environment, which
+ * its initialization may depend on, and of its --dir trees (host
+ * directory as realpath gives it, its device and inode, guest path, rw),
+ * --cwd and --ready-on):
  *
  *   offset 0           the data area: guest memory as the guest sees it,
  *                      mem_size bytes; guest page p at p * 4096; pages the
@@ -20,9 +21,12 @@
  *   index_offset       (= mem_size) the page index: index_entries runs of
  *                      data pages, each { uint64 first page, uint64 count },
  *                      sorted, disjoint, within guest memory
- *   (templates)        then the guest's process state at ready, lx_size
- *                      bytes (guestabi/lx_save.c); 0 bytes for images
- *   header_offset      struct cache_header, the last bytes of the file
+ *   lx_offset          (= index_offset + index_entries x 16) a template's
+ *                      process state: lx_size bytes of the record
+ *                      guestabi/lx_save.c describes (every template has
+ *                      one; an image none)
+ *   header_offset      (= lx_offset + lx_size) struct cache_header, the last
+ *                      bytes of the file
  *   file_size          = header_offset + sizeof(struct cache_header)
  *
  * The header sits at the end so that guest memory starts at offset 0: the
@@ -36,9 +40,18 @@
  * and for templates the host CPU features (CPUID 1 and 7 bits user code may
  * rely on, which the saved vCPU state assumes; any difference is
  * incompatible); the layout against the file's size (damage); index_hash
- * (XXH3-128 of the index; damage); data_hash (XXH3-128 of the data pages'
+ * (XXH3-128 of the index; damage); lx_hash (XXH3-128 of the process state,
+ * zero without one; damage); data_hash (XXH3-128 of the data pages'
  * bytes in index order; damage), checked only the first time an entry is
- * seen (see the sidecar below) and by `mvmm cache verify`.
+ * seen (see the sidecar below) and by `mvmm cache verify`. On a hit, a
+ * template's process state is loaded as hostile input (lx_proc_load): a
+ * record that does not check out, or a template without one, is damage
+ * (the ready point is the header's: ready_block, or 0 for a template frozen
+ * at its first stdin read, --ready-on=stdin); a file it held open that is
+ * gone or changed since (identity, size, times) makes the entry stale, and
+ * it is rebuilt quietly. Files the program read and closed while it
+ * started are not in the key: after changing one, --no-cache or
+ * `mvmm cache clear`.
  *
  * Beside each entry, DIR/KEY.meta (struct cache_meta) holds the hit count,
  * the last use, and the "verified" marker: the identity (device, inode,
@@ -64,7 +77,7 @@
 #include "load/image.h"
 
 #define CACHE_MAGIC	     "MVMMCACH"
-/* 2: the vCPU state holds the xsave area and XCR0; 3: guest ABI 2, the process state */
+/* 2: the vCPU state holds the xsave area and XCR0; 3: guest ABI 2, the process state, the key */
 #define CACHE_FORMAT_VERSION 3u
 #define CACHE_SUFFIX	     ".mvmmc"
 #define CACHE_MAX_DEFAULT    (4ull << 30)
@@ -74,7 +87,7 @@ enum cache_kind { CACHE_IMAGE = 1, CACHE_TEMPLATE = 2 };
 
 struct cache_key {
 	uint8_t elf_hash[16];  /* XXH3-128 of the guest ELF's bytes */
-	uint8_t args_hash[16]; /* templates: XXH3-128 of argv, envp, cwd, trees, ready point */
+	uint8_t args_hash[16]; /* templates: XXH3-128 of argv and envp; images: zero */
 	uint64_t mem_size;     /* rounded as images round it */
 	uint32_t kind;	       /* enum cache_kind */
 	uint32_t huge_tables;  /* 1: built with 2 MiB guest pages (any huge backing), 0: 4 KiB */
@@ -97,7 +110,6 @@ struct cache_header {
 	uint64_t header_offset;
 	uint64_t file_size;
 	uint64_t ready_block; /* templates: GPA of the ready call's block (0: at a stdin read) */
-	uint64_t lx_size;     /* templates: bytes of the process state after the index */
 	uint64_t created_s;   /* CLOCK_REALTIME seconds */
 	uint64_t build_ns;    /* what building the entry cost (image load, template boot) */
 	uint8_t index_hash[16];
@@ -105,6 +117,9 @@ struct cache_header {
 	char elf_name[CACHE_NAME_MAX]; /* for `cache ls`: the ELF's base name */
 	char args[CACHE_NAME_MAX];     /* for `cache ls`: argv[1..] joined, cut short */
 	struct vcpu_state state;       /* templates: at ready, the `out` completed */
+	uint64_t lx_offset;	       /* index_offset + index_entries x 16 */
+	uint64_t lx_size;	       /* templates: > 0; images: 0 */
+	uint8_t lx_hash[16];	       /* XXH3-128 of it; zero without one */
 	uint64_t header_checksum;
 };
 
@@ -155,8 +170,10 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 			       uint64_t mem_size, struct cache_status *st);
 
 /*
- * A template of elf_path booted with cfg (argv, envp shape the key) through
- * the cache, as above; on a miss boots it (template_create) and stores it.
+ * A template of elf_path booted with cfg (argv, envp, the guest's trees,
+ * cwd and ready point shape the key) through the cache, as above; on a
+ * miss boots it (template_create) and stores it, with its process state;
+ * on a hit that state is loaded with cfg's trees.
  * NULL when the guest could not be booted to ready (*res says how, as for
  * template_create) or on a host failure (message set).
  */

@@ -74,10 +74,10 @@ void cache_entry_free(struct entry *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	free(e->index);
-	lx_proc_free(e->proc);
+	free(e->lx);
 	e->fd = -1;
 	e->index = NULL;
-	e->proc = NULL;
+	e->lx = NULL;
 }
 
 static enum entry_state entry_bad(struct entry *e, enum entry_state s, const char *fmt, ...)
@@ -97,7 +97,7 @@ static enum entry_state entry_check_index(struct entry *e)
 {
 	const struct cache_header *h = &e->h;
 	uint64_t npages = h->key.mem_size / PAGE, i, next = 0, pages = 0;
-	size_t len = (size_t)h->index_entries * 16 + h->lx_size;
+	size_t len = (size_t)h->index_entries * 16;
 	uint8_t hash[16];
 
 	e->index = malloc(len ? len : 1);
@@ -105,7 +105,6 @@ static enum entry_state entry_check_index(struct entry *e)
 		return entry_bad(e, E_DAMAGED, "out of memory reading the index");
 	if (fd_pread_all(e->fd, e->index, len, h->index_offset) < 0)
 		return entry_bad(e, E_DAMAGED, "truncated (index unreadable)");
-	e->lx = (const uint8_t *)e->index + h->index_entries * 16;
 	snap_hash128(e->index, len, hash);
 	if (memcmp(hash, h->index_hash, 16) != 0)
 		return entry_bad(e, E_DAMAGED, "page index corrupted (index hash mismatch)");
@@ -121,11 +120,57 @@ static enum entry_state entry_check_index(struct entry *e)
 	if (pages != h->data_pages)
 		return entry_bad(e, E_DAMAGED, "page index counts %lu pages, header says %lu",
 				 (unsigned long)pages, (unsigned long)h->data_pages);
-	/* Anyone can recompute a hash: the process state is checked field by field. */
-	if (h->key.kind == CACHE_TEMPLATE &&
-	    !(e->proc = lx_proc_load(e->lx, h->lx_size, h->key.mem_size)))
-		return entry_bad(e, E_DAMAGED, "%s", mvmm_errmsg());
 	return E_OK;
+}
+
+/* A template's process state, read and its hash checked (its fields are lx_proc_load's). */
+static enum entry_state entry_check_lx(struct entry *e)
+{
+	const struct cache_header *h = &e->h;
+	uint8_t hash[16] = {0};
+
+	if (h->lx_size) {
+		e->lx = malloc(h->lx_size);
+		if (!e->lx)
+			return entry_bad(e, E_DAMAGED, "out of memory reading the process state");
+		if (fd_pread_all(e->fd, e->lx, h->lx_size, h->lx_offset) < 0)
+			return entry_bad(e, E_DAMAGED, "truncated (process state unreadable)");
+		snap_hash128(e->lx, h->lx_size, hash);
+	}
+	if (memcmp(hash, h->lx_hash, 16) != 0)
+		return entry_bad(e, E_DAMAGED, "process state corrupted (its hash mismatches)");
+	return E_OK;
+}
+
+/* The last bytes of an entry that may hold a header of any format version. */
+#define CACHE_OTHER_SCAN (64u << 10)
+
+/*
+ * Whether fd (size bytes) ends in the header of another format version
+ * (another size: its magic is not where this version's would start): the
+ * magic, then at offsets 8 and 12 the version and a header size that
+ * reaches the file's end exactly. Such an entry is replaced quietly.
+ */
+static int other_format(int fd, uint64_t size, uint32_t *version)
+{
+	size_t n = size < CACHE_OTHER_SCAN ? (size_t)size : CACHE_OTHER_SCAN;
+	uint8_t *b = malloc(n ? n : 1);
+	int found = 0;
+
+	if (b && n >= 16 && fd_pread_all(fd, b, n, size - n) == 0)
+		for (size_t off = n - 16; !found && off-- > 0;) {
+			uint32_t v, hs;
+
+			if (memcmp(b + off, CACHE_MAGIC, 8) != 0)
+				continue;
+			memcpy(&v, b + off + 8, 4);
+			memcpy(&hs, b + off + 12, 4);
+			found = hs == n - off && v != CACHE_FORMAT_VERSION;
+			if (found && version)
+				*version = v;
+		}
+	free(b);
+	return found;
 }
 
 /*
@@ -137,7 +182,7 @@ enum entry_state cache_entry_open(const char *path, const struct cache_key *want
 				   const uint8_t *want_hash, struct entry *e)
 {
 	struct cache_header *h = &e->h;
-	uint32_t cpu[4];
+	uint32_t cpu[4], version;
 	uint64_t sum, npages;
 
 	memset(e, 0, sizeof(*e));
@@ -149,14 +194,17 @@ enum entry_state cache_entry_open(const char *path, const struct cache_key *want
 		return entry_bad(e, E_DAMAGED, "not a regular file");
 	if (e->st.st_uid != geteuid())
 		return entry_bad(e, E_INCOMPATIBLE, "owned by another user");
-	if ((uint64_t)e->st.st_size < sizeof(*h))
-		return entry_bad(e, E_DAMAGED, "truncated: %lld bytes, shorter than a header",
-				 (long long)e->st.st_size);
-	if (fd_pread_all(e->fd, h, sizeof(*h), (uint64_t)e->st.st_size - sizeof(*h)) < 0)
-		return entry_bad(e, E_DAMAGED, "header unreadable");
-	if (memcmp(h->magic, CACHE_MAGIC, 8) != 0)
+	if ((uint64_t)e->st.st_size < sizeof(*h) ||
+	    fd_pread_all(e->fd, h, sizeof(*h), (uint64_t)e->st.st_size - sizeof(*h)) < 0 ||
+	    memcmp(h->magic, CACHE_MAGIC, 8) != 0) {
+		if (other_format(e->fd, (uint64_t)e->st.st_size, &version))
+			return entry_bad(e, E_INCOMPATIBLE, "format version %u", version);
+		if ((uint64_t)e->st.st_size < sizeof(*h))
+			return entry_bad(e, E_DAMAGED, "truncated: %lld bytes, shorter than a header",
+					 (long long)e->st.st_size);
 		return entry_bad(e, E_DAMAGED, "no cache header at the end (truncated or not a "
 					       "cache file)");
+	}
 	if (h->format_version != CACHE_FORMAT_VERSION || h->header_size != sizeof(*h))
 		return entry_bad(e, E_INCOMPATIBLE, "format version %u", h->format_version);
 	sum = h->header_checksum;
@@ -176,14 +224,16 @@ enum entry_state cache_entry_open(const char *path, const struct cache_key *want
 	    h->key.mem_size < MVMM_MEM_MIN || h->key.mem_size > MVMM_MEM_MAX ||
 	    h->key.mem_size % (2u << 20) || h->data_offset != 0 ||
 	    h->index_offset != h->key.mem_size || h->index_entries > npages ||
-	    h->data_pages > npages ||
-	    h->header_offset != h->index_offset + h->index_entries * 16 + h->lx_size ||
+	    h->data_pages > npages || h->lx_offset != h->index_offset + h->index_entries * 16 ||
+	    h->lx_size > LX_REC_MAX || (h->lx_size && h->key.kind != CACHE_TEMPLATE) ||
+	    h->header_offset != h->lx_offset + h->lx_size ||
 	    h->file_size != h->header_offset + sizeof(*h) ||
 	    (h->key.kind == CACHE_TEMPLATE &&
-	     (h->ready_block % 8 || h->ready_block > h->key.mem_size - 8 || !h->lx_size ||
-	      h->lx_size > LX_SAVED_MAX || h->lx_size % 8)) ||
-	    (h->key.kind == CACHE_IMAGE && h->lx_size))
+	     (h->ready_block % 8 || h->ready_block > h->key.mem_size - 8)))
 		return entry_bad(e, E_DAMAGED, "inconsistent layout (counts and offsets disagree)");
+	/* Every guest is a Linux program: every template has its process state. */
+	if (h->key.kind == CACHE_TEMPLATE && !h->lx_size)
+		return entry_bad(e, E_DAMAGED, "a template without its process state");
 	if ((uint64_t)e->st.st_size != h->file_size)
 		return entry_bad(e, E_DAMAGED, "%lld bytes where the header says %lu",
 				 (long long)e->st.st_size, (unsigned long)h->file_size);
@@ -194,7 +244,9 @@ enum entry_state cache_entry_open(const char *path, const struct cache_key *want
 	/* A checksum anyone can recompute proves nothing: the state is checked field by field. */
 	if (h->key.kind == CACHE_TEMPLATE && vcpu_state_check(&h->state) < 0)
 		return entry_bad(e, E_DAMAGED, "%s", mvmm_errmsg());
-	return entry_check_index(e);
+	if (entry_check_index(e) != E_OK)
+		return E_DAMAGED;
+	return entry_check_lx(e);
 }
 
 /* Whether every byte of mem[from, to) that the file holds (SEEK_DATA) is zero. */
@@ -242,9 +294,10 @@ int cache_entry_is_ours(const char *path)
 	if (fd < 0)
 		return 0;
 	ours = fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
-	       (uint64_t)st.st_size >= sizeof(h) &&
-	       fd_pread_all(fd, &h, sizeof(h), (uint64_t)st.st_size - sizeof(h)) == 0 &&
-	       memcmp(h.magic, CACHE_MAGIC, 8) == 0;
+	       (((uint64_t)st.st_size >= sizeof(h) &&
+		 fd_pread_all(fd, &h, sizeof(h), (uint64_t)st.st_size - sizeof(h)) == 0 &&
+		 memcmp(h.magic, CACHE_MAGIC, 8) == 0) ||
+		other_format(fd, (uint64_t)st.st_size, NULL));
 	close(fd);
 	return ours;
 }

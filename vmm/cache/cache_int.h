@@ -10,8 +10,6 @@
 
 #include "cache.h"
 
-struct lx_proc;
-
 /* ---- clocks ---- */
 
 static inline uint64_t now_ns(void)
@@ -44,9 +42,8 @@ struct entry {
 	int fd;
 	struct stat st;
 	struct cache_header h;
-	uint64_t *index; /* 2 x index_entries, then the process state (templates) */
-	const uint8_t *lx; /* into index's buffer: h.lx_size bytes */
-	struct lx_proc *proc; /* templates: the process state, checked and rebuilt (owned) */
+	uint64_t *index; /* 2 x index_entries */
+	uint8_t *lx;	 /* a template's process state (lx_size bytes), or NULL */
 	char why[200];
 };
 
@@ -92,7 +89,10 @@ int cache_elf_open(const char *path, struct elf_src *e);
 void cache_elf_close(struct elf_src *e);
 /* The ELF's content hash, memoized in DIR/ids/ by the file's identity. */
 void cache_elf_hash(const char *dir, const struct elf_src *e, uint8_t out[16]);
-/* The hash of cfg's argv and envp; shown gets argv[1..] joined, cut short. */
+/*
+ * The hash of cfg's argv and envp and its guest options (trees, cwd, ready
+ * point); shown gets argv[1..] joined, cut short.
+ */
 void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, size_t shown_len);
 
 /* ---- storing an entry (cache_store.c) ---- */

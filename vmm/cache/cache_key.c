@@ -5,8 +5,10 @@
 #include "cache_int.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -108,30 +110,35 @@ void cache_elf_hash(const char *dir, const struct elf_src *e, uint8_t out[16])
 	}
 }
 
-static void hash_str(XXH3_state_t *s, const char *str)
-{
-	if (str)
-		XXH3_128bits_update(s, str, strlen(str));
-	XXH3_128bits_update(s, "", 1);
-}
-
 /*
- * What else a template's state may depend on: where it freezes (the ready
- * call or the first stdin read), its working directory, and the trees it
- * may have read before ready (their paths; not their content).
+ * What a guest is started with besides argv and envp: its trees
+ * (the host directory as realpath resolves it now, with its device and
+ * inode, so that a relative or replaced one is another key; its guest path;
+ * rw), its cwd and its ready point. Each string with its NUL.
  */
-static void lx_config_hash(XXH3_state_t *s, const struct lx_config *lx)
+static void lx_options_hash(XXH3_state_t *s, const struct lx_config *x)
 {
-	uint8_t ready_on_stdin = lx->ready_on_stdin != 0;
+	uint8_t ready = x->ready_on_stdin ? 1 : 0;
+	const char *cwd = x->cwd ? x->cwd : "/";
 
-	XXH3_128bits_update(s, &ready_on_stdin, 1);
-	hash_str(s, lx->cwd);
-	for (size_t i = 0; i < lx->ndirs; i++) {
-		uint8_t rw = lx->dirs[i].rw != 0;
+	XXH3_128bits_update(s, &ready, 1);
+	XXH3_128bits_update(s, cwd, strlen(cwd) + 1);
+	for (size_t i = 0; i < x->ndirs; i++) {
+		const struct lx_dir *d = &x->dirs[i];
+		const char *guest = d->guest ? d->guest : d->host;
+		char real[PATH_MAX];
+		uint64_t id[3] = {0, 0, (uint64_t)(d->rw != 0)};
+		struct stat st;
 
-		hash_str(s, lx->dirs[i].host);
-		hash_str(s, lx->dirs[i].guest);
-		XXH3_128bits_update(s, &rw, 1);
+		if (!realpath(d->host, real))
+			snprintf(real, sizeof(real), "%s", d->host);
+		if (stat(real, &st) == 0) {
+			id[0] = (uint64_t)st.st_dev;
+			id[1] = (uint64_t)st.st_ino;
+		}
+		XXH3_128bits_update(s, real, strlen(real) + 1);
+		XXH3_128bits_update(s, guest, strlen(guest) + 1);
+		XXH3_128bits_update(s, id, sizeof(id));
 	}
 }
 
@@ -157,9 +164,10 @@ void cache_args_hash(const struct vm_config *cfg, uint8_t out[16], char *shown, 
 	XXH3_128bits_update(s, &sep, 1);
 	for (v = cfg->envp; v && *v; v++)
 		XXH3_128bits_update(s, *v, strlen(*v) + 1);
-	XXH3_128bits_update(s, &sep, 1);
-	if (cfg->lx)
-		lx_config_hash(s, cfg->lx);
+	if (cfg->lx) {
+		XXH3_128bits_update(s, &sep, 1);
+		lx_options_hash(s, cfg->lx);
+	}
 	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(s));
 	XXH3_freeState(s);
 }

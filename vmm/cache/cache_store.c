@@ -82,38 +82,20 @@ out:
 	return ret;
 }
 
-/* The index hash covers the index and the process state after it, as one run of bytes. */
-static void index_hash(const uint64_t *index, uint64_t nindex, const void *lx, size_t lx_len,
-		       uint8_t out[16])
-{
-	XXH3_state_t *s = XXH3_createState();
-
-	if (!s) {
-		memset(out, 0, 16); /* the entry will read as damaged and be rebuilt */
-		return;
-	}
-	XXH3_128bits_reset(s);
-	XXH3_128bits_update(s, index, nindex * 16);
-	if (lx)
-		XXH3_128bits_update(s, lx, lx_len);
-	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(s));
-	XXH3_freeState(s);
-}
-
 int cache_entry_store(const struct store_req *r)
 {
 	struct snap_out o;
 	struct cache_header *h = calloc(1, sizeof(*h));
 	uint64_t *index = NULL, nindex = 0, pages = 0;
 	struct cache_meta m = {0};
+	uint8_t *lx = NULL;
 	size_t lx_len = 0;
-	void *lx = NULL;
 	const char *base;
 	int ok = 0;
 
 	if (!h)
 		return err_set("out of memory");
-	/* A template's process state first: one that cannot be saved is not stored at all. */
+	/* What may refuse the template (one holding a pipe) comes before any file. */
 	if (r->tpl && (!r->tpl->lx || lx_proc_save(r->tpl->lx, &lx, &lx_len) < 0)) {
 		free(h);
 		return r->tpl->lx ? -1 : err_set("the template has no process state");
@@ -135,12 +117,15 @@ int cache_entry_store(const struct store_req *r)
 	h->data_pages = pages;
 	h->index_offset = r->key->mem_size;
 	h->index_entries = nindex;
+	h->lx_offset = h->index_offset + nindex * 16;
 	h->lx_size = lx_len;
-	h->header_offset = h->index_offset + nindex * 16 + lx_len;
+	if (lx_len)
+		snap_hash128(lx, lx_len, h->lx_hash);
+	h->header_offset = h->lx_offset + lx_len;
 	h->file_size = h->header_offset + sizeof(*h);
 	h->created_s = wall_s();
 	h->build_ns = r->build_ns;
-	index_hash(index, nindex, lx, lx_len, h->index_hash);
+	snap_hash128(index, nindex * 16, h->index_hash);
 	XXH128_canonicalFromHash((XXH128_canonical_t *)h->data_hash, XXH3_128bits_digest(o.data));
 	base = strrchr(r->elf_path, '/');
 	snprintf(h->elf_name, sizeof(h->elf_name), "%s", base ? base + 1 : r->elf_path);
@@ -151,8 +136,9 @@ int cache_entry_store(const struct store_req *r)
 	}
 	cache_header_seal(h);
 	if (lseek(o.fd, (off_t)h->index_offset, SEEK_SET) < 0 ||
-	    snap_out_put(&o, index, nindex * 16) < 0 || (lx && snap_out_put(&o, lx, lx_len) < 0) ||
-	    snap_out_put(&o, h, sizeof(*h)) < 0 || snap_out_flush(&o) < 0)
+	    snap_out_put(&o, index, nindex * 16) < 0 || (lx_len && snap_out_put(&o, lx, lx_len) < 0) ||
+	    snap_out_put(&o, h, sizeof(*h)) < 0 ||
+	    snap_out_flush(&o) < 0)
 		goto done;
 	ok = 1;
 done:

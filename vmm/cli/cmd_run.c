@@ -443,15 +443,21 @@ done:
 	return status;
 }
 
-/* --from-snapshot BASE[,DIFF...]: clones of the chain's last state, ARGS as their request. */
+/*
+ * --from-snapshot BASE[,DIFF...]: clones of the chain's last state, ARGS as
+ * their request; the guest's open files are opened again beneath this run's
+ * --dir trees.
+ */
 static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
 {
 	struct vm_request request = {0};
 	struct shell_pool pool;
 	struct template *tpl;
+	struct vm_config cfg;
 	int status;
 
-	tpl = snap_restore_list(o->from_snapshot, o->cache.huge);
+	run_vm_config(o, &cfg);
+	tpl = snap_restore_list(o->from_snapshot, o->cache.huge, &cfg);
 	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
 	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
 			     tpl) < 0) {

@@ -1,11 +1,13 @@
 /* cmd_snapshot.c: `mvmm snapshot info FILE...`: what a snapshot file holds, after verifying it. */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "clone/snapshot.h"
 #include "core/error.h"
+#include "guestabi/lx.h"
 
 static int snapshot_usage(void)
 {
@@ -13,10 +15,11 @@ static int snapshot_usage(void)
 	return CLI_STATUS_ERROR;
 }
 
-static void snapshot_print(const char *path, const struct snap_file *f)
+/* Prints what f holds; -1 when its process state does not check out (said). */
+static int snapshot_print(const char *path, const struct snap_file *f)
 {
 	const struct snap_header *h = &f->hdr;
-	char hash[33], parent[33], elf[33];
+	char hash[33], parent[33], elf[33], *lx = NULL;
 
 	snap_hash_hex(h->content_hash, hash);
 	snap_hash_hex(h->parent_hash, parent);
@@ -34,7 +37,15 @@ static void snapshot_print(const char *path, const struct snap_file *f)
 	printf("pages stored:   %lu (%lu KiB)\n", (unsigned long)h->data_pages,
 	       (unsigned long)h->data_pages * 4);
 	printf("pages zero:     %lu\n", (unsigned long)h->zero_pages);
-	if (h->resume_kind == SNAP_RESUME_CLONE)
+	if (!(lx = lx_proc_describe(f->lx, f->lx_len, h->mem_size))) {
+		fprintf(stderr, "mvmm: snapshot %s: %s\n", path, mvmm_errmsg());
+		return -1;
+	}
+	printf("process:        %s\n", lx);
+	free(lx);
+	if (h->resume_kind == SNAP_RESUME_CLONE && !h->resume_gpa)
+		printf("resumes:        as a clone, re-issuing its first read of stdin\n");
+	else if (h->resume_kind == SNAP_RESUME_CLONE)
 		printf("resumes:        as a clone, from its ready call (block 0x%lx)\n",
 		       (unsigned long)h->resume_gpa);
 	else
@@ -46,6 +57,7 @@ static void snapshot_print(const char *path, const struct snap_file *f)
 		       (unsigned long)h->elf_size, elf);
 	else if (h->kind == SNAP_BASE)
 		printf("guest ELF:      unknown (no symbols on restore)\n");
+	return 0;
 }
 
 static int snapshot_info(int argc, char **argv)
@@ -64,7 +76,8 @@ static int snapshot_info(int argc, char **argv)
 		}
 		if (i > 0)
 			printf("\n");
-		snapshot_print(argv[i], &f);
+		if (snapshot_print(argv[i], &f) < 0)
+			status = CLI_STATUS_ERROR;
 		snap_file_free(&f);
 	}
 	return status;

@@ -21,7 +21,7 @@
 _Static_assert(sizeof(struct snap_header) % 8 == 0, "snapshot header must keep the index aligned");
 MVMM_CHECK_LAYOUT(struct snap_header, format_version, 8);
 MVMM_CHECK_LAYOUT(struct snap_header, header_size, 12);
-MVMM_CHECK_LAYOUT(struct snap_header, header_checksum, 216);
+MVMM_CHECK_LAYOUT(struct snap_header, header_checksum, 200);
 
 void snap_header_hashes(const struct snap_header *h, uint8_t content[16], uint64_t *checksum)
 {
@@ -83,11 +83,13 @@ static int verify_fields(const struct snap_header *h, size_t len, const char *na
 	npages = h->mem_size / PAGE;
 	if (h->index_offset != sizeof(*h) || h->index_entries > npages ||
 	    h->data_pages + h->zero_pages != h->index_entries ||
-	    h->lx_offset != h->index_offset + h->index_entries * 8 || h->lx_size == 0 ||
-	    h->lx_size > LX_SAVED_MAX || h->lx_size % 8 ||
-	    h->data_offset != round_up(h->lx_offset + h->lx_size, PAGE) ||
-	    h->file_size != h->data_offset + h->data_pages * PAGE)
+	    h->data_offset != round_up(h->index_offset + h->index_entries * 8, PAGE) ||
+	    h->lx_offset != h->data_offset + h->data_pages * PAGE || h->lx_size > LX_REC_MAX ||
+	    h->file_size != h->lx_offset + h->lx_size)
 		return bad(name, "inconsistent layout (counts and offsets disagree)");
+	/* Every guest is a Linux program: every file holds its process state. */
+	if (!h->lx_size)
+		return bad(name, "no process state");
 	if (h->file_size != len)
 		return bad(name, "%zu bytes where the header says %lu", len,
 			   (unsigned long)h->file_size);
@@ -172,7 +174,6 @@ int snap_verify(const void *buf, size_t len, const char *name, struct snap_file 
 	if (verify_fields(&f->hdr, len, name) < 0)
 		return -1;
 	f->index = (const uint64_t *)((const uint8_t *)buf + f->hdr.index_offset);
-	f->lx = (const uint8_t *)buf + f->hdr.lx_offset;
 	f->data = (const uint8_t *)buf + f->hdr.data_offset;
 	hash128(f->index, f->hdr.data_offset - f->hdr.index_offset, hash);
 	if (memcmp(hash, f->hdr.index_hash, 16) != 0)
@@ -182,14 +183,23 @@ int snap_verify(const void *buf, size_t len, const char *name, struct snap_file 
 	hash128(f->data, f->hdr.data_pages * PAGE, hash);
 	if (memcmp(hash, f->hdr.data_hash, 16) != 0)
 		return bad(name, "page data corrupted (data hash mismatch)");
+	if (f->hdr.lx_size) {
+		f->lx = (const uint8_t *)buf + f->hdr.lx_offset;
+		f->lx_len = f->hdr.lx_size;
+		hash128(f->lx, f->lx_len, hash);
+	} else {
+		memset(hash, 0, sizeof(hash));
+	}
+	if (memcmp(hash, f->hdr.lx_hash, 16) != 0)
+		return bad(name, "process state corrupted (its hash mismatches)");
 	f->len = len;
 	return 0;
 }
 
 /* The largest file a snapshot of the largest guest can be: header, index, every page. */
-#define SNAP_FILE_MAX                                                                      \
-	(sizeof(struct snap_header) + round_up(MVMM_MEM_MAX / PAGE * 8 + LX_SAVED_MAX, PAGE) + \
-	 MVMM_MEM_MAX)
+#define SNAP_FILE_MAX                                                                  \
+	(sizeof(struct snap_header) + round_up(MVMM_MEM_MAX / PAGE * 8, PAGE) + MVMM_MEM_MAX + \
+	 LX_REC_MAX)
 
 /*
  * Reads the header first: a file that is not a snapshot, or claims another

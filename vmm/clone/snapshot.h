@@ -11,12 +11,13 @@
  *                       number, strictly increasing; each entry is a guest
  *                       page number, with bit 63 (SNAP_ZERO_PAGE) set when
  *                       the page is all zero (no data stored for it)
- *   lx_offset           (= the index's end) the guest's process state at
- *                       this point, lx_size bytes (guestabi/lx_save.c)
  *                       then zero padding up to data_offset
  *   data_offset         data: data_pages x 4 KiB, the non-zero index entries'
  *                       contents, in index order (data_offset is 4 KiB-aligned)
- *   file_size           end of file; nothing may follow
+ *   lx_offset           (= data_offset + data_pages x 4 KiB) the guest's
+ *                       process state: lx_size bytes (never 0) of the record
+ *                       guestabi/lx_save.c describes
+ *   file_size           (= lx_offset + lx_size) end of file; nothing may follow
  *
  * Header fields:
  *   magic "MVMMSNAP", format_version, header_size: at fixed offsets in every
@@ -34,7 +35,8 @@
  *     SNAP_RESUME_CLONE (a base taken at MVMM_HC_READY): the int64 at
  *     resume_gpa (the ready block's `ret`) gets each restored VM's clone
  *     number, as for a clone of a template; resume_gpa 0: a base taken at
- *     the first read of stdin (--ready-on=stdin), resumed on that read. SNAP_RESUME_CHECKPOINT: the
+ *     the first read of stdin (--ready-on=stdin), resumed on that read,
+ *     which each restored VM re-issues. SNAP_RESUME_CHECKPOINT: the
  *     guest resumes after its checkpoint call with ret = resume_ret (the
  *     checkpoint number), which the stored memory already holds.
  *   elf_path, elf_size, elf_hash: the guest ELF (absolute path, size, XXH3-128
@@ -43,11 +45,12 @@
  *   state, state_size: the vCPU (struct vcpu_state: KVM regs, sregs, the
  *     xsave area and XCR0, events, MSRs), taken with the hypercall's I/O
  *     completed (RIP after the `out`); checked field by field on reading.
- *   lx_offset, lx_size: the process state (its descriptors, mappings,
- *     signal dispositions, working directory) the restored guest resumes
- *     with; each file holds the whole state at its point, the last one counts.
- *   index_hash: XXH3-128 of the index region (entries, process state and padding).
+ *   index_hash: XXH3-128 of the index region (entries and padding).
  *   data_hash: XXH3-128 of the data region.
+ *   lx_offset, lx_size, lx_hash: where the process state lies, its size,
+ *     its XXH3-128. Every file holds one (guest ABI 2: every guest is a
+ *     Linux program); a diff's is the whole state at its checkpoint, and
+ *     the last file's is the one restored.
  *   content_hash: XXH3-128 of the header with content_hash and
  *     header_checksum zeroed; since the header holds index_hash and
  *     data_hash, it covers the whole file. It names the file: a diff's
@@ -100,11 +103,12 @@ struct snap_header {
 	uint8_t index_hash[16];
 	uint8_t data_hash[16];
 	uint8_t content_hash[16];
-	uint64_t lx_offset;
-	uint64_t lx_size;
 	uint64_t header_checksum;
 	char elf_path[SNAP_PATH_MAX]; /* NUL-terminated; empty when unknown */
 	struct vcpu_state state;
+	uint64_t lx_offset; /* data_offset + data_pages x 4 KiB */
+	uint64_t lx_size;   /* > 0 */
+	uint8_t lx_hash[16];
 };
 
 /* A snapshot file read into memory and verified. */
@@ -113,8 +117,9 @@ struct snap_file {
 	uint8_t *buf; /* the whole file (owned) */
 	size_t len;
 	const uint64_t *index; /* into buf */
-	const uint8_t *lx;     /* into buf: the process state, hdr.lx_size bytes */
 	const uint8_t *data;   /* into buf */
+	const uint8_t *lx;     /* into buf: the process state */
+	size_t lx_len;
 };
 
 /*
@@ -161,9 +166,10 @@ int snap_out_flush(struct snap_out *o);
 int snap_out_close(struct snap_out *o, int ok);
 
 /*
- * Writes the base snapshot of tpl (taken at ready) to path; elf_path, if
- * not NULL, is the guest program recorded for symbols. Fills hash (may be
- * NULL) with the file's content hash.
+ * Writes the base snapshot of tpl (taken at ready) to path, with its
+ * process state (a template holding a pipe cannot be written);
+ * elf_path, if not NULL, is the guest program recorded for symbols. Fills
+ * hash (may be NULL) with the file's content hash.
  */
 int snap_write_base(const char *path, const struct template *tpl, const char *elf_path,
 		    uint8_t hash[16]);
@@ -173,7 +179,8 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
  * snapshot is base_path with hash base_hash). Each MVMM_HC_CHECKPOINT the
  * guest makes writes base_path.1, base_path.2, ... each holding the pages
  * that differ from the state before (found by exact comparison of every
- * page the VM has written against a copy of its previous content).
+ * page the VM has written against a copy of its previous content), and
+ * the guest's whole process state then.
  */
 struct snap_taker;
 
@@ -202,7 +209,17 @@ struct template *snap_restore(const char *const *paths, size_t n);
  */
 struct template *snap_restore_with(const char *const *paths, size_t n, enum huge_mode huge);
 
-/* As snap_restore_with, from "BASE[,DIFF...]" (a comma-separated list). */
-struct template *snap_restore_list(const char *list, enum huge_mode huge);
+/*
+ * The same for the run cfg describes: the guest's process state is
+ * loaded with the trees of its --dir options and its --expose files (every
+ * file the program held open is opened again through them, by its guest
+ * path; lx_proc_load). snap_restore_with uses no trees.
+ */
+struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_mode huge,
+				  const struct vm_config *cfg);
+
+/* As snap_restore_cfg, from "BASE[,DIFF...]" (a comma-separated list). */
+struct template *snap_restore_list(const char *list, enum huge_mode huge,
+				   const struct vm_config *cfg);
 
 #endif

@@ -146,8 +146,20 @@ static int restore_huge(struct image *img, int memfd, enum huge_mode mode)
 	return image_fill_huge(img, memfd, mode);
 }
 
+/* The guest's process state into tpl, from the chain's last file (snap_verify saw one). */
+static int restore_lx(struct template *tpl, const struct snap_file *last, const char *name,
+		      const struct vm_config *cfg)
+{
+	if (!last->lx)
+		return err_set("snapshot %s: no process state", name);
+	tpl->lx = lx_proc_load(last->lx, last->lx_len, cfg, tpl->mem_size, tpl->img, 0, NULL);
+	if (!tpl->lx)
+		return err_prefix("snapshot %s", name);
+	return 0;
+}
+
 static struct template *restore_build(struct snap_file *files, size_t n, const char *name,
-				      enum huge_mode mode)
+				      enum huge_mode mode, const struct vm_config *cfg)
 {
 	const struct snap_header *base = &files[0].hdr, *last = &files[n - 1].hdr;
 	uint64_t npages = base->mem_size / PAGE;
@@ -190,16 +202,13 @@ static struct template *restore_build(struct snap_file *files, size_t n, const c
 	image_put(img);
 	if (!tpl)
 		return NULL;
-	/* The process as the last file left it; its clones open their own run's trees. */
-	tpl->lx = lx_proc_load(files[n - 1].lx, last->lx_size, base->mem_size);
-	if (!tpl->lx) {
-		err_prefix("snapshot %s", name);
-		template_put(tpl);
-		return NULL;
-	}
 	tpl->data_pages = img->data_pages;
 	if (last->resume_kind == SNAP_RESUME_CHECKPOINT)
 		tpl->resume_ret = last->resume_ret;
+	if (restore_lx(tpl, &files[n - 1], name, cfg) < 0) {
+		template_put(tpl);
+		return NULL;
+	}
 	return tpl;
 fail:
 	free(data_map);
@@ -214,6 +223,12 @@ struct template *snap_restore(const char *const *paths, size_t n)
 }
 
 struct template *snap_restore_with(const char *const *paths, size_t n, enum huge_mode huge)
+{
+	return snap_restore_cfg(paths, n, huge, NULL);
+}
+
+struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_mode huge,
+				  const struct vm_config *cfg)
 {
 	struct snap_file *files;
 	struct template *tpl = NULL;
@@ -232,7 +247,7 @@ struct template *snap_restore_with(const char *const *paths, size_t n, enum huge
 		if (snap_file_load(paths[loaded], &files[loaded]) < 0)
 			goto done;
 	if (check_chain(files, paths, n) == 0)
-		tpl = restore_build(files, n, paths[0], huge);
+		tpl = restore_build(files, n, paths[0], huge, cfg);
 done:
 	for (i = 0; i < loaded; i++)
 		snap_file_free(&files[i]);
@@ -240,7 +255,8 @@ done:
 	return tpl;
 }
 
-struct template *snap_restore_list(const char *list, enum huge_mode huge)
+struct template *snap_restore_list(const char *list, enum huge_mode huge,
+				   const struct vm_config *cfg)
 {
 	const char *paths[SNAP_CHAIN_MAX];
 	struct template *tpl;
@@ -259,7 +275,7 @@ struct template *snap_restore_list(const char *list, enum huge_mode huge)
 		}
 		paths[n++] = tok;
 	}
-	tpl = snap_restore_with(paths, n, huge);
+	tpl = snap_restore_cfg(paths, n, huge, cfg);
 	free(copy);
 	return tpl;
 }

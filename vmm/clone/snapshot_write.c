@@ -138,12 +138,11 @@ typedef const uint8_t *(*snap_page_fn)(void *ctx, uint64_t page);
 
 /*
  * Writes header h (counts, kind, resume and ELF fields filled by the
- * caller) with the index entries[0..n), the process state lx (saved by
- * lx_proc_save, lx_len bytes) and, for each non-zero entry, the page that
- * src gives.
+ * caller) with the index entries[0..n), for each non-zero entry the page
+ * that src gives, then the guest's process state lx (lx_len bytes).
  */
 static int snap_write(const char *path, struct snap_header *h, const uint64_t *entries,
-		      uint64_t n, const void *lx, size_t lx_len, snap_page_fn src, void *ctx)
+		      uint64_t n, snap_page_fn src, void *ctx, const uint8_t *lx, size_t lx_len)
 {
 	uint64_t index_len, i;
 	uint8_t *index = NULL;
@@ -152,13 +151,16 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 
 	h->index_entries = n;
 	h->index_offset = sizeof(*h);
-	h->lx_offset = h->index_offset + n * 8;
-	h->lx_size = lx_len;
-	h->data_offset = round_up(h->lx_offset + lx_len, PAGE);
+	h->data_offset = round_up(h->index_offset + n * 8, PAGE);
 	h->data_pages = h->zero_pages = 0;
 	for (i = 0; i < n; i++)
 		entries[i] & SNAP_ZERO_PAGE ? h->zero_pages++ : h->data_pages++;
-	h->file_size = h->data_offset + h->data_pages * PAGE;
+	h->lx_offset = h->data_offset + h->data_pages * PAGE;
+	h->lx_size = lx_len;
+	h->file_size = h->lx_offset + h->lx_size;
+	memset(h->lx_hash, 0, sizeof(h->lx_hash));
+	if (lx_len)
+		hash128(lx, lx_len, h->lx_hash);
 	index_len = h->data_offset - h->index_offset;
 	if (out_open(&o, path, NULL, 0) < 0)
 		goto done;
@@ -168,7 +170,6 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 		goto done;
 	}
 	memcpy(index, entries, n * 8);
-	memcpy(index + n * 8, lx, lx_len);
 	hash128(index, index_len, h->index_hash);
 	/* The header goes in last, once the hashes are known. */
 	for (i = 0; i < sizeof(*h); i += PAGE)
@@ -188,7 +189,7 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 		if (out_put(&o, p, PAGE) < 0)
 			goto done;
 	}
-	if (out_flush(&o) < 0)
+	if ((lx_len && out_put(&o, lx, lx_len) < 0) || out_flush(&o) < 0)
 		goto done;
 	XXH128_canonicalFromHash((XXH128_canonical_t *)h->data_hash, XXH3_128bits_digest(o.data));
 	memcpy(h->magic, SNAP_MAGIC, sizeof(h->magic));
@@ -245,14 +246,15 @@ static void base_elf(struct snap_header *h, const char *elf_path)
 int snap_write_base(const char *path, const struct template *tpl, const char *elf_path,
 		    uint8_t hash[16])
 {
-	uint64_t npages = tpl->mem_size / PAGE, n = 0, p, *entries;
-	struct snap_header *h;
-	struct base_src src;
-	off_t data = 0, hole;
-	void *lx = NULL;
+	uint64_t npages = tpl->mem_size / PAGE, n = 0, p, *entries = NULL;
+	struct snap_header *h = NULL;
+	struct base_src src = {MAP_FAILED};
+	uint8_t *lx = NULL;
 	size_t lx_len = 0;
+	off_t data = 0, hole;
 	int r = -1;
 
+	/* First what may refuse the template (one holding a pipe): no file then. */
 	if (!tpl->lx)
 		return err_set("snapshot %s: the template has no process state", path);
 	if (lx_proc_save(tpl->lx, &lx, &lx_len) < 0)
@@ -286,7 +288,7 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 	h->resume_ret = tpl->resume_ret;
 	h->state = tpl->state;
 	base_elf(h, elf_path);
-	r = snap_write(path, h, entries, n, lx, lx_len, base_page, &src);
+	r = snap_write(path, h, entries, n, base_page, &src, lx, lx_len);
 	if (r == 0 && hash)
 		memcpy(hash, h->content_hash, 16);
 done:
@@ -423,13 +425,15 @@ int64_t snap_taker_checkpoint(void *ctx, struct vm *vm)
 	struct snap_header *h = &t->hdr;
 	uint64_t seq = t->seq + 1;
 	int64_t *ret, n;
-	size_t lx_len;
+	uint8_t *lx = NULL;
+	size_t lx_len = 0;
 	char *path;
-	void *lx;
 	int r;
 
 	if (vm->mem.size != t->mem_size)
 		return err_set("checkpoint: the VM is not of the snapshot's size");
+	if (!vm->lx)
+		return err_set("checkpoint: the guest has no process state");
 	/* RIP past the `out`, and `ret` in memory as the guest will see it on resume. */
 	if (vcpu_complete_io(vm->vcpu_fd, vm->run) < 0)
 		return -1;
@@ -451,15 +455,13 @@ int64_t snap_taker_checkpoint(void *ctx, struct vm *vm)
 	h->resume_kind = SNAP_RESUME_CHECKPOINT;
 	h->resume_gpa = vm->hc_arg;
 	h->resume_ret = (int64_t)seq;
-	/* The process as it is now (break, mappings, descriptors): a restore resumes with it. */
-	if (!vm->lx || lx_proc_save(vm->lx, &lx, &lx_len) < 0)
-		return vm->lx ? err_prefix("checkpoint %lu", (unsigned long)seq)
-			      : err_set("checkpoint: the guest has no process state");
+	if (lx_proc_save(vm->lx, &lx, &lx_len) < 0)
+		return -1;
 	if (asprintf(&path, "%s.%lu", t->base_path, (unsigned long)seq) < 0) {
 		free(lx);
 		return err_set("out of memory");
 	}
-	r = snap_write(path, h, t->entries, (uint64_t)n, lx, lx_len, live_page, vm);
+	r = snap_write(path, h, t->entries, (uint64_t)n, live_page, vm, lx, lx_len);
 	free(path);
 	free(lx);
 	if (r < 0)

@@ -23,7 +23,7 @@ struct template {
 	int64_t resume_ret;	  /* non-zero: clones get this `ret` instead (snapshot at a checkpoint) */
 	uint64_t next_clone;	  /* clone numbers start at 1 */
 	uint64_t boot_ns;	  /* how long the template took to reach ready */
-	struct lx_proc *lx;	  /* a Linux program's process state at ready, or NULL (owned) */
+	struct lx_proc *lx;	  /* the program's process state at ready (owned) */
 };
 
 /*

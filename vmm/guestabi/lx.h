@@ -55,18 +55,40 @@ void lx_proc_free(struct lx_proc *p);
 int lx_clone_into(struct vm *vm, const struct lx_proc *tpl, const struct vm_config *cfg);
 
 /*
- * The file form of a template's process state (snapshots, cache entries),
- * lx_save.c: lx_proc_save gives a malloc'd buffer (its length a multiple
- * of 8), or -1 with the message set when the process holds what no file
- * can carry (a host file or pipe open). lx_proc_load checks a buffer read
- * from a file (hostile, maybe) against guests of mem_size bytes and
- * rebuilds the state; NULL with the message set. Its clones open the
- * --dir trees of their own run.
+ * A Linux template's process state as a record (lx_save.c has the format)
+ * for snapshots and the image cache: lx_proc_save fills *buf (malloc'd)
+ * and *len; a process holding a pipe cannot be saved (-1, message set).
  */
-#define LX_SAVED_MAX (8u << 20) /* a state with a mapping in every page of 1 GiB fits */
-int lx_proc_save(const struct lx_proc *p, void **buf, size_t *len);
-int lx_proc_can_save(const struct lx_proc *p); /* 1 when lx_proc_save would succeed */
-struct lx_proc *lx_proc_load(const void *buf, size_t len, uint64_t mem_size);
+int lx_proc_save(const struct lx_proc *p, uint8_t **buf, size_t *len);
+
+#define LX_REC_MAX (8u << 20) /* bytes a record can take (the largest tables, all paths long) */
+
+/* How lx_proc_load treats the files a record names. */
+#define LX_LOAD_SAME_FILES 1u /* each must be the very file saved: identity, size, times */
+#define LX_LOAD_NO_OPEN	   2u /* none is opened (a description; the process cannot run) */
+
+/* Why lx_proc_load failed. */
+enum lx_load_fail {
+	LX_LOAD_BAD = 1, /* the record is damaged or forged */
+	LX_LOAD_FILES,	 /* the record is sound; a tree or a file it names is not as it was */
+};
+
+/*
+ * The process a record holds, for a guest of mem_size bytes running img
+ * (its program's end is where the break starts; img may be NULL or have
+ * no segments when the ELF is unknown): every field checked (the bytes are
+ * hostile), the trees of cfg->lx (this run's --dir) set up, the working
+ * directory the record's, each file and directory opened again by its
+ * guest path beneath those trees and the --expose files of cfg, its
+ * position restored. NULL with the message set (naming the guest path when
+ * a file cannot be opened again) and *why (may be NULL) saying which kind.
+ */
+struct lx_proc *lx_proc_load(const uint8_t *buf, size_t len, const struct vm_config *cfg,
+			     uint64_t mem_size, const struct image *img, unsigned how,
+			     enum lx_load_fail *why);
+
+/* One line about a record (cwd, break, mappings, descriptors), malloc'd; NULL if it is bad. */
+char *lx_proc_describe(const uint8_t *buf, size_t len, uint64_t mem_size);
 
 /* The name of Linux system call nr ("openat"), or NULL if mvmm does not know it. */
 const char *lx_syscall_name(uint64_t nr);

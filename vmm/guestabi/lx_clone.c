@@ -4,16 +4,21 @@
  * stdin: the guest is frozen with RIP back on its `syscall`, so every
  * clone re-issues that read and gets its own input. The process state
  * (descriptors, trees, break, mappings, signal dispositions) is copied into
- * each clone; host fds are duplicated.
+ * each clone, with descriptors of its own: files reopened at the same
+ * offset, pipes copied with what they hold, so no clone sees another's
+ * reads and writes.
  */
 #define _GNU_SOURCE
 #include "lx_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -24,8 +29,109 @@ static int dup_fd(int fd)
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
+/*
+ * A clone's own open file description of what host fd `fd` has open: the
+ * file reopened through /proc/self/fd (the inode the template's open already
+ * reached beneath its tree) at the same offset, so clones do not move each
+ * other's file position. Without /proc, a dup (the offset is then shared).
+ */
+static int reopen_fd(const struct lx_fd *f)
+{
+	int flags = (f->flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	char path[32];
+	off_t off;
+	int fd;
+
+	if (f->kind == LX_FD_DIR)
+		flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", f->host);
+	fd = open(path, flags);
+	if (fd < 0)
+		return dup_fd(f->host);
+	off = lseek(f->host, 0, SEEK_CUR);
+	if (off > 0 && lseek(fd, off, SEEK_SET) != off) {
+		close(fd);
+		return dup_fd(f->host);
+	}
+	if (f->kind == LX_FD_FILE && !(f->flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+/* Clones copy a template's pipes while other clones are being made from it: one at a time. */
+static pthread_mutex_t lx_pipe_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Reads what a pipe holds and puts it back (its reader is frozen: nothing
+ * else reads it). Where the template closed every write end, a write end
+ * is opened through /proc/self/fd for the moment.
+ */
+static ssize_t pipe_peek(int rd, int wr, uint8_t *buf, size_t cap)
+{
+	ssize_t n = 0, r;
+	char path[32];
+	int own = -1;
+
+	while ((size_t)n < cap && (r = read(rd, buf + n, cap - (size_t)n)) > 0)
+		n += r;
+	if (n > 0 && wr < 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", rd);
+		wr = own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (n > 0 && (wr < 0 || write(wr, buf, (size_t)n) != n))
+		n = -1;
+	if (own >= 0)
+		close(own);
+	return n;
+}
+
+/*
+ * A clone's own copy of one template pipe (the entries of s whose host fds
+ * share inode `ino`): a new host pipe holding the same bytes, its ends given
+ * to the same guest descriptors; an end no descriptor holds is closed, so
+ * the clone sees EOF or EPIPE where the template would have.
+ */
+static int lx_copy_pipe(struct lx_proc *d, const struct lx_proc *s, ino_t ino, uint8_t *buf)
+{
+	int src[2] = {-1, -1}, np[2], ret = -1;
+	ssize_t n = 0;
+	struct stat st;
+
+	for (unsigned i = 0; i < s->nfds; i++)
+		if (s->fds[i].kind == LX_FD_PIPE && fstat(s->fds[i].host, &st) == 0 &&
+		    st.st_ino == ino)
+			src[(s->fds[i].flags & O_ACCMODE) == O_WRONLY] = s->fds[i].host;
+	if (pipe2(np, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	if (src[0] >= 0) {
+		pthread_mutex_lock(&lx_pipe_lock);
+		n = pipe_peek(src[0], src[1], buf, 1u << 16);
+		pthread_mutex_unlock(&lx_pipe_lock);
+	}
+	if (n < 0 || (n > 0 && write(np[1], buf, (size_t)n) != n))
+		goto out;
+	for (unsigned i = 0; i < s->nfds; i++) {
+		int end;
+
+		if (s->fds[i].kind != LX_FD_PIPE || d->fds[i].host >= 0 ||
+		    fstat(s->fds[i].host, &st) < 0 || st.st_ino != ino)
+			continue;
+		end = (s->fds[i].flags & O_ACCMODE) == O_WRONLY;
+		if ((d->fds[i].host = dup_fd(np[end])) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	close(np[0]);
+	close(np[1]);
+	return ret;
+}
+
 static int lx_dup_fds(struct lx_proc *d, const struct lx_proc *s)
 {
+	uint8_t *buf = NULL;
+	struct stat st;
+
 	d->fds = calloc(s->nfds, sizeof(*d->fds));
 	if (!d->fds)
 		return -1;
@@ -36,12 +142,26 @@ static int lx_dup_fds(struct lx_proc *d, const struct lx_proc *s)
 		d->fds[i].path = NULL;
 	}
 	for (unsigned i = 0; i < s->nfds; i++) {
-		if (s->fds[i].host >= 0 && (d->fds[i].host = dup_fd(s->fds[i].host)) < 0)
-			return -1;
-		if (s->fds[i].path && !(d->fds[i].path = strdup(s->fds[i].path)))
-			return -1;
+		const struct lx_fd *f = &s->fds[i];
+
+		if (f->path && !(d->fds[i].path = strdup(f->path)))
+			goto fail;
+		if (f->host < 0 || d->fds[i].host >= 0)
+			continue;
+		if (f->kind != LX_FD_PIPE) {
+			if ((d->fds[i].host = reopen_fd(f)) < 0)
+				goto fail;
+			continue;
+		}
+		if ((!buf && !(buf = malloc(1u << 16))) || fstat(f->host, &st) < 0 ||
+		    lx_copy_pipe(d, s, st.st_ino, buf) < 0)
+			goto fail;
 	}
+	free(buf);
 	return 0;
+fail:
+	free(buf);
+	return -1;
 }
 
 static int lx_dup_mounts(struct lx_proc *d, const struct lx_proc *s)
@@ -109,7 +229,9 @@ int64_t lx_freeze_at_read(struct lx_call *c)
 	struct kvm_regs *r = c->regs;
 	const uint8_t *insn = lx_uptr(c, r->rcx - 2, 2, 0);
 
-	if (!insn || insn[0] != 0x0f || insn[1] != 0x05)
+	/* A syscall instruction, or the `out` a hot one was rewritten into (lx_entry.c). */
+	if (!insn || !((insn[0] == 0x0f && insn[1] == 0x05) ||
+		       (insn[0] == 0xe6 && insn[1] == MVMM_SYSCALL_PORT)))
 		return -EINVAL; /* not reached by a syscall instruction: no point to resume at */
 	r->rip = r->rcx - 2;
 	r->rflags = (r->r11 & 0x240fd5ull) | 0x2;
@@ -137,12 +259,6 @@ int lx_clone_into(struct vm *vm, const struct lx_proc *tpl, const struct vm_conf
 	p->request_off = 0;
 	if (lx_attach(vm) < 0)
 		return -1;
-	/* A template restored from a file has no trees of its own: the clone's run names them. */
-	if (p->trees_from_clone) {
-		p->trees_from_clone = 0;
-		if (cfg->lx && lx_fs_mount_all(p, cfg->lx) < 0)
-			return -1;
-	}
 	/* AT_RANDOM's 16 bytes are the clone's own, as if it had been exec'd. */
 	if (p->at_random) {
 		uint8_t *rnd = gmem_ptr(&vm->mem, p->at_random, 16);

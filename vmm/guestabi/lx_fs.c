@@ -81,11 +81,6 @@ int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg)
 	p->cwd = strdup(buf);
 	if (!p->cwd)
 		return err_set("out of memory");
-	return lx_fs_mount_all(p, cfg);
-}
-
-int lx_fs_mount_all(struct lx_proc *p, const struct lx_config *cfg)
-{
 	if (!cfg->ndirs)
 		return 0;
 	p->mounts = calloc(cfg->ndirs, sizeof(*p->mounts));

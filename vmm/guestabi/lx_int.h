@@ -48,11 +48,33 @@ struct lx_mount {
 	int rw;
 };
 
+#define LX_VMA_MAX 65536 /* mappings at most: Linux's vm.max_map_count */
+/*
+ * Unmapped memory kept for reuse, at most: a page given back to the host
+ * costs a shadow-MMU fault (~5 us here) at its next touch, zeroing a kept
+ * one costs ~0.1 us. malloc-heavy programs map and unmap all the time.
+ */
+#define LX_KEEP_MAX (4ull << 20)
+
 /* A range handed out by mmap (page-aligned, sorted, disjoint). */
 struct lx_vma {
 	uint64_t start, end;
 	int prot;
 };
+
+#define LX_SA_NOCLDSTOP	     0x00000001ull
+#define LX_SA_NOCLDWAIT	     0x00000002ull
+#define LX_SA_SIGINFO	     0x00000004ull
+#define LX_SA_EXPOSE_TAGBITS 0x00000800ull
+#define LX_SA_RESTORER	     0x04000000ull
+#define LX_SA_ONSTACK	     0x08000000ull
+#define LX_SA_RESTART	     0x10000000ull
+#define LX_SA_NODEFER	     0x40000000ull
+#define LX_SA_RESETHAND	     0x80000000ull
+/* Linux keeps only the flags it knows, so a program can detect support (SA_UNSUPPORTED). */
+#define LX_SA_KNOWN                                                                                \
+	(LX_SA_NOCLDSTOP | LX_SA_NOCLDWAIT | LX_SA_SIGINFO | LX_SA_EXPOSE_TAGBITS |                \
+	 LX_SA_RESTORER | LX_SA_ONSTACK | LX_SA_RESTART | LX_SA_NODEFER | LX_SA_RESETHAND)
 
 struct lx_sigaction {
 	uint64_t handler; /* SIG_DFL 0, SIG_IGN 1, or a guest address */
@@ -102,6 +124,12 @@ struct lx_proc {
 	int undumpable; /* prctl(PR_SET_DUMPABLE, 0) */
 
 	int held; /* --hold held it once, at its first read of an empty stdin */
+	/* syscall sites by how often they trapped; a hot one becomes an `out` (lx_entry.c) */
+	struct {
+		uint64_t site;
+		uint32_t hits;
+	} hot[64];
+	uint64_t patched; /* sites rewritten so far */
 	int ready_on_stdin;  /* template mode: the first read of stdin is the ready point */
 	int stdin_request;   /* a clone whose stdin is its request (serve, launch, --count) */
 	uint64_t request_off; /* bytes of the request read so far */
@@ -109,7 +137,6 @@ struct lx_proc {
 	int strace;
 	int strace_fd;
 	int strace_numbered; /* prefix each line with "[instance] " */
-	int trees_from_clone; /* restored from a file (lx_save.c): clones open their run's trees */
 	uint8_t enosys_said[LX_NR_LIMIT / 8]; /* unknown calls already named on stderr */
 };
 
@@ -148,6 +175,12 @@ int lx_attach(struct vm *vm);
 /* lx_clone.c: the ready point of a Linux template. LX_STOP, or -errno. */
 int64_t lx_freeze_at_read(struct lx_call *c);
 
+/* lx_save.c and lx_load.c: the process state's record (its format: lx_save.c). */
+#define LX_REC_MAGIC	 "MVMMLXPS"
+#define LX_REC_VERSION	 1u
+#define LX_REC_FIXED	 2816u /* bytes of its fixed part */
+#define LX_REC_ENT_FIXED 68u   /* bytes of a descriptor entry before its path */
+
 /* lx_uaccess.c: guest memory, checked. All return -EFAULT (or NULL) for a bad range. */
 void *lx_uptr(struct lx_call *c, uint64_t gva, uint64_t len, int write);
 int lx_get(struct lx_call *c, uint64_t gva, void *dst, size_t len);
@@ -166,9 +199,8 @@ void lx_fd_close_entry(struct lx_fd *f);
 int64_t lx_stream_write(struct lx_call *c, int stream, const void *buf, uint64_t len);
 int64_t lx_stream_read(struct lx_call *c, void *buf, uint64_t len);
 
-/* lx_fs.c: exposed trees: the working directory and the trees, or the trees alone. */
+/* lx_fs.c: exposed trees. */
 int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg);
-int lx_fs_mount_all(struct lx_proc *p, const struct lx_config *cfg);
 void lx_fs_release(struct lx_proc *p);
 
 /* lx_mem.c: brk and the mmap area. */

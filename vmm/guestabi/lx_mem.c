@@ -24,13 +24,6 @@
 
 #define PG	   4096ull
 #define PAGE_UP(x) (((x) + PG - 1) & ~(PG - 1))
-#define LX_VMA_MAX 65536 /* Linux's vm.max_map_count */
-/*
- * Unmapped memory kept for reuse, at most: a page given back to the host
- * costs a shadow-MMU fault (~5 us here) at its next touch, zeroing a kept
- * one costs ~0.1 us. malloc-heavy programs map and unmap all the time.
- */
-#define LX_KEEP_MAX (4ull << 20)
 
 static struct vm *lx_vm_of(struct lx_call *c)
 {

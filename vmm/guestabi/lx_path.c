@@ -127,11 +127,11 @@ static int lx_exposed_norm(const char *host, char *buf)
 	return 0;
 }
 
-static const char *lx_exposed_find(struct lx_call *c, const char *path)
+static const char *lx_exposed_find(const char *const *exposed, const char *path)
 {
 	char buf[LX_PATH_MAX];
 
-	for (const char *const *e = c->vm->exposed; e && *e; e++)
+	for (const char *const *e = exposed; e && *e; e++)
 		if (lx_exposed_norm(*e, buf) == 0 && strcmp(buf, path) == 0)
 			return *e;
 	return NULL;
@@ -150,9 +150,8 @@ static const struct lx_mount *lx_mount_find(const struct lx_proc *p, const char 
 	return best;
 }
 
-int lx_path_virtual(struct lx_call *c, const char *path)
+static int lx_virtual_in(const struct lx_proc *p, const char *const *exposed, const char *path)
 {
-	const struct lx_proc *p = c->p;
 	char buf[LX_PATH_MAX];
 
 	if (lx_mount_find(p, path))
@@ -162,16 +161,51 @@ int lx_path_virtual(struct lx_call *c, const char *path)
 	for (size_t i = 0; i < p->nmounts; i++)
 		if (lx_above(path, p->mounts[i].guest))
 			return 1;
-	for (const char *const *e = c->vm->exposed; e && *e; e++)
+	for (const char *const *e = exposed; e && *e; e++)
 		if (lx_exposed_norm(*e, buf) == 0 && lx_above(path, buf))
 			return 1;
+	return 0;
+}
+
+int lx_path_virtual(struct lx_call *c, const char *path)
+{
+	return lx_virtual_in(c->p, c->vm->exposed, path);
+}
+
+int lx_loc_in(const struct lx_proc *p, const char *const *exposed, const char *base,
+	      const char *raw, struct lx_loc *l)
+{
+	int r = lx_path_norm(base, raw, l->path, sizeof(l->path), &l->tail);
+
+	if (r < 0)
+		return r;
+	l->where = LX_NOWHERE;
+	l->m = NULL;
+	l->rest = NULL;
+	/* An exposed file is the most specific name there is: it wins over a tree around it. */
+	l->host = lx_exposed_find(exposed, l->path);
+	if (l->host) {
+		l->where = LX_EXPOSED;
+		return 0;
+	}
+	l->m = lx_mount_find(p, l->path);
+	if (l->m) {
+		const char *rest = l->path + (l->m->len == 1 ? 0 : l->m->len);
+
+		while (*rest == '/')
+			rest++;
+		l->rest = *rest ? rest : ".";
+		l->where = LX_TREE;
+		return 0;
+	}
+	if (lx_virtual_in(p, exposed, l->path))
+		l->where = LX_VIRTUAL;
 	return 0;
 }
 
 int lx_loc_at(struct lx_call *c, int dirfd, const char *raw, struct lx_loc *l)
 {
 	const char *base = c->p->cwd;
-	int r;
 
 	if (!*raw)
 		return -ENOENT;
@@ -184,31 +218,7 @@ int lx_loc_at(struct lx_call *c, int dirfd, const char *raw, struct lx_loc *l)
 			return -ENOTDIR;
 		base = f->path;
 	}
-	r = lx_path_norm(base, raw, l->path, sizeof(l->path), &l->tail);
-	if (r < 0)
-		return r;
-	l->where = LX_NOWHERE;
-	l->m = NULL;
-	l->rest = NULL;
-	/* An exposed file is the most specific name there is: it wins over a tree around it. */
-	l->host = lx_exposed_find(c, l->path);
-	if (l->host) {
-		l->where = LX_EXPOSED;
-		return 0;
-	}
-	l->m = lx_mount_find(c->p, l->path);
-	if (l->m) {
-		const char *rest = l->path + (l->m->len == 1 ? 0 : l->m->len);
-
-		while (*rest == '/')
-			rest++;
-		l->rest = *rest ? rest : ".";
-		l->where = LX_TREE;
-		return 0;
-	}
-	if (lx_path_virtual(c, l->path))
-		l->where = LX_VIRTUAL;
-	return 0;
+	return lx_loc_in(c->p, c->vm->exposed, base, raw, l);
 }
 
 static uint64_t lx_resolve_of(const struct lx_mount *m)
@@ -464,13 +474,18 @@ fail:
 }
 
 /* O_PATH: an entry good for fstat, fchdir and as a dirfd; nothing is read through it. */
-static int64_t lx_open_path(struct lx_call *c, const struct lx_loc *l, int flags)
+static int64_t lx_open_path(const struct lx_loc *l, int flags, struct lx_opened *o)
 {
 	struct stat st;
 	int host;
 
-	if (l->where == LX_VIRTUAL)
-		return lx_install(c, -1, 1, O_PATH | (flags & O_CLOEXEC), 0, l->path);
+	o->flags = O_PATH | (flags & O_CLOEXEC);
+	if (l->where == LX_VIRTUAL) {
+		o->host = -1;
+		o->dir = 1;
+		o->writable = 0;
+		return 0;
+	}
 	host = lx_loc_open(l, O_PATH | (flags & (O_NOFOLLOW | O_DIRECTORY)), 0);
 	if (host < 0)
 		return host;
@@ -480,18 +495,26 @@ static int64_t lx_open_path(struct lx_call *c, const struct lx_loc *l, int flags
 		close(host);
 		return r;
 	}
-	return lx_install(c, host, S_ISDIR(st.st_mode), O_PATH | (flags & O_CLOEXEC), !lx_loc_ro(l),
-			  l->path);
+	o->host = host;
+	o->dir = S_ISDIR(st.st_mode);
+	o->writable = !lx_loc_ro(l);
+	return 0;
 }
 
-int64_t lx_loc_absent(struct lx_call *c, const struct lx_loc *l, int create)
+static int64_t lx_absent_in(const struct lx_proc *p, const char *const *exposed,
+			    const struct lx_loc *l, int create)
 {
 	char parent[LX_PATH_MAX];
 	int tail;
 
 	if (!create || lx_path_norm(l->path, "..", parent, sizeof(parent), &tail) < 0)
 		return -ENOENT;
-	return lx_path_virtual(c, parent) ? -EROFS : -ENOENT;
+	return lx_virtual_in(p, exposed, parent) ? -EROFS : -ENOENT;
+}
+
+int64_t lx_loc_absent(struct lx_call *c, const struct lx_loc *l, int create)
+{
+	return lx_absent_in(c->p, c->vm->exposed, l, create);
 }
 
 /* A read-only place: what a read-only mount would answer, O_CREAT making nothing. */
@@ -511,39 +534,55 @@ static int64_t lx_open_ro(const struct lx_loc *l, int flags, struct stat *st)
 	return host;
 }
 
+int64_t lx_open_loc(const struct lx_proc *p, const char *const *exposed, const struct lx_loc *l,
+		    int flags, unsigned mode, struct lx_opened *o)
+{
+	struct stat st;
+	int host;
+
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		return -EOPNOTSUPP;
+	if (flags & O_PATH)
+		return lx_open_path(l, flags, o);
+	o->flags = flags & (LX_OPEN_KEEP | O_CLOEXEC);
+	switch (l->where) {
+	case LX_NOWHERE:
+		return lx_absent_in(p, exposed, l, flags & O_CREAT);
+	case LX_VIRTUAL:
+		if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+			return -EISDIR;
+		o->host = -1;
+		o->dir = 1;
+		o->writable = 0;
+		return 0;
+	default:
+		break;
+	}
+	if (lx_loc_ro(l))
+		host = (int)lx_open_ro(l, flags & LX_OPEN_HOST, &st);
+	else
+		host = lx_loc_open_io(l, flags & LX_OPEN_HOST, mode & LX_MODE_MASK & ~p->umask, &st);
+	if (host < 0)
+		return host;
+	o->host = host;
+	o->dir = S_ISDIR(st.st_mode);
+	o->writable = !lx_loc_ro(l);
+	return 0;
+}
+
 int64_t lx_open(struct lx_call *c, int dirfd, uint64_t gpath, int flags, unsigned mode)
 {
+	struct lx_opened o;
 	struct lx_loc l;
-	struct stat st;
 	int64_t r;
-	int host;
 
 	r = lx_loc_get(c, dirfd, gpath, &l);
 	if (r < 0)
 		return r;
-	if ((flags & O_TMPFILE) == O_TMPFILE)
-		return -EOPNOTSUPP;
-	if (flags & O_PATH)
-		return lx_open_path(c, &l, flags);
-	switch (l.where) {
-	case LX_NOWHERE:
-		return lx_loc_absent(c, &l, flags & O_CREAT);
-	case LX_VIRTUAL:
-		if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
-			return -EISDIR;
-		return lx_install(c, -1, 1, flags & (LX_OPEN_KEEP | O_CLOEXEC), 0, l.path);
-	default:
-		break;
-	}
-	if (lx_loc_ro(&l))
-		host = (int)lx_open_ro(&l, flags & LX_OPEN_HOST, &st);
-	else
-		host = lx_loc_open_io(&l, flags & LX_OPEN_HOST, mode & LX_MODE_MASK & ~c->p->umask,
-				      &st);
-	if (host < 0)
-		return host;
-	return lx_install(c, host, S_ISDIR(st.st_mode), flags & (LX_OPEN_KEEP | O_CLOEXEC),
-			  !lx_loc_ro(&l), l.path);
+	r = lx_open_loc(c->p, c->vm->exposed, &l, flags, mode, &o);
+	if (r < 0)
+		return r;
+	return lx_install(c, o.host, o.dir, o.flags, o.writable, l.path);
 }
 
 /* ---- stat of a path or a descriptor ---- */

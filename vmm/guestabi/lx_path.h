@@ -51,6 +51,14 @@ int64_t lx_path_read(struct lx_call *c, uint64_t gva, char *buf);
  */
 int lx_loc_at(struct lx_call *c, int dirfd, const char *raw, struct lx_loc *l);
 
+/*
+ * The same over p's trees and the exposed files given, with a relative raw
+ * taken against base (normal): what lx_loc_at does once it has the base, and
+ * how a saved process's descriptors are found again (lx_save.c).
+ */
+int lx_loc_in(const struct lx_proc *p, const char *const *exposed, const char *base,
+	      const char *raw, struct lx_loc *l);
+
 /* The guest string at gva, resolved against dirfd (lx_loc_at). */
 int64_t lx_loc_get(struct lx_call *c, int dirfd, uint64_t gva, struct lx_loc *l);
 
@@ -89,6 +97,22 @@ int lx_loc_stat(struct lx_call *c, const struct lx_loc *l, int nofollow, struct 
  * component (never "", "." or "..", no "/"). -EBUSY: l is the tree's root.
  */
 int lx_loc_parent(const struct lx_loc *l, const char **last);
+
+/* What an open of a guest path gives a descriptor entry. */
+struct lx_opened {
+	int host;     /* owned host fd; -1 for a virtual directory */
+	int dir;      /* a directory (LX_FD_DIR) */
+	int flags;    /* the entry's status flags (O_CLOEXEC still in) */
+	int writable; /* on a :rw tree */
+};
+
+/*
+ * open's work once l is resolved: the host file opened as the guest's flags
+ * say (O_PATH, read-only places, a virtual directory), never beneath
+ * anything but l's tree. 0, or -errno.
+ */
+int64_t lx_open_loc(const struct lx_proc *p, const char *const *exposed, const struct lx_loc *l,
+		    int flags, unsigned mode, struct lx_opened *o);
 
 /* open/openat/creat: a new descriptor (the lowest free) for dirfd + the guest path, or -errno. */
 int64_t lx_open(struct lx_call *c, int dirfd, uint64_t gpath, int flags, unsigned mode);

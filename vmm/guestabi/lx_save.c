@@ -1,278 +1,265 @@
 /*
- * lx_save.c: the file form of a frozen program's process state, for the
- * snapshots and cache entries of templates: everything a clone inherits
- * (memory layout, signal dispositions, limits, the descriptor table, the
- * working directory) in fixed-size fields. Its trees are not stored: a
- * clone of a restored template opens the --dir trees of its own run.
+ * lx_save.c: a Linux program's process state as a record: what a snapshot
+ * or a cache entry of a Linux template carries beside its memory, and its
+ * load, which treats the bytes as hostile (a file anyone may have written:
+ * the containers' checksums are not signatures).
  *
- * Only a process whose descriptors are the guest's stdin, stdout and
- * stderr (or copies of them) has a file form: an open host file or pipe is
- * a host resource no file can carry. Loading checks every field, since the
- * file may be hostile: all ranges are page-aligned, ordered and inside
- * guest memory, because the VMM zeroes and unmaps host memory by them.
+ * Record format, version 1 (little-endian, fixed-size fields, no padding;
+ * written field by field, never as a memory image of struct lx_proc, whose
+ * layout changes between builds):
+ *
+ *   offset  size
+ *   0       8     magic "MVMMLXPS"
+ *   8       4     version (1); another is refused before anything else is read
+ *   12      4     fixed_size: bytes of this fixed part (2816 in version 1)
+ *   16      8     total_size: bytes of the whole record (must be all there is)
+ *   24      4     nfds: the descriptor table's size (16 .. LX_FD_LIMIT)
+ *   28      4     nents: descriptors saved (the table's used slots, <= nfds)
+ *   32      4     nvmas: mmap'd ranges (<= LX_VMA_MAX)
+ *   36      4     nkept: unmapped ranges kept for reuse (<= 16)
+ *   40      4     cwd_len: bytes of the working directory (1 .. LX_PATH_MAX - 1)
+ *   44      4     umask (<= 0777)
+ *   48      8 x 5 brk_start, brk, mmap_floor, mmap_top, kept_bytes
+ *   88      8 x 3 sigmask, pending, saved_mask
+ *   112     4 x 2 saved_mask_set (0/1), altstack_flags
+ *   120     8 x 6 altstack_sp, altstack_size, tid_address, robust_list, robust_len, at_random
+ *   168     4 x 2 rlim_set (0/1), undumpable (0/1)
+ *   176     16    comm (prctl PR_SET_NAME: 15 bytes, then 1 once set)
+ *   192     64    enosys_said (unknown calls already named, one bit each)
+ *   256     64 x 32  signals 1..64: handler, flags, restorer, mask (u64 each)
+ *   2304    64 x 4   si_code of signals 1..64 (i32: SI_USER 0 or SI_TKILL -6)
+ *   2560    16 x 16  rlimits 0..15: cur, max (u64 each)
+ *   2816          cwd: cwd_len bytes, then a NUL (absolute, normalised)
+ *                 vmas: nvmas x { u64 start, u64 end, u32 prot, u32 0 }, sorted
+ *                 kept: nkept x { u64 start, u64 end }
+ *                 descriptors: nents x { u32 fd, u8 kind, u8 cloexec, u8 stream,
+ *                   u8 type (S_IFMT >> 12 of the host file; 0: virtual directory or stream),
+ *                   u32 flags (F_GETFL's), u32 vpos (a virtual directory's cursor),
+ *                   u64 offset (the host file's position: a file's offset, a
+ *                   directory's telldir cookie), u64 dev, ino, size, mtime_ns, ctime_ns,
+ *                   u32 path_len, path_len bytes of guest path, a NUL }, fd increasing
+ *
+ * Not saved: the trees (--dir), which the loading run's own options give
+ * (lx_fs_init); host fds: a file or directory is opened again by its guest
+ * path through those trees, by lx_open_loc as open would (the confinement of
+ * lx_path.c), its position restored; per-run settings (--strace, the
+ * request, --hold) that a clone gets from its own run anyway. A stream is
+ * saved as the stream it was (0, 1, 2). A pipe cannot be saved: its other
+ * end and its buffered bytes live in host objects that a file cannot name,
+ * and dropping it would hand the program a descriptor that no longer is what
+ * it opened, so a template holding one is refused.
+ *
+ * Checks on load (lx_load.c): every count against its limit and the record's size;
+ * addresses the VMM itself writes or unmaps (the break, the mappings, the
+ * kept ranges, AT_RANDOM) inside the guest's memory where lx_exec and
+ * lx_mem.c put them (the break from the program's end, mappings in
+ * [break, mmap_top), page-aligned, sorted, disjoint); guest pointers the
+ * program only reads back or the VMM uses through lx_uaccess (handlers,
+ * restorers, the alternate stack, robust list, tid address) below 2^47; signal
+ * flags and masks as rt_sigaction and sigprocmask leave them; limits no higher
+ * than a fresh process's; strings NUL-terminated, paths normal and absolute.
  */
 #define _GNU_SOURCE
 #include "lx_int.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
-#include "core/layout.h"
 
-#define LX_SAVE_MAGIC	"MVMMLXPS"
-#define LX_SAVE_VERSION 1u
-#define LX_PG		4096ull
+#define LXS_NKEPT (sizeof(((struct lx_proc *)0)->kept) / sizeof(struct lx_vma))
 
-struct lx_saved {
-	char magic[8];
-	uint32_t version;
-	uint32_t size; /* the whole blob: this header, fds, vmas, kept ranges, cwd, padding */
-	uint32_t nfds, nvmas, nkept, cwd_len;
-	uint32_t umask;
-	int32_t altstack_flags;
-	int32_t saved_mask_set, rlim_set;
-	int32_t undumpable, pad;
-	uint64_t brk_start, brk, mmap_floor, mmap_top, kept_bytes;
-	uint64_t sigmask, pending, saved_mask;
-	uint64_t altstack_sp, altstack_size;
-	uint64_t tid_address, robust_list, robust_len, at_random;
-	struct lx_rlimit rlim[LX_RLIM_NLIMITS];
-	struct lx_sigaction sig[LX_NSIG + 1];
-	int32_t si_code[LX_NSIG + 1];
-	int32_t pad2;
-	char comm[16];
-	uint8_t enosys_said[LX_NR_LIMIT / 8];
+_Static_assert(LXS_NKEPT == 16, "the record's kept ranges");
+_Static_assert(LX_RLIM_NLIMITS == 16 && LX_NSIG == 64, "the record's fixed part");
+
+/* ---- writing ---- */
+
+struct wbuf {
+	uint8_t *b;
+	size_t len, cap;
+	int oom;
 };
 
-struct lx_saved_fd {
-	uint8_t kind, cloexec, stream, writable;
-	int32_t flags;
-};
-
-struct lx_saved_range {
-	uint64_t start, end;
-	int64_t prot;
-};
-
-_Static_assert(sizeof(struct lx_saved) % 8 == 0, "saved process header alignment");
-_Static_assert(sizeof(struct lx_saved_fd) == 8, "saved descriptor layout");
-_Static_assert(sizeof(struct lx_saved_range) == 24, "saved range layout");
-
-static size_t lx_saved_size(uint64_t nfds, uint64_t nvmas, uint64_t nkept, uint64_t cwd_len)
+static void put(struct wbuf *w, const void *p, size_t n)
 {
-	size_t n = sizeof(struct lx_saved) + nfds * sizeof(struct lx_saved_fd) +
-		   (nvmas + nkept) * sizeof(struct lx_saved_range) + cwd_len;
+	if (w->oom)
+		return;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 4096;
+		uint8_t *b;
 
-	return (n + 7) & ~(size_t)7;
+		while (cap < w->len + n)
+			cap *= 2;
+		b = realloc(w->b, cap);
+		if (!b) {
+			w->oom = 1;
+			return;
+		}
+		w->b = b;
+		w->cap = cap;
+	}
+	memcpy(w->b + w->len, p, n);
+	w->len += n;
 }
 
-/* The first descriptor a saved state cannot carry (a host file, directory or pipe), or -1. */
-static int lx_unsaveable_fd(const struct lx_proc *p)
+static void put8(struct wbuf *w, uint8_t v)
 {
-	for (unsigned i = 0; i < p->nfds; i++)
-		if (p->fds[i].kind != LX_FD_FREE && p->fds[i].kind != LX_FD_STREAM)
-			return (int)i;
-	return -1;
+	put(w, &v, 1);
 }
 
-int lx_proc_can_save(const struct lx_proc *p)
+static void put32(struct wbuf *w, uint32_t v)
 {
-	return p && lx_unsaveable_fd(p) < 0;
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+	put(w, b, 4);
 }
 
-int lx_proc_save(const struct lx_proc *p, void **out, size_t *out_len)
+static void put64(struct wbuf *w, uint64_t v)
 {
-	size_t cwd_len = p->cwd ? strlen(p->cwd) : 0, len, i;
-	int bad_fd = lx_unsaveable_fd(p);
-	struct lx_saved *s;
-	struct lx_saved_fd *fd;
-	struct lx_saved_range *r;
+	put32(w, (uint32_t)v);
+	put32(w, (uint32_t)(v >> 32));
+}
 
-	if (bad_fd >= 0)
-		return err_set("the program holds descriptor %d open on a host file, directory "
-			       "or pipe, which a saved state cannot carry; close it before ready",
-			       bad_fd);
-	len = lx_saved_size(p->nfds, p->nvmas, p->nkept, cwd_len);
-	if (len > LX_SAVED_MAX)
-		return err_set("the program's process state is too large to save");
-	s = calloc(1, len);
-	if (!s)
-		return err_set("out of memory");
-	memcpy(s->magic, LX_SAVE_MAGIC, sizeof(s->magic));
-	s->version = LX_SAVE_VERSION;
-	s->size = (uint32_t)len;
-	s->nfds = p->nfds;
-	s->nvmas = (uint32_t)p->nvmas;
-	s->nkept = (uint32_t)p->nkept;
-	s->cwd_len = (uint32_t)cwd_len;
-	s->umask = p->umask;
-	s->altstack_flags = p->altstack_flags;
-	s->saved_mask_set = p->saved_mask_set;
-	s->rlim_set = p->rlim_set;
-	s->undumpable = p->undumpable;
-	s->brk_start = p->brk_start;
-	s->brk = p->brk;
-	s->mmap_floor = p->mmap_floor;
-	s->mmap_top = p->mmap_top;
-	s->kept_bytes = p->kept_bytes;
-	s->sigmask = p->sigmask;
-	s->pending = p->pending;
-	s->saved_mask = p->saved_mask;
-	s->altstack_sp = p->altstack_sp;
-	s->altstack_size = p->altstack_size;
-	s->tid_address = p->tid_address;
-	s->robust_list = p->robust_list;
-	s->robust_len = p->robust_len;
-	s->at_random = p->at_random;
-	memcpy(s->rlim, p->rlim, sizeof(s->rlim));
-	memcpy(s->sig, p->sig, sizeof(s->sig));
-	memcpy(s->si_code, p->si_code, sizeof(s->si_code));
-	memcpy(s->comm, p->comm, sizeof(s->comm));
-	memcpy(s->enosys_said, p->enosys_said, sizeof(s->enosys_said));
-	fd = (struct lx_saved_fd *)(s + 1);
+static uint64_t ts_ns(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+/* One descriptor entry; -1 with the message set for what cannot be saved. */
+static int save_fd(struct wbuf *w, unsigned fd, const struct lx_fd *f)
+{
+	uint64_t off = 0, id[5] = {0};
+	size_t plen = 0;
+	uint8_t type = 0;
+	struct stat st;
+
+	if (f->kind == LX_FD_PIPE)
+		return err_set("a Linux template with open pipes cannot be saved (descriptor %u "
+			       "is a pipe)",
+			       fd);
+	if (f->kind != LX_FD_STREAM) {
+		if (!f->path)
+			return err_set("descriptor %u has no guest path to be opened again by", fd);
+		plen = strlen(f->path);
+	}
+	if (f->host >= 0) {
+		if (fstat(f->host, &st) < 0)
+			return err_sys("saving descriptor %u (%s)", fd, f->path);
+		type = (uint8_t)((st.st_mode & S_IFMT) >> 12);
+		id[0] = (uint64_t)st.st_dev;
+		id[1] = (uint64_t)st.st_ino;
+		id[2] = (uint64_t)st.st_size;
+		id[3] = ts_ns(&st.st_mtim);
+		id[4] = ts_ns(&st.st_ctim);
+		if (!(f->flags & O_PATH)) {
+			off_t o = lseek(f->host, 0, SEEK_CUR);
+
+			if (o < 0)
+				return err_sys("saving descriptor %u (%s): its position", fd,
+					       f->path);
+			off = (uint64_t)o;
+		}
+	}
+	put32(w, fd);
+	put8(w, f->kind);
+	put8(w, f->cloexec);
+	put8(w, f->kind == LX_FD_STREAM ? f->stream : 0);
+	put8(w, type);
+	put32(w, (uint32_t)f->flags);
+	put32(w, f->host < 0 && f->kind == LX_FD_DIR ? f->vpos : 0);
+	put64(w, off);
+	for (int i = 0; i < 5; i++)
+		put64(w, id[i]);
+	put32(w, (uint32_t)plen);
+	if (plen)
+		put(w, f->path, plen + 1);
+	return 0;
+}
+
+int lx_proc_save(const struct lx_proc *p, uint8_t **buf, size_t *len)
+{
+	struct wbuf w = {0};
+	size_t cwd_len = p->cwd ? strlen(p->cwd) : 0;
+	uint32_t nents = 0;
+	unsigned i;
+
+	*buf = NULL;
+	*len = 0;
 	for (i = 0; i < p->nfds; i++)
-		fd[i] = (struct lx_saved_fd){p->fds[i].kind, p->fds[i].cloexec, p->fds[i].stream,
-					     p->fds[i].writable, p->fds[i].flags};
-	r = (struct lx_saved_range *)(fd + p->nfds);
-	for (i = 0; i < p->nvmas; i++)
-		*r++ = (struct lx_saved_range){p->vmas[i].start, p->vmas[i].end, p->vmas[i].prot};
-	for (i = 0; i < p->nkept; i++)
-		*r++ = (struct lx_saved_range){p->kept[i].start, p->kept[i].end, 0};
-	memcpy(r, p->cwd, cwd_len);
-	*out = s;
-	*out_len = len;
-	return 0;
-}
-
-static int lx_bad(const char *why)
-{
-	return err_set("saved process state: %s", why);
-}
-
-static int lx_page_aligned(uint64_t a)
-{
-	return a % LX_PG == 0;
-}
-
-/* Ranges page-aligned, non-empty, within [lo, hi); ordered and disjoint when `sorted`. */
-static int lx_check_ranges(const struct lx_saved_range *r, size_t n, uint64_t lo, uint64_t hi,
-			   int sorted, uint64_t *bytes)
-{
-	uint64_t prev_end = lo;
-
-	*bytes = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!lx_page_aligned(r[i].start) || !lx_page_aligned(r[i].end) ||
-		    r[i].start >= r[i].end || r[i].start < lo || r[i].end > hi ||
-		    (sorted && r[i].start < prev_end) || r[i].prot < 0 || r[i].prot > 7)
+		nents += p->fds[i].kind != LX_FD_FREE;
+	put(&w, LX_REC_MAGIC, 8);
+	put32(&w, LX_REC_VERSION);
+	put32(&w, LX_REC_FIXED);
+	put64(&w, 0); /* total_size, once known */
+	put32(&w, p->nfds);
+	put32(&w, nents);
+	put32(&w, (uint32_t)p->nvmas);
+	put32(&w, (uint32_t)p->nkept);
+	put32(&w, (uint32_t)cwd_len);
+	put32(&w, p->umask);
+	put64(&w, p->brk_start);
+	put64(&w, p->brk);
+	put64(&w, p->mmap_floor);
+	put64(&w, p->mmap_top);
+	put64(&w, p->kept_bytes);
+	put64(&w, p->sigmask);
+	put64(&w, p->pending);
+	put64(&w, p->saved_mask);
+	put32(&w, (uint32_t)p->saved_mask_set);
+	put32(&w, (uint32_t)p->altstack_flags);
+	put64(&w, p->altstack_sp);
+	put64(&w, p->altstack_size);
+	put64(&w, p->tid_address);
+	put64(&w, p->robust_list);
+	put64(&w, p->robust_len);
+	put64(&w, p->at_random);
+	put32(&w, (uint32_t)p->rlim_set);
+	put32(&w, (uint32_t)p->undumpable);
+	put(&w, p->comm, 16);
+	put(&w, p->enosys_said, 64);
+	for (i = 1; i <= LX_NSIG; i++) {
+		put64(&w, p->sig[i].handler);
+		put64(&w, p->sig[i].flags);
+		put64(&w, p->sig[i].restorer);
+		put64(&w, p->sig[i].mask);
+	}
+	for (i = 1; i <= LX_NSIG; i++)
+		put32(&w, (uint32_t)p->si_code[i]);
+	for (i = 0; i < LX_RLIM_NLIMITS; i++) {
+		put64(&w, p->rlim[i].cur);
+		put64(&w, p->rlim[i].max);
+	}
+	if (!w.oom && w.len != LX_REC_FIXED) {
+		free(w.b);
+		return err_set("internal: the Linux process record's fixed part is %zu bytes",
+			       w.len);
+	}
+	put(&w, p->cwd ? p->cwd : "", cwd_len + 1);
+	for (i = 0; i < p->nvmas; i++) {
+		put64(&w, p->vmas[i].start);
+		put64(&w, p->vmas[i].end);
+		put32(&w, (uint32_t)p->vmas[i].prot);
+		put32(&w, 0);
+	}
+	for (i = 0; i < p->nkept; i++) {
+		put64(&w, p->kept[i].start);
+		put64(&w, p->kept[i].end);
+	}
+	for (i = 0; i < p->nfds; i++)
+		if (p->fds[i].kind != LX_FD_FREE && save_fd(&w, i, &p->fds[i]) < 0) {
+			free(w.b);
 			return -1;
-		prev_end = r[i].end;
-		*bytes += r[i].end - r[i].start;
+		}
+	if (w.oom) {
+		free(w.b);
+		return err_set("saving the Linux process state: out of memory");
 	}
+	for (i = 0; i < 8; i++)
+		w.b[16 + i] = (uint8_t)((uint64_t)w.len >> (8 * i));
+	*buf = w.b;
+	*len = w.len;
 	return 0;
-}
-
-static int lx_check(const struct lx_saved *s, size_t len, uint64_t mem_size)
-{
-	const struct lx_saved_fd *fd = (const void *)(s + 1);
-	const struct lx_saved_range *r;
-	uint64_t top = layout_guard_page(mem_size), bytes;
-	const char *cwd;
-
-	if (len < sizeof(*s) || len > LX_SAVED_MAX ||
-	    memcmp(s->magic, LX_SAVE_MAGIC, sizeof(s->magic)) != 0)
-		return lx_bad("missing or not a process state");
-	if (s->version != LX_SAVE_VERSION)
-		return lx_bad("a format version this mvmm does not read");
-	if (s->nfds < 3 || s->nfds > LX_FD_LIMIT || s->nvmas > mem_size / LX_PG ||
-	    s->nkept > sizeof(((struct lx_proc *)0)->kept) / sizeof(struct lx_vma) ||
-	    s->cwd_len == 0 || s->cwd_len >= LX_PATH_MAX ||
-	    s->size != lx_saved_size(s->nfds, s->nvmas, s->nkept, s->cwd_len) || s->size != len)
-		return lx_bad("counts and size disagree");
-	for (uint32_t i = 0; i < s->nfds; i++)
-		if ((fd[i].kind != LX_FD_FREE && fd[i].kind != LX_FD_STREAM) || fd[i].stream > 2 ||
-		    fd[i].cloexec > 1 || fd[i].writable > 1)
-			return lx_bad("a descriptor that is not the guest's stdio");
-	if (!lx_page_aligned(s->brk_start) || !lx_page_aligned(s->mmap_floor) ||
-	    !lx_page_aligned(s->mmap_top) || s->brk_start < MVMM_IMAGE_BASE ||
-	    s->brk < s->brk_start || s->brk > s->mmap_top || s->mmap_floor < s->brk_start ||
-	    s->mmap_floor > s->mmap_top || s->mmap_top > top)
-		return lx_bad("the program break or the mmap area lies outside guest memory");
-	r = (const void *)(fd + s->nfds);
-	if (lx_check_ranges(r, s->nvmas, s->brk_start, s->mmap_top, 1, &bytes) < 0)
-		return lx_bad("a mapping out of order or outside the mmap area");
-	if (lx_check_ranges(r + s->nvmas, s->nkept, MVMM_IMAGE_BASE, mem_size, 0, &bytes) < 0 ||
-	    bytes != s->kept_bytes)
-		return lx_bad("a kept range outside guest memory");
-	cwd = (const char *)(r + s->nvmas + s->nkept);
-	if (cwd[0] != '/' || memchr(cwd, '\0', s->cwd_len))
-		return lx_bad("the working directory is not an absolute path");
-	return 0;
-}
-
-struct lx_proc *lx_proc_load(const void *buf, size_t len, uint64_t mem_size)
-{
-	const struct lx_saved *s = buf;
-	const struct lx_saved_fd *fd;
-	const struct lx_saved_range *r;
-	struct lx_proc *p;
-
-	if (lx_check(s, len, mem_size) < 0)
-		return NULL;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		err_set("out of memory");
-		return NULL;
-	}
-	p->nfds = s->nfds;
-	p->fds = calloc(p->nfds, sizeof(*p->fds));
-	p->nvmas = p->capvmas = s->nvmas;
-	p->vmas = s->nvmas ? calloc(s->nvmas, sizeof(*p->vmas)) : NULL;
-	p->cwd = strndup((const char *)s + sizeof(*s) + s->nfds * sizeof(*fd) +
-				 (s->nvmas + s->nkept) * sizeof(*r),
-			 s->cwd_len);
-	if (!p->fds || (s->nvmas && !p->vmas) || !p->cwd) {
-		lx_proc_free(p);
-		err_set("out of memory");
-		return NULL;
-	}
-	fd = (const void *)(s + 1);
-	for (uint32_t i = 0; i < s->nfds; i++)
-		p->fds[i] = (struct lx_fd){.kind = fd[i].kind, .cloexec = fd[i].cloexec,
-					   .stream = fd[i].stream, .writable = fd[i].writable,
-					   .host = -1, .flags = fd[i].flags};
-	r = (const void *)(fd + s->nfds);
-	for (uint32_t i = 0; i < s->nvmas; i++, r++)
-		p->vmas[i] = (struct lx_vma){r->start, r->end, (int)r->prot};
-	for (uint32_t i = 0; i < s->nkept; i++, r++)
-		p->kept[i] = (struct lx_vma){r->start, r->end, 0};
-	p->nkept = s->nkept;
-	p->kept_bytes = s->kept_bytes;
-	p->umask = s->umask & 0777;
-	p->altstack_flags = s->altstack_flags;
-	p->saved_mask_set = s->saved_mask_set != 0;
-	p->rlim_set = s->rlim_set != 0;
-	p->undumpable = s->undumpable != 0;
-	p->brk_start = s->brk_start;
-	p->brk = s->brk;
-	p->mmap_floor = s->mmap_floor;
-	p->mmap_top = s->mmap_top;
-	p->sigmask = s->sigmask;
-	p->pending = s->pending;
-	p->saved_mask = s->saved_mask;
-	p->altstack_sp = s->altstack_sp;
-	p->altstack_size = s->altstack_size;
-	p->tid_address = s->tid_address;
-	p->robust_list = s->robust_list;
-	p->robust_len = s->robust_len;
-	p->at_random = s->at_random;
-	memcpy(p->rlim, s->rlim, sizeof(p->rlim));
-	memcpy(p->sig, s->sig, sizeof(p->sig));
-	memcpy(p->si_code, s->si_code, sizeof(p->si_code));
-	memcpy(p->comm, s->comm, sizeof(p->comm));
-	memcpy(p->enosys_said, s->enosys_said, sizeof(p->enosys_said));
-	p->strace_fd = 2;
-	p->trees_from_clone = 1;
-	return p;
 }

@@ -31,19 +31,7 @@
 /* The kernel's ABI for x86-64 (asm/signal.h, asm/sigcontext.h, asm/ucontext.h), not glibc's. */
 #define LX_SIG_DFL	     0
 #define LX_SIG_IGN	     1
-#define LX_SA_NOCLDSTOP	     0x00000001ull
-#define LX_SA_NOCLDWAIT	     0x00000002ull
-#define LX_SA_SIGINFO	     0x00000004ull
-#define LX_SA_EXPOSE_TAGBITS 0x00000800ull
-#define LX_SA_RESTORER	     0x04000000ull
-#define LX_SA_ONSTACK	     0x08000000ull
-#define LX_SA_RESTART	     0x10000000ull
-#define LX_SA_NODEFER	     0x40000000ull
-#define LX_SA_RESETHAND	     0x80000000ull
-/* Linux keeps only the flags it knows, so a program can detect support (SA_UNSUPPORTED). */
-#define LX_SA_KNOWN                                                                                \
-	(LX_SA_NOCLDSTOP | LX_SA_NOCLDWAIT | LX_SA_SIGINFO | LX_SA_EXPOSE_TAGBITS |                \
-	 LX_SA_RESTORER | LX_SA_ONSTACK | LX_SA_RESTART | LX_SA_NODEFER | LX_SA_RESETHAND)
+/* The sigaction flags: lx_int.h. */
 
 #define LX_SS_ONSTACK	 1u
 #define LX_SS_DISABLE	 2u
