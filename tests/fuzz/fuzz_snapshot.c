@@ -22,7 +22,7 @@
  *              a hash mismatch: a file shorter than its header's file_size (at most
  *              FUZZ_PAD_MAX) padded with zeros (seeds need not carry empty pages), mvmm's own
  *              system area (GDT, TSS, IDT, stubs) in the data pages of those guest pages, then
- *              the index, data, Linux process state and content hashes and the header checksum
+ *              the index, data, process state and content hashes and the header checksum
  *   FIX_CHAIN  (with FIX) each file's parent hash := the content hash of the one before
  */
 #define FUZZ_FILES   4
@@ -113,7 +113,9 @@ static void check_file(const struct snap_file *f)
 	FUZZ_CHECK((const uint8_t *)f->index == f->buf + h->index_offset &&
 			   h->index_offset + h->index_entries * 8 <= h->data_offset &&
 			   f->data == f->buf + h->data_offset &&
-			   h->data_offset + h->data_pages * PAGE == f->len,
+			   h->lx_offset == h->data_offset + h->data_pages * PAGE &&
+			   h->lx_size && f->lx == f->buf + h->lx_offset && f->lx_len == h->lx_size &&
+			   h->lx_offset + h->lx_size == f->len,
 		   "layout");
 	for (i = 0; i < h->index_entries; i++)
 		FUZZ_CHECK((f->index[i] & ~SNAP_ZERO_PAGE) < h->mem_size / PAGE, "index %lu",
