@@ -1,9 +1,10 @@
 /*
  * test_lx_save.c: the process state's record (lx_save.c, lx_load.c) in-process: what is saved
  * comes back, an open file is opened again by its guest path beneath the loading run's tree
- * at its offset, a pipe is refused by name; then busybox sh frozen at its first stdin read
- * through a snapshot and the image cache. Damaged and forged records:
- * tests/clone/test_linux_snapshot.c and fuzz_lxsave.
+ * at its offset, a pipe is refused by name; then templates on disk: busybox sh frozen at its
+ * first stdin read, and a guest frozen at mvmm_ready() holding a file open (its ready block
+ * gets each clone's number), through snapshots and the image cache. Damaged and forged
+ * records: tests/clone/test_linux_snapshot.c and fuzz_lxsave.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -209,6 +210,78 @@ Test(lx_templates, a_stdin_template_is_cached)
 		unsigned hits = 0;
 
 		cr_assert(row);
+		cr_expect_eq(sscanf(row, "%15s %15s %15s %15s %15s %u", kind, mem, size, age, used,
+				    &hits),
+			     6, "%s", row);
+		cr_expect_eq(hits, 1, "%s", p.out);
+	}
+	t_proc_free(&p);
+	lxt_rmtree(d);
+}
+
+/* Each clone's line: its own number (the ready block), the bytes after the template's 4. */
+static void expect_clones(const char *out, const char *what)
+{
+	cr_expect(strstr(out, "clone 1 head HEAD next 4567 at 8\n"), "%s: %s", what, out);
+	cr_expect(strstr(out, "clone 2 head HEAD next 4567 at 8\n"), "%s: %s", what, out);
+}
+
+/*
+ * A guest frozen at mvmm_ready() holding a file open: its snapshot carries the file (by guest
+ * path, at its offset) and the ready block; clones restored by another run, with a tree of
+ * their own, each get their clone number and read on from where the template stopped.
+ */
+Test(lx_templates, a_ready_template_holding_a_file_is_snapshotted)
+{
+	char *d = lxt_tmpdir(), *d2 = lxt_tmpdir(), snap[4200], spec[4200], spec2[4200];
+	struct t_proc p;
+
+	lxt_mkfile(d, "in.txt", "HEAD4567rest", 12);
+	lxt_mkfile(d2, "in.txt", "HEAD4567rest", 12);
+	lxt_path(snap, sizeof(snap), d, "ready.snap");
+	snprintf(spec, sizeof(spec), "%s:/data", d);
+	snprintf(spec2, sizeof(spec2), "%s:/data", d2);
+	lxt_guest(&p, ARGS("--dir", spec, "--template", "--snapshot", snap, "--count", "0"),
+		  T_TEST_GUEST("tplopen"), ARGS("/data/in.txt"), NULL, LXT_LIMIT_MS);
+	cr_assert_eq(p.status, 0, "%s", p.err);
+	t_proc_free(&p);
+	T_MVMM(&p, LXT_LIMIT_MS, "snapshot", "info", snap);
+	cr_expect(strstr(p.out, "3 /data/in.txt"), "%s", p.out);
+	cr_expect(strstr(p.out, "from its ready call (block 0x"), "%s", p.out);
+	t_proc_free(&p);
+	lxt_guest(&p, ARGS("--from-snapshot", snap, "--dir", spec2, "--count", "2"), NULL, NULL,
+		  NULL, LXT_LIMIT_MS);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	expect_clones(p.out, "restored");
+	t_proc_free(&p);
+	lxt_rmtree(d);
+	lxt_rmtree(d2);
+}
+
+/* The same template through the image cache: the second run is a hit and behaves the same. */
+Test(lx_templates, a_ready_template_holding_a_file_is_cached)
+{
+	char *d = lxt_tmpdir(), cache[4200], spec[4200];
+	struct t_proc p;
+
+	lxt_mkfile(d, "in.txt", "HEAD4567rest", 12);
+	lxt_path(cache, sizeof(cache), d, "cache");
+	snprintf(spec, sizeof(spec), "%s:/data", d);
+	for (int i = 0; i < 2; i++) {
+		lxt_guest(&p, ARGS("--cache-dir", cache, "--dir", spec, "--template", "--count", "2"),
+			  T_TEST_GUEST("tplopen"), ARGS("/data/in.txt"), NULL, LXT_LIMIT_MS);
+		cr_expect_eq(p.status, 0, "run %d: %s", i, p.err);
+		cr_expect(!strstr(p.err, "cache"), "run %d: %s", i, p.err);
+		expect_clones(p.out, i ? "a hit" : "built");
+		t_proc_free(&p);
+	}
+	T_MVMM(&p, LXT_LIMIT_MS, "cache", "ls", "--cache-dir", cache);
+	{
+		const char *row = strstr(p.out, "template");
+		char kind[16], mem[16], size[16], age[16], used[16];
+		unsigned hits = 0;
+
+		cr_assert(row, "%s", p.out);
 		cr_expect_eq(sscanf(row, "%15s %15s %15s %15s %15s %u", kind, mem, size, age, used,
 				    &hits),
 			     6, "%s", row);
