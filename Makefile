@@ -142,9 +142,15 @@ bench-ipc: | $(BUILD)/.deps-BENCH
 
 # The main job: one guest, then the point of mvmm: 1,000 live instances sharing one
 # image, against private copies (100 of them: 1,000 would need 16 GiB), then clones.
-demo: all
+demo: all | $(BUILD)/.deps-TEST
 	@echo "== one guest: $(BUILD)/mvmm run $(BUILD)/guest/hello.elf"
 	@$(BUILD)/mvmm run $(BUILD)/guest/hello.elf
+	@echo
+	@echo "== an unmodified Linux program: busybox sh, a host tree shown read-only at /data"
+	@$(BUILD)/mvmm run --dir $(CURDIR)/guest/examples:/data /bin/busybox sh -c \
+		'cd /data; for f in hello.c args.c; do n=0; while read -r l; do n=$$((n+1)); done < $$f; \
+		echo "$$PWD/$$f: $$n lines"; done'
+	@$(BUILD)/mvmm run --dir $(CURDIR)/guest/examples:/data /bin/busybox sha256sum /data/hello.c
 	@echo
 	@echo "== 1,000 held instances of density.elf (16 MiB image each reads) sharing one image"
 	@$(BUILD)/mvmm run --count 1000 --hold --stats $(BUILD)/guest/density.elf
