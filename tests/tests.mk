@@ -23,7 +23,8 @@ HOST_SAN_TESTS := $(HOST_TEST_SRCS:tests/%.c=$(BUILD)/tests/asan/%)
 
 TEST_GUEST_SRCS := $(wildcard tests/guests/*.c)
 TEST_GUESTS     := $(TEST_GUEST_SRCS:tests/guests/%.c=$(BUILD)/tests/guests/%.elf) \
-		   $(BUILD)/tests/guests/hello-pie.elf $(BUILD)/tests/guests/where-pie.elf
+		   $(BUILD)/tests/guests/hello-pie.elf $(BUILD)/tests/guests/where-pie.elf \
+		   $(BUILD)/tests/guests/hello-exec.elf
 # Unmodified Linux programs (tests/linux/*.c), each built three times: musl-gcc -static,
 # gcc -static, and mvmm-cc (NAME-sdk: the SDK's build of an ordinary program, tests/sdk).
 TEST_LINUX_SRCS := $(wildcard tests/linux/*.c)
@@ -60,6 +61,11 @@ $(BUILD)/tests/guests/%.elf: tests/guests/%.c $(GUEST_SDK_DEPS)
 $(BUILD)/tests/guests/where-pie.elf: tests/guests/where.c $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)
 	$(BUILD)/bin/mvmm-cc -static-pie $< -o $@
+
+# mvmm-cc builds static PIEs by default; the loader's ET_EXEC path gets a -no-pie hello.
+$(BUILD)/tests/guests/hello-exec.elf: $(TEST_HELLO_SRC) $(GUEST_SDK_DEPS)
+	@mkdir -p $(@D)
+	$(BUILD)/bin/mvmm-cc -no-pie $< -o $@
 
 $(BUILD)/tests/guests/hello-pie.elf: $(TEST_HELLO_SRC) $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)

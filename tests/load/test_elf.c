@@ -342,12 +342,12 @@ static const struct elfload_symbol *find_symbol(const struct elfload_program *pr
 Test(elf, hello_exec_accepted)
 {
 	size_t len;
-	uint8_t *f = t_read_file(T_GUEST("hello"), &len);
+	uint8_t *f = t_read_file(T_TEST_GUEST("hello-exec"), &len);
 	struct elfload_program prog;
 	const struct elfload_symbol *main_sym, *at;
 	uint64_t off = 99;
 
-	cr_assert_eq(EH(f)->e_type, ET_EXEC, "hello.elf should be ET_EXEC");
+	cr_assert_eq(EH(f)->e_type, ET_EXEC, "hello-exec.elf (mvmm-cc -no-pie) should be ET_EXEC");
 	cr_assert_eq(elfload_parse(f, len, MEM, MVMM_IMAGE_BASE, &prog), 0, "%s", mvmm_errmsg());
 	cr_assert_eq(prog.pie, 0);
 	cr_assert_eq(prog.base, 0);
