@@ -166,12 +166,36 @@ static inline void t_append(char **buf, size_t *len, const char *data, size_t n)
 }
 
 /*
+ * Waits for child pid, killing it at the deadline (p->timed_out), and sets
+ * p's wall time since start and its exit status (128 + signal if killed).
+ */
+static inline void t_reap(pid_t pid, uint64_t start, uint64_t deadline, struct t_proc *p)
+{
+	int st = 0;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w == pid)
+			break;
+		cr_assert(w == 0, "waitpid: %s", strerror(errno));
+		if (t_now_ns() >= deadline && !p->timed_out) {
+			kill(pid, SIGKILL);
+			p->timed_out = 1;
+		}
+		usleep(1000);
+	}
+	p->secs = (double)(t_now_ns() - start) / 1e9;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
  * Runs argv (argv[0] is a path) with stdin from /dev/null, capturing stdout
  * and stderr; kills it after timeout_ms. Never hangs the suite.
  */
 static inline void t_run(char *const argv[], int timeout_ms, struct t_proc *p)
 {
-	int out[2], err[2], st = 0, open_fds = 2;
+	int out[2], err[2], open_fds = 2;
 	uint64_t start = t_now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000ull;
 	pid_t pid;
 
@@ -238,20 +262,7 @@ static inline void t_run(char *const argv[], int timeout_ms, struct t_proc *p)
 	if (err[0] >= 0)
 		close(err[0]);
 	/* Output closed: the child is ending; still bound the wait by the deadline. */
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-
-		if (w == pid)
-			break;
-		cr_assert(w == 0, "waitpid: %s", strerror(errno));
-		if (t_now_ns() >= deadline && !p->timed_out) {
-			kill(pid, SIGKILL);
-			p->timed_out = 1;
-		}
-		usleep(1000);
-	}
-	p->secs = (double)(t_now_ns() - start) / 1e9;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	t_reap(pid, start, deadline, p);
 }
 
 /* Runs `mvmm ARGS...` (args NULL-terminated) with a deadline. */

@@ -72,7 +72,7 @@ static inline void lxt_append(char **buf, size_t *len, size_t *cap, const char *
 static inline void lxt_exec_path(const char *path, char *const argv[], char *const envp[],
 				 const char *in_path, int timeout_ms, struct t_proc *p)
 {
-	int out[2], err[2], st = 0;
+	int out[2], err[2];
 	uint64_t start = t_now_ns(), deadline = start + (uint64_t)timeout_ms * 1000000ull;
 	size_t out_cap = 0, err_cap = 0;
 	pid_t pid;
@@ -126,20 +126,7 @@ static inline void lxt_exec_path(const char *path, char *const argv[], char *con
 		close(out[0]);
 	if (err[0] >= 0)
 		close(err[0]);
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-
-		if (w == pid)
-			break;
-		cr_assert(w == 0, "waitpid: %s", strerror(errno));
-		if (t_now_ns() >= deadline && !p->timed_out) {
-			kill(pid, SIGKILL);
-			p->timed_out = 1;
-		}
-		usleep(1000);
-	}
-	p->secs = (double)(t_now_ns() - start) / 1e9;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	t_reap(pid, start, deadline, p);
 }
 
 /* As lxt_exec_path, argv[0] the path. */
