@@ -100,13 +100,13 @@ Test(hugepage, huge_chunks_get_user_read_only_pdes_with_nx_unless_code)
 	cr_assert(mem);
 	sdk_like(&p);
 	pagetable_plan_huge(size, &p, 8 * MiB + 8192, &h);
-	pagetable_build(mem, size, &p, 8 * MiB + 8192, &h);
+	pagetable_build(mem, size, &p, NULL, 8 * MiB + 8192, &h);
 	pd = (uint64_t *)(mem + LAYOUT_PD_GPA);
 	cr_assert_eq(pd[2], 4 * MiB | PTE_P | PTE_US | PTE_A | PTE_D | PTE_PS | PTE_NX);
 	cr_assert_eq(pd[3], 6 * MiB | PTE_P | PTE_US | PTE_A | PTE_D | PTE_PS, "code: executable");
 	cr_assert_eq(pd[4], layout_pt_gpa(4) | PTE_TABLE, "writable data: a page table");
 	cr_assert_eq(pd[0], layout_pt_gpa(0) | PTE_TABLE);
-	pagetable_build(mem, size, &p, 8 * MiB + 8192, NULL);
+	pagetable_build(mem, size, &p, NULL, 8 * MiB + 8192, NULL);
 	cr_assert_eq(pd[2], layout_pt_gpa(2) | PTE_TABLE, "no plan: 4 KiB pages");
 	free(mem);
 }

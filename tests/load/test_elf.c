@@ -167,7 +167,7 @@ static const struct bad_case bad_cases[] = {
 	{ "e_phentsize wrong", m_phentsize, "bad program header size 32" },
 	{ "zero phnum", m_phnum0, "no program headers" },
 	{ "too many program headers", m_phnum_many, "too many program headers" },
-	{ "PT_INTERP", m_interp, "dynamic executables are not supported yet" },
+	{ "PT_INTERP not a path", m_interp, "(PT_INTERP) is not an absolute path" },
 	{ "p_filesz > p_memsz", m_filesz, "p_filesz 0x101 > p_memsz 0x100" },
 	{ "segment data beyond EOF", m_beyond_eof, "segment 1's data ends at 0x2080" },
 	{ "offset + filesz overflows", m_offset_overflow, "offset + size overflows" },

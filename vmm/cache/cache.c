@@ -76,8 +76,12 @@ static struct image *entry_image(struct entry *e, const char *elf_path, const st
 		err_prefix("%s", elf_path);
 		goto fail;
 	}
-	img->heap_start = img->prog.hi;
 	img->heap_end = layout_guard_page(img->mem_size);
+	/* The key holds the loader's hash: the one on disk is the one the entry was built with. */
+	if (image_place_interp(img, src->map, src->len, NULL, NULL) < 0) {
+		err_prefix("%s", elf_path);
+		goto fail;
+	}
 	/* The entry's tables were built for this plan (the key says so); its pages feed the overlay. */
 	image_plan_huge_as(img, backing);
 	if (image_fill_huge(img, img->memfd, mode) < 0) {
@@ -109,6 +113,31 @@ static uint64_t round_mem(uint64_t mem_size)
 }
 
 /*
+ * A dynamic program's image holds its loader too: the loader's hash joins
+ * the program's in the key. Its templates also hold the libraries the
+ * loader mapped, which the key does not cover yet: those go uncached.
+ */
+static int lookup_interp(struct lookup *l, enum cache_kind kind)
+{
+	char *interp = elfload_interp_of(l->src.map, l->src.len);
+	uint8_t both[32];
+	struct elf_src isrc;
+
+	if (!interp)
+		return 0;
+	if (kind == CACHE_TEMPLATE || cache_elf_open(interp, &isrc) < 0) {
+		free(interp);
+		return -1;
+	}
+	free(interp);
+	memcpy(both, l->key.elf_hash, 16);
+	cache_elf_hash(l->dir, &isrc, both + 16);
+	cache_elf_close(&isrc);
+	snap_hash128(both, sizeof(both), l->key.elf_hash);
+	return 0;
+}
+
+/*
  * Prepares the lookup; 0 to go on with the cache, -1 to go without (a
  * warning was set when that is a problem worth telling).
  */
@@ -136,6 +165,8 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 	if (cache_elf_open(elf_path, &l->src) < 0)
 		return -1; /* the loader will name the problem */
 	cache_elf_hash(l->dir, &l->src, l->key.elf_hash);
+	if (lookup_interp(l, kind) < 0)
+		return -1;
 	l->key.mem_size = round_mem(mem_size);
 	l->key.kind = kind;
 	l->key.huge_tables = l->backing != HUGE_BACKING_NONE;

@@ -69,13 +69,59 @@ static int launch_relay(int fd, const char *path)
 	return status;
 }
 
+/*
+ * With no ARGS and a stdin that is not a terminal, the request is stdin
+ * (`echo 'print(1+1)' | mvmm launch -S S`): one argument, less one final
+ * newline, since a Linux clone reads its request one argument per line.
+ * *text is malloc'd; NULL when stdin is a terminal. -1 with a message.
+ */
+static int launch_stdin_request(char **text)
+{
+	size_t cap = SRV_FRAME_MAX, len = 0;
+	char *buf;
+
+	*text = NULL;
+	if (isatty(STDIN_FILENO))
+		return 0;
+	buf = malloc(cap);
+	if (!buf)
+		return err_set("out of memory");
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf + len, cap - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return err_sys("reading the request from stdin");
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap - 1) {
+			free(buf);
+			return err_set("the request on stdin takes more than %u bytes", SRV_FRAME_MAX - 16);
+		}
+	}
+	if (memchr(buf, '\0', len)) {
+		free(buf);
+		return err_set("the request on stdin holds a NUL byte; give it as ARGS");
+	}
+	if (len && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	*text = buf;
+	return 0;
+}
+
 int cmd_launch(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = NULL;
+	const char *path = NULL, *one[1];
+	char *text = NULL;
 	uint8_t *req;
 	size_t len;
 	int c, fd, status;
@@ -92,7 +138,13 @@ int cmd_launch(int argc, char **argv)
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	signal(SIGPIPE, SIG_IGN);
-	if (srv_request_frame((const char *const *)argv + optind, argc - optind, &req, &len) < 0)
+	if (optind == argc && launch_stdin_request(&text) < 0)
+		return launch_usage(mvmm_errmsg());
+	one[0] = text;
+	c = text ? srv_request_frame(one, 1, &req, &len)
+		 : srv_request_frame((const char *const *)argv + optind, argc - optind, &req, &len);
+	free(text);
+	if (c < 0)
 		return launch_usage(mvmm_errmsg());
 	fd = srv_connect(path);
 	if (fd < 0) {

@@ -36,7 +36,7 @@ static int write_page(int fd, const uint8_t *src, uint64_t off)
 
 /* Copies the pages of [first, first + n) that hold data, given their pagemap entries. */
 static int capture_pages(const struct vm *vm, int fd, uint64_t first, uint64_t n,
-			 const uint64_t *entries, uint64_t *data_pages)
+			 const uint64_t *entries, const uint8_t *mapped, uint64_t *data_pages)
 {
 	uint64_t i;
 
@@ -44,8 +44,14 @@ static int capture_pages(const struct vm *vm, int fd, uint64_t first, uint64_t n
 		uint64_t page = first + i;
 		const uint8_t *src = vm->mem.host + page * MVMM_PAGE_SIZE;
 
-		if (!memstat_entry_private(entries[i]) && !image_page_has_data(vm->img, page))
-			continue; /* untouched hole: stays a hole */
+		/*
+		 * An untouched hole stays a hole. A page mapped from a host file
+		 * (a library: lx_mem.c) is neither private nor the image's, and
+		 * may not be touched yet: it is kept when it holds data.
+		 */
+		if (!memstat_entry_present(entries[i]) && !image_page_has_data(vm->img, page) &&
+		    !(mapped && data_map_test(mapped, page)))
+			continue;
 		if (page_is_zero(src))
 			continue;
 		if (write_page(fd, src, page * MVMM_PAGE_SIZE) < 0)
@@ -58,7 +64,8 @@ static int capture_pages(const struct vm *vm, int fd, uint64_t first, uint64_t n
 int template_capture_memory(const struct vm *vm, uint64_t *data_pages)
 {
 	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, *entries;
-	int fd;
+	uint8_t *mapped = NULL;
+	int fd, r;
 
 	*data_pages = 0;
 	fd = memfd_create("mvmm-template", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -71,11 +78,20 @@ int template_capture_memory(const struct vm *vm, uint64_t *data_pages)
 	entries = memstat_pagemap(vm);
 	if (!entries)
 		goto fail;
-	if (capture_pages(vm, fd, 0, npages, entries, data_pages) < 0) {
-		free(entries);
-		goto fail;
+	if (vm->lx) {
+		mapped = calloc((npages + 7) / 8, 1);
+		if (!mapped) {
+			free(entries);
+			err_set("out of memory");
+			goto fail;
+		}
+		lx_mark_mapped(vm->lx, mapped, npages);
 	}
+	r = capture_pages(vm, fd, 0, npages, entries, mapped, data_pages);
+	free(mapped);
 	free(entries);
+	if (r < 0)
+		goto fail;
 	if (fcntl(fd, F_ADD_SEALS, TEMPLATE_SEALS) < 0) {
 		err_sys("sealing the template memfd");
 		goto fail;

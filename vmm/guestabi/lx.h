@@ -90,6 +90,14 @@ struct lx_proc *lx_proc_load(const uint8_t *buf, size_t len, const struct vm_con
 /* One line about a record (cwd, break, mappings, descriptors), malloc'd; NULL if it is bad. */
 char *lx_proc_describe(const uint8_t *buf, size_t len, uint64_t mem_size);
 
+/*
+ * Sets the bit of every guest page that p's mmap handed out in map (one
+ * bit per page, npages of them): a template keeps those pages even when
+ * not yet touched, since a library's come from its host file, not from
+ * the image or the template (lx_mem.c).
+ */
+void lx_mark_mapped(const struct lx_proc *p, uint8_t *map, uint64_t npages);
+
 /* The name of Linux system call nr ("openat"), or NULL if mvmm does not know it. */
 const char *lx_syscall_name(uint64_t nr);
 

@@ -177,7 +177,9 @@ static int lx_dup_mounts(struct lx_proc *d, const struct lx_proc *s)
 		d->mounts[i] = s->mounts[i];
 		d->mounts[i].guest = strdup(s->mounts[i].guest);
 		d->mounts[i].dirfd = dup_fd(s->mounts[i].dirfd);
-		if (!d->mounts[i].guest || d->mounts[i].dirfd < 0) {
+		d->mounts[i].leaf = s->mounts[i].leaf ? strdup(s->mounts[i].leaf) : NULL;
+		if (!d->mounts[i].guest || d->mounts[i].dirfd < 0 ||
+		    (s->mounts[i].leaf && !d->mounts[i].leaf)) {
 			d->nmounts++; /* so that lx_fs_release frees what this entry got */
 			return -1;
 		}

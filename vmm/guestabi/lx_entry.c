@@ -129,6 +129,13 @@ LX_HANDLER(nosys)
 	return -ENOSYS;
 }
 
+/* A guest has no network and no host sockets: socket and socketpair fail as with no such family. */
+LX_HANDLER(nonet)
+{
+	(void)c;
+	return -EAFNOSUPPORT;
+}
+
 static enum exit_action lx_syscall_entry(struct vm *vm)
 {
 	const struct lx_syscall *sc = NULL;

@@ -2,7 +2,8 @@
  * lx_exec.c: a Linux program's start, as execve leaves it: the process
  * state, then at the top of the stack the strings, 16 random bytes, the
  * auxiliary vector, envp, argv and argc, with RSP at argc and RDX 0 (no
- * exit function from a dynamic loader).
+ * exit function from a dynamic loader). A dynamic program starts in its
+ * loader, which the image holds (AT_BASE), with AT_PHDR and AT_ENTRY its.
  */
 #define _GNU_SOURCE
 #include "lx_int.h"
@@ -92,7 +93,7 @@ static size_t lx_auxv(uint64_t *v, const struct image *img, uint64_t random, uin
 	AUX(AT_PHENT, sizeof(Elf64_Phdr));
 	AUX(AT_PHNUM, img->prog.phnum);
 	AUX(AT_PAGESZ, MVMM_PAGE_SIZE);
-	AUX(AT_BASE, 0);
+	AUX(AT_BASE, img->interp.nsegs ? img->interp.base : 0);
 	AUX(AT_FLAGS, 0);
 	AUX(AT_ENTRY, img->prog.entry);
 	AUX(AT_UID, getuid());
@@ -183,9 +184,10 @@ int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	p->strace_fd = lx->strace_fd;
 	p->ready_on_stdin = lx->ready_on_stdin;
 	p->strace_numbered = lx->strace_numbered;
-	if (lx_fd_init(p) < 0 || lx_fs_init(p, lx) < 0 ||
+	p->exec_ok = img->interp.nsegs != 0;
+	if (lx_fd_init(p) < 0 || lx_fs_init(p, lx, &img->needed) < 0 ||
 	    lx_mem_init(p, vm, img->heap_start, layout_guard_page(vm->mem.size)) < 0 ||
 	    lx_build_stack(vm, img, cfg, &rsp, &p->at_random) < 0)
 		return -1; /* lx_release frees p with the VM */
-	return vm_enter_program_at(vm, img->prog.entry, rsp);
+	return vm_enter_program_at(vm, p->exec_ok ? img->interp.entry : img->prog.entry, rsp);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "load/dynlink.h"
 
 #define LX_DENTS_MAX (64u << 10) /* directory bytes one getdents64 copies */
 
@@ -70,8 +71,48 @@ fail:
 	return -1;
 }
 
-int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg)
+/*
+ * One file of a dynamic program's closure at its guest path: its host
+ * directory and its name there (the host path is resolved, link-free).
+ * A --dir at the same guest path wins.
+ */
+static int lx_file_add(struct lx_proc *p, const struct dl_file *f)
 {
+	struct lx_mount *m = &p->mounts[p->nmounts];
+	const char *slash = strrchr(f->host, '/');
+	char buf[LX_PATH_MAX], dir[LX_PATH_MAX];
+	int tail, fd;
+
+	if (!slash || !slash[1] || (size_t)(slash - f->host) >= sizeof(dir) ||
+	    lx_path_norm("/", f->guest, buf, sizeof(buf), &tail) < 0 || tail || !buf[1])
+		return 0;
+	for (size_t i = 0; i < p->nmounts; i++)
+		if (!strcmp(p->mounts[i].guest, buf))
+			return 0;
+	memcpy(dir, f->host, (size_t)(slash - f->host));
+	dir[slash - f->host] = '\0';
+	fd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* gone since it was resolved: the guest's loader will say what it misses */
+	m->guest = strdup(buf);
+	m->leaf = strdup(slash + 1);
+	if (!m->guest || !m->leaf) {
+		free(m->guest);
+		free(m->leaf);
+		close(fd);
+		return err_set("out of memory");
+	}
+	m->len = strlen(buf);
+	m->dirfd = fd;
+	m->rw = 0;
+	p->nmounts++;
+	return 0;
+}
+
+int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg, const struct dl_needed *needed)
+{
+	size_t nfiles = needed ? needed->n : 0;
+
 	const char *cwd = cfg->cwd ? cfg->cwd : "/";
 	char buf[LX_PATH_MAX];
 	int tail;
@@ -81,14 +122,17 @@ int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg)
 	p->cwd = strdup(buf);
 	if (!p->cwd)
 		return err_set("out of memory");
-	if (!cfg->ndirs)
+	if (!cfg->ndirs && !nfiles)
 		return 0;
-	p->mounts = calloc(cfg->ndirs, sizeof(*p->mounts));
+	p->mounts = calloc(cfg->ndirs + nfiles, sizeof(*p->mounts));
 	if (!p->mounts)
 		return err_set("out of memory");
 	for (size_t i = 0; i < cfg->ndirs; i++)
 		if (lx_mount_add(p, &cfg->dirs[i]) < 0)
 			return -1; /* lx_fs_release closes what was opened */
+	for (size_t i = 0; i < nfiles; i++)
+		if (lx_file_add(p, &needed->files[i]) < 0)
+			return -1;
 	return 0;
 }
 
@@ -98,6 +142,7 @@ void lx_fs_release(struct lx_proc *p)
 		if (p->mounts[i].dirfd >= 0)
 			close(p->mounts[i].dirfd);
 		free(p->mounts[i].guest);
+		free(p->mounts[i].leaf);
 	}
 	free(p->mounts);
 	p->mounts = NULL;

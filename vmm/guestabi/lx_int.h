@@ -40,12 +40,18 @@ struct lx_fd {
 	char *path;	  /* guest path it was opened by (FILE, DIR), owned, or NULL */
 };
 
-/* An exposed host tree: its host directory fd (O_PATH) is the root that openat2 stays beneath. */
+/*
+ * An exposed host tree: its host directory fd (O_PATH) is the root that
+ * openat2 stays beneath. Or one exposed file (a dynamic program's library):
+ * dirfd is its host directory, leaf its name there, and only the guest
+ * path itself names it.
+ */
 struct lx_mount {
 	char *guest; /* absolute, normalized, no trailing slash ("/" only for the root) */
 	size_t len;
 	int dirfd;
 	int rw;
+	char *leaf; /* a single file's name in dirfd; NULL for a tree */
 };
 
 #define LX_VMA_MAX 65536 /* mappings at most: Linux's vm.max_map_count */
@@ -100,6 +106,8 @@ struct lx_proc {
 	uint64_t brk_start, brk; /* the program break: [brk_start, brk) is in use */
 	uint64_t mmap_floor;	 /* mmap hands out pages in [mmap_floor, mmap_top), top down */
 	uint64_t mmap_top;
+	int exec_ok; /* a dynamic program: mmap's memory is executable (libraries go there) */
+	uint64_t file_pages; /* pages mmap mapped from host files as they are (lx_mem.c) */
 	struct lx_vma *vmas;
 	size_t nvmas, capvmas;
 	/* Unmapped pages kept mapped on the host, zeroed when handed out again (lx_mem.c). */
@@ -200,7 +208,9 @@ int64_t lx_stream_write(struct lx_call *c, int stream, const void *buf, uint64_t
 int64_t lx_stream_read(struct lx_call *c, void *buf, uint64_t len);
 
 /* lx_fs.c: exposed trees. */
-int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg);
+struct dl_needed;
+/* The cwd, cfg's trees, and the files a dynamic program needs (needed: NULL for none). */
+int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg, const struct dl_needed *needed);
 void lx_fs_release(struct lx_proc *p);
 
 /* lx_mem.c: brk and the mmap area. */
@@ -368,5 +378,6 @@ LX_HANDLER(sched_getparam);
 LX_HANDLER(sched_get_priority_max);
 LX_HANDLER(sched_get_priority_min);
 LX_HANDLER(nosys); /* fork, vfork, clone, clone3, execve, wait4: ENOSYS without a note */
+LX_HANDLER(nonet); /* socket, socketpair: EAFNOSUPPORT (no network yet), without a note */
 
 #endif

@@ -216,7 +216,7 @@ static int check_mem(const struct lx_proc *p, uint64_t mem_size, const struct im
 		const struct lx_vma *v = &p->vmas[i];
 
 		if (v->start % LXS_PG || v->end % LXS_PG || v->start >= v->end ||
-		    v->start < page_up(p->brk) || v->end > top || (v->prot & PROT_EXEC) ||
+		    v->start < page_up(p->brk) || v->end > top || ((v->prot & PROT_EXEC) && !p->exec_ok) ||
 		    v->prot < 0 || (i && v->start < p->vmas[i - 1].end))
 			return bad("mapping %zu [0x%lx, 0x%lx) is not a page-aligned range of the "
 				   "mmap area in order",
@@ -464,6 +464,7 @@ static struct lx_proc *load(const uint8_t *buf, size_t len, const struct vm_conf
 		err_set("loading the Linux process state: out of memory");
 		return NULL;
 	}
+	p->exec_ok = img && img->interp.nsegs; /* the image's tables say, not the record */
 	if (load_parts(&r, p, &ents, &nents) < 0 || check_mem(p, mem_size, img) < 0 ||
 	    check_sig(p, mem_size) < 0)
 		goto fail;
@@ -474,7 +475,7 @@ static struct lx_proc *load(const uint8_t *buf, size_t len, const struct vm_conf
 	*files = 1;
 	cwd = p->cwd;
 	p->cwd = NULL;
-	if (lx_fs_init(p, cfg && cfg->lx ? cfg->lx : &none) < 0) {
+	if (lx_fs_init(p, cfg && cfg->lx ? cfg->lx : &none, img ? &img->needed : NULL) < 0) {
 		free(cwd);
 		goto fail;
 	}

@@ -8,7 +8,9 @@
  * What PVM imposes (see the README): a page-table entry the guest has used
  * is never re-read, so mprotect cannot take access away yet and an
  * unmapped page stays accessible (it reads zero, it does not fault), and
- * mmap's free memory is not executable (PROT_EXEC there answers EACCES).
+ * mmap's free memory is not executable (PROT_EXEC there answers EACCES)
+ * unless the program is dynamic: its libraries are mapped there, so the
+ * image maps all of it executable (load/pagetable.c).
  */
 #define _GNU_SOURCE
 #include "lx_int.h"
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "load/image.h"
@@ -129,6 +132,14 @@ static void lx_claim(struct lx_call *c, uint64_t s, uint64_t e)
 static uint64_t lx_vma_low(const struct lx_proc *p)
 {
 	return p->nvmas ? p->vmas[0].start : p->mmap_top;
+}
+
+void lx_mark_mapped(const struct lx_proc *p, uint8_t *map, uint64_t npages)
+{
+	for (size_t i = 0; i < p->nvmas; i++)
+		for (uint64_t pg = p->vmas[i].start / PG; pg < p->vmas[i].end / PG && pg < npages;
+		     pg++)
+			map[pg >> 3] |= (uint8_t)(1u << (pg & 7));
 }
 
 LX_HANDLER(brk)
@@ -244,17 +255,52 @@ static int lx_in_arena(const struct lx_proc *p, uint64_t start, uint64_t end)
 	return start >= PAGE_UP(p->brk) && end <= p->mmap_top && start < end;
 }
 
+/*
+ * Whether a file's pages may be mapped into the guest as they are (the
+ * host's page cache, shared by every guest and process, copied on write)
+ * instead of copied: only a regular file the guest cannot write (a
+ * read-only tree, an exposed library) that no one but root or mvmm's own
+ * user can change, because a host mapping of a file that shrinks would
+ * fault the VMM itself.
+ */
+static int lx_file_shareable(const struct lx_fd *f, const struct stat *st)
+{
+	return !f->writable && S_ISREG(st->st_mode) && !(st->st_mode & 022) &&
+	       (st->st_uid == 0 || st->st_uid == geteuid());
+}
+
+/* Maps [off, off + len) of the file over guest memory at addr, private; 0 or -errno. */
+static int64_t lx_map_shared(struct lx_call *c, uint64_t addr, uint64_t len, int host,
+			     uint64_t off, const struct stat *st)
+{
+	uint64_t size = (uint64_t)st->st_size, file_len;
+
+	if (off >= size)
+		return 0; /* nothing of the file: the pages read zero */
+	file_len = PAGE_UP(size - off) < len ? PAGE_UP(size - off) : len;
+	if (mmap(c->vm->mem.host + addr, file_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, host, (off_t)off) == MAP_FAILED)
+		return -errno;
+	/* Dropping these pages later must give zero, not the file: see lx_discard. */
+	c->vm->remapped = 1;
+	c->p->file_pages += file_len / PG;
+	return 0;
+}
+
 static int64_t lx_map_file(struct lx_call *c, uint64_t addr, uint64_t len, int64_t fd,
 			   uint64_t off)
 {
 	struct lx_fd *f = lx_fd_get(c->p, fd);
 	uint8_t *dst = c->vm->mem.host + addr;
 	uint64_t done = 0;
+	struct stat st;
 
 	if (!f)
 		return -EBADF;
 	if (f->kind != LX_FD_FILE || (f->flags & O_ACCMODE) == O_WRONLY)
 		return f->kind == LX_FD_FILE ? -EACCES : -ENODEV;
+	if (fstat(f->host, &st) == 0 && lx_file_shareable(f, &st))
+		return lx_map_shared(c, addr, len, f->host, off, &st);
 	while (done < len) {
 		ssize_t n = pread(f->host, dst + done, len - done, (off_t)(off + done));
 
@@ -283,7 +329,7 @@ LX_HANDLER(mmap)
 	if (len > p->mmap_top)
 		return -ENOMEM;
 	len = PAGE_UP(len);
-	if (prot & PROT_EXEC)
+	if ((prot & PROT_EXEC) && !p->exec_ok)
 		return -EACCES; /* free memory is mapped no-execute (see the top of this file) */
 	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE && (prot & PROT_WRITE))
 		return -EACCES; /* a shared writable file mapping would need the host file mapped */
@@ -347,8 +393,8 @@ LX_HANDLER(mprotect)
 		return 0;
 	if (addr < MVMM_IMAGE_BASE || addr + len > c->vm->mem.size)
 		return -ENOMEM;
-	/* Executable memory is the program's own text; anything else stays no-execute. */
-	if ((prot & PROT_EXEC) && addr + len > c->p->brk_start)
+	/* Executable memory is the program's own text (and a dynamic program's mappings). */
+	if ((prot & PROT_EXEC) && addr + len > c->p->brk_start && !c->p->exec_ok)
 		return -EACCES;
 	return 0;
 }

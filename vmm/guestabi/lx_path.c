@@ -144,7 +144,9 @@ static const struct lx_mount *lx_mount_find(const struct lx_proc *p, const char 
 	for (size_t i = 0; i < p->nmounts; i++) {
 		const struct lx_mount *m = &p->mounts[i];
 
-		if (lx_under(path, m->guest, m->len) && (!best || m->len > best->len))
+		if (m->leaf ? strcmp(path, m->guest) != 0 : !lx_under(path, m->guest, m->len))
+			continue;
+		if (!best || m->len > best->len)
 			best = m;
 	}
 	return best;
@@ -189,6 +191,11 @@ int lx_loc_in(const struct lx_proc *p, const char *const *exposed, const char *b
 		return 0;
 	}
 	l->m = lx_mount_find(p, l->path);
+	if (l->m && l->m->leaf) {
+		l->rest = l->m->leaf;
+		l->where = LX_TREE;
+		return 0;
+	}
 	if (l->m) {
 		const char *rest = l->path + (l->m->len == 1 ? 0 : l->m->len);
 
@@ -225,6 +232,8 @@ static uint64_t lx_resolve_of(const struct lx_mount *m)
 {
 	uint64_t how = RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 
+	if (m->leaf)
+		return how | RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; /* it was resolved link-free */
 	return how | (m->len == 1 ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
 }
 
@@ -417,7 +426,8 @@ unsigned lx_virtual_list(struct lx_call *c, const char *path, struct lx_vent *v,
 	v[n++].type = DT_DIR;
 	for (size_t i = 0; i < p->nmounts; i++)
 		if (lx_above(path, p->mounts[i].guest))
-			lx_virtual_add(path, p->mounts[i].guest, 0, v, &n, max);
+			lx_virtual_add(path, p->mounts[i].guest, p->mounts[i].leaf != NULL, v, &n,
+				       max);
 	for (const char *const *e = c->vm->exposed; e && *e; e++)
 		if (lx_exposed_norm(*e, buf) == 0 && lx_above(path, buf))
 			lx_virtual_add(path, buf, 1, v, &n, max);

@@ -44,6 +44,8 @@ const struct lx_syscall lx_table[LX_NR_LIMIT] = {
 	ROW(nanosleep, nanosleep, "pp"),
 	ROW(getpid, getpid, ""),
 	ROW(sendfile, sendfile, "ddpu"),
+	ROW(socket, nonet, "ddd"),
+	ROW(socketpair, nonet, "dddp"),
 	ROW(clone, nosys, "xpppp"),
 	ROW(fork, nosys, ""),
 	ROW(vfork, nosys, ""),

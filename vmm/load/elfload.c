@@ -91,18 +91,43 @@ static int elfload_add_segment(struct elfload_program *prog, const GElf_Phdr *ph
 	return 0;
 }
 
+/*
+ * PT_INTERP: the dynamic loader's host path, one absolute NUL-terminated
+ * string inside the file (the loader is read from the host: image.c).
+ */
+static int elfload_read_interp(const uint8_t *file, size_t len, const GElf_Phdr *ph,
+			       struct elfload_program *prog)
+{
+	uint64_t end;
+
+	if (prog->interp)
+		return err_set("more than one interpreter (PT_INTERP)");
+	if (add_ok(ph->p_offset, ph->p_filesz, &end) < 0 || end > len)
+		return err_set("truncated: the interpreter's name lies beyond the file");
+	if (ph->p_filesz < 2 || ph->p_filesz > ELFLOAD_INTERP_MAX ||
+	    file[ph->p_offset + ph->p_filesz - 1] != '\0' ||
+	    strlen((const char *)file + ph->p_offset) != ph->p_filesz - 1 ||
+	    file[ph->p_offset] != '/')
+		return err_set("the interpreter's name (PT_INTERP) is not an absolute path");
+	prog->interp = strdup((const char *)file + ph->p_offset);
+	if (!prog->interp)
+		return err_set("out of memory");
+	return 0;
+}
+
 static int elfload_read_phdrs(Elf *elf, const GElf_Ehdr *eh, size_t len,
 			      struct elfload_program *prog)
 {
 	GElf_Phdr ph;
 	size_t i;
 
+	const uint8_t *file = (const uint8_t *)elf_rawfile(elf, NULL);
+
 	for (i = 0; i < eh->e_phnum; i++) {
 		if (!gelf_getphdr(elf, (int)i, &ph))
 			return err_set("program header %zu unreadable: %s", i, elf_errmsg(-1));
-		if (ph.p_type == PT_INTERP)
-			return err_set("dynamic executables are not supported yet (it has an "
-				       "interpreter, PT_INTERP); link it with -static");
+		if (ph.p_type == PT_INTERP && elfload_read_interp(file, len, &ph, prog) < 0)
+			return -1;
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (elfload_add_segment(prog, &ph, i, len) < 0)
@@ -373,8 +398,33 @@ out:
 	return ret;
 }
 
+char *elfload_interp_of(const void *file, size_t len)
+{
+	const uint8_t *f = file;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (len < sizeof(eh) || memcmp(f, ELFMAG, SELFMAG) != 0 || f[EI_CLASS] != ELFCLASS64)
+		return NULL;
+	memcpy(&eh, f, sizeof(eh));
+	if (eh.e_phentsize != sizeof(ph) || eh.e_phoff > len ||
+	    (len - eh.e_phoff) / sizeof(ph) < eh.e_phnum)
+		return NULL;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		memcpy(&ph, f + eh.e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_INTERP || ph.p_offset > len || len - ph.p_offset < ph.p_filesz ||
+		    ph.p_filesz < 2 || ph.p_filesz > ELFLOAD_INTERP_MAX ||
+		    f[ph.p_offset + ph.p_filesz - 1] != '\0')
+			continue;
+		return strdup((const char *)f + ph.p_offset);
+	}
+	return NULL;
+}
+
 void elfload_free(struct elfload_program *prog)
 {
+	free(prog->interp);
+	prog->interp = NULL;
 	free(prog->syms);
 	free(prog->names);
 	prog->syms = NULL;

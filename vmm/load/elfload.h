@@ -1,4 +1,4 @@
-/* elfload.h: parse and validate a static x86-64 guest ELF (libelf underneath). */
+/* elfload.h: parse and validate an x86-64 guest ELF (libelf underneath). */
 #ifndef MVMM_ELFLOAD_H
 #define MVMM_ELFLOAD_H
 
@@ -7,6 +7,7 @@
 
 #define ELFLOAD_MAX_SEGMENTS 32
 #define ELFLOAD_MAX_SYMBOLS  (1u << 20)
+#define ELFLOAD_INTERP_MAX   4096 /* bytes of PT_INTERP's path, its NUL included */
 
 struct elfload_segment {
 	uint64_t gpa; /* where it goes in guest memory (load base applied) */
@@ -34,13 +35,15 @@ struct elfload_program {
 	struct elfload_symbol *syms; /* sorted by address */
 	size_t nsyms;
 	char *names;
+	char *interp; /* PT_INTERP: the dynamic loader's absolute path, or NULL (static) */
 };
 
 /*
  * Checks `file` (len bytes) as a guest program for a guest of mem_size bytes
- * and fills *prog: a static Linux executable (ET_EXEC, or static PIE, placed
- * at pie_base) whose system calls the VMM answers. Every rejection names the
- * problem (not ELF, wrong class or machine, dynamically linked, truncated, a
+ * and fills *prog: a Linux executable (ET_EXEC, or PIE placed at pie_base)
+ * whose system calls the VMM answers; a dynamic one names its loader in
+ * prog->interp. Every rejection names the
+ * problem (not ELF, wrong class or machine, a bad PT_INTERP, truncated, a
  * segment outside guest memory or over the VMM's reserved area, p_filesz >
  * p_memsz, overflow, entry outside an executable segment, built by the
  * retired mvmm SDK: its note).
@@ -49,6 +52,9 @@ struct elfload_program {
 int elfload_parse(const void *file, size_t len, uint64_t mem_size, uint64_t pie_base,
 		  struct elfload_program *prog);
 void elfload_free(struct elfload_program *prog);
+
+/* A quick look, no checks beyond bounds: file's PT_INTERP path (malloc'd), or NULL. */
+char *elfload_interp_of(const void *file, size_t len);
 
 /* The symbol containing gpa (or NULL), and gpa's offset into it. */
 const struct elfload_symbol *elfload_symbol_at(const struct elfload_program *prog, uint64_t gpa,

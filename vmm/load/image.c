@@ -17,6 +17,7 @@
 #include "mvmm_abi.h"
 #include "core/vm.h"
 #include "core/x86.h"
+#include "dynlink.h"
 #include "pagetable.h"
 
 #define IMAGE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -42,7 +43,7 @@ static void image_copy_segments(uint8_t *mem, const uint8_t *file,
 }
 
 /* Writes program and tables through a shared mapping, then seals the memfd. */
-static int image_fill(struct image *img, const void *file)
+static int image_fill(struct image *img, const void *file, const void *interp)
 {
 	uint8_t *mem;
 
@@ -55,8 +56,10 @@ static int image_fill(struct image *img, const void *file)
 	if (mem == MAP_FAILED)
 		return err_sys("mapping the image memfd");
 	image_copy_segments(mem, file, &img->prog);
+	if (interp)
+		image_copy_segments(mem, interp, &img->interp);
 	x86_build_system(mem);
-	pagetable_build(mem, img->mem_size, &img->prog, img->heap_start, &img->huge);
+	pagetable_build(mem, img->mem_size, &img->prog, &img->interp, img->heap_start, &img->huge);
 	munmap(mem, img->mem_size);
 	/* From here on nobody can change a page under a running guest. */
 	if (fcntl(img->memfd, F_ADD_SEALS, IMAGE_SEALS) < 0)
@@ -181,6 +184,8 @@ struct image *image_load_buffer_with(const void *elf, size_t len, const char *na
 				     const struct image_params *p)
 {
 	uint64_t mem_size = p->mem_size, pie_base = p->pie_base ? p->pie_base : MVMM_IMAGE_BASE;
+	void *interp = NULL;
+	size_t interp_len = 0;
 	struct image *img;
 
 	if (image_check_size(&mem_size) < 0)
@@ -203,15 +208,17 @@ struct image *image_load_buffer_with(const void *elf, size_t len, const char *na
 		err_prefix("%s", img->name);
 		goto fail;
 	}
-	img->heap_start = img->prog.hi;
 	img->heap_end = layout_guard_page(mem_size);
-	if (image_plan_huge(img, p->huge) < 0 || image_fill(img, elf) < 0 ||
+	if (image_place_interp(img, elf, len, &interp, &interp_len) < 0 ||
+	    image_plan_huge(img, p->huge) < 0 || image_fill(img, elf, interp) < 0 ||
 	    image_map_data(img) < 0 || image_fill_huge(img, img->memfd, p->huge) < 0) {
 		err_prefix("%s", img->name);
 		goto fail;
 	}
+	free(interp);
 	return img;
 fail:
+	free(interp);
 	image_put(img);
 	return NULL;
 }
@@ -255,6 +262,46 @@ static void *image_read_file(const char *path, size_t *len)
 out:
 	close(fd);
 	return buf;
+}
+
+int image_place_interp(struct image *img, const void *elf, size_t elf_len, void **file,
+		       size_t *len)
+{
+	const char *path = img->prog.interp;
+	uint64_t base;
+	size_t n = 0;
+	void *buf;
+
+	img->heap_start = img->prog.hi;
+	if (!path)
+		return 0;
+	buf = image_read_file(path, &n);
+	if (!buf)
+		return err_prefix("its interpreter");
+	base = (img->prog.hi + HUGE_PAGE_SIZE - 1) & ~(uint64_t)(HUGE_PAGE_SIZE - 1);
+	if (elfload_parse(buf, n, img->mem_size, base, &img->interp) < 0) {
+		free(buf);
+		return err_prefix("its interpreter %s", path);
+	}
+	if (!img->interp.pie || img->interp.interp) {
+		free(buf);
+		elfload_free(&img->interp);
+		memset(&img->interp, 0, sizeof(img->interp));
+		return err_set("its interpreter %s is not a dynamic loader (ET_DYN, no PT_INTERP)",
+			       path);
+	}
+	img->heap_start = img->interp.hi;
+	if (dl_needed_resolve(img->name, elf, elf_len, path, &img->needed) < 0) {
+		free(buf);
+		return err_prefix("its libraries");
+	}
+	if (file) {
+		*file = buf;
+		*len = n;
+	} else {
+		free(buf);
+	}
+	return 0;
 }
 
 struct image *image_load_file(const char *path, uint64_t mem_size)
@@ -320,6 +367,8 @@ void image_put(struct image *img)
 		close(img->memfd);
 	huge_map_release(&img->huge);
 	elfload_free(&img->prog);
+	elfload_free(&img->interp);
+	dl_needed_free(&img->needed);
 	free(img->data_map);
 	free(img->name);
 	free(img);

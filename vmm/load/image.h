@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/hugepage.h"
+#include "dynlink.h"
 #include "elfload.h"
 
 struct image {
@@ -14,6 +15,8 @@ struct image {
 	uint64_t heap_start;
 	uint64_t heap_end;
 	struct elfload_program prog;
+	struct elfload_program interp; /* prog.interp's dynamic loader (nsegs 0: static) */
+	struct dl_needed needed;       /* what the guest sees of the host to start (dynamic) */
 	uint8_t *data_map; /* one bit per page: 1 where the image holds data, 0 for holes */
 	uint64_t data_pages;
 	char *name; /* path or caller-given name, for messages */
@@ -62,6 +65,18 @@ void image_plan_huge_as(struct image *img, enum huge_backing backing);
  * since huge_choose counted it leaves 4 KiB host pages instead of failing.
  */
 int image_fill_huge(struct image *img, int memfd, enum huge_mode mode);
+
+/*
+ * Places a dynamic program's loader (img->prog.interp, read from the host)
+ * at the first 2 MiB boundary above the program, sets heap_start past
+ * whichever ends last, and resolves the files the program needs to start
+ * (img->needed, from its ELF: elf, elf_len). When file is not NULL the
+ * loader's bytes are kept for the image's fill (*file, *len, malloc'd).
+ * A static program: the heap starts at the program's end. The loader must
+ * be an x86-64 ET_DYN ELF with no interpreter of its own.
+ */
+int image_place_interp(struct image *img, const void *elf, size_t elf_len, void **file,
+		       size_t *len);
 
 /* Whether bit `page` is set in a data map (one bit per guest page). */
 static inline int data_map_test(const uint8_t *map, uint64_t page)

@@ -14,6 +14,7 @@
 #define PTE_SYS_X   (PTE_P | PTE_A | PTE_D)
 #define PTE_USER_RW (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX)
 #define PTE_USER_RX (PTE_P | PTE_US | PTE_A | PTE_D)
+#define PTE_USER_RWX (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)
 
 static uint64_t *pte_at(uint8_t *mem, uint64_t gpa)
 {
@@ -101,13 +102,15 @@ static void map_huge_chunks(uint64_t *pd, const struct elfload_program *prog,
 }
 
 void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_program *prog,
-		     uint64_t heap_start, const struct huge_map *huge)
+		     const struct elfload_program *interp, uint64_t heap_start,
+		     const struct huge_map *huge)
 {
 	uint64_t *pml4 = (uint64_t *)(mem + LAYOUT_PML4_GPA);
 	uint64_t *pdpt = (uint64_t *)(mem + LAYOUT_PDPT_GPA);
 	uint64_t *pd = (uint64_t *)(mem + LAYOUT_PD_GPA);
 	uint64_t npt = mem_size >> 21, i;
 	uint64_t guard = layout_guard_page(mem_size);
+	int dynamic = interp && interp->nsegs;
 
 	pml4[0] = LAYOUT_PDPT_GPA | PTE_TABLE;
 	pdpt[0] = LAYOUT_PD_GPA | PTE_TABLE;
@@ -121,7 +124,9 @@ void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_progr
 	map_range(mem, MVMM_PGTABLE_GPA, layout_pt_gpa(npt), PTE_SYS);
 	for (i = 0; i < prog->nsegs; i++)
 		map_segment(mem, &prog->segs[i]);
-	map_range(mem, heap_start, guard, PTE_USER_RW);
+	for (i = 0; dynamic && i < interp->nsegs; i++)
+		map_segment(mem, &interp->segs[i]);
+	map_range(mem, heap_start, guard, dynamic ? PTE_USER_RWX : PTE_USER_RW);
 	map_range(mem, guard + MVMM_PAGE_SIZE, mem_size, PTE_USER_RW);
 	/* The 4 KiB tables of a huge chunk stay written but unused: one layout for both. */
 	if (huge && huge->nchunks)

@@ -13,13 +13,17 @@
 /*
  * Writes page tables for a guest of mem_size bytes into mem (the image,
  * mapped). Program pages get their ELF permissions (W^X where the ELF is),
- * heap and stack are user read-write no-execute, the system area is
+ * and so do a dynamic program's loader's (interp, NULL or no segments for
+ * none); heap and stack are user read-write no-execute, except that with a
+ * loader the heap (where mmap puts libraries) is executable too: the page
+ * tables never change after start (PLATFORM.md). The system area is
  * supervisor only, page 0 and the stack guard page are not present.
  * Accessed and Dirty bits are preset everywhere so that the shadow MMU
  * never writes the shared page tables (see PLATFORM.md).
  */
 void pagetable_build(uint8_t *mem, uint64_t mem_size, const struct elfload_program *prog,
-		     uint64_t heap_start, const struct huge_map *huge);
+		     const struct elfload_program *interp, uint64_t heap_start,
+		     const struct huge_map *huge);
 
 /*
  * The guest 2 MiB pages worth mapping with one PDE: 2 MiB-aligned chunks of

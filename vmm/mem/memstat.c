@@ -59,6 +59,11 @@ int memstat_entry_private(uint64_t e)
 	return (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE);
 }
 
+int memstat_entry_present(uint64_t e)
+{
+	return (e & (PM_PRESENT | PM_SWAPPED)) != 0;
+}
+
 uint64_t *memstat_pagemap(const struct vm *vm)
 {
 	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE;

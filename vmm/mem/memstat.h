@@ -53,6 +53,8 @@ uint64_t *memstat_pagemap(const struct vm *vm);
 int memstat_pagemap_read(const struct vm *vm, uint64_t first, uint64_t n, uint64_t *entries);
 /* Whether a pagemap entry is a private (anonymous, copied or zero-filled) page. */
 int memstat_entry_private(uint64_t entry);
+/* Whether a pagemap entry maps a page at all (present or swapped; private or from a file). */
+int memstat_entry_present(uint64_t entry);
 #define MEMSTAT_BATCH 512
 
 #endif
