@@ -87,9 +87,44 @@ $(BUILD)/tests/linux/libc-sdk-pie: tests/linux/libc.c $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) -static-pie -O2 -Wall -Wextra -Werror -o $@ $< -lm
 
+# Dynamically linked programs (tests/dynamic): glibc's loader and libc.so come from the host.
+# dep.c is built under a sound name found through $ORIGIN/lib, and under hostile sonames
+# that the programs linked against it then name in DT_NEEDED; notelf/libdep.so is no ELF.
+TEST_DYN_DIR := $(BUILD)/tests/dynamic
+TEST_DYN     := $(TEST_DYN_DIR)/origin $(TEST_DYN_DIR)/needs-dotdot $(TEST_DYN_DIR)/needs-abs \
+		$(TEST_DYN_DIR)/needs-notelf $(TEST_DYN_DIR)/notelf/libdep.so
+
+$(TEST_DYN_DIR)/lib/libdep.so: tests/dynamic/dep.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -Wl,-soname,libdep.so -o $@ $<
+
+$(TEST_DYN_DIR)/origin: tests/dynamic/main.c $(TEST_DYN_DIR)/lib/libdep.so
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -L$(TEST_DYN_DIR)/lib -ldep -Wl,-rpath,'$$ORIGIN/lib'
+
+$(TEST_DYN_DIR)/hostile/dotdot/libdep.so: tests/dynamic/dep.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wl,-soname,../../etc/shadow -o $@ $<
+
+$(TEST_DYN_DIR)/hostile/abs/libdep.so: tests/dynamic/dep.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wl,-soname,/etc/shadow -o $@ $<
+
+$(TEST_DYN_DIR)/needs-dotdot: tests/dynamic/main.c $(TEST_DYN_DIR)/hostile/dotdot/libdep.so
+	$(CC) -O2 -o $@ $^
+
+$(TEST_DYN_DIR)/needs-abs: tests/dynamic/main.c $(TEST_DYN_DIR)/hostile/abs/libdep.so
+	$(CC) -O2 -o $@ $^
+
+$(TEST_DYN_DIR)/needs-notelf: tests/dynamic/main.c $(TEST_DYN_DIR)/lib/libdep.so
+	$(CC) -O2 -o $@ $< -L$(TEST_DYN_DIR)/lib -ldep -Wl,-rpath,'$$ORIGIN/notelf'
+
+$(TEST_DYN_DIR)/notelf/libdep.so:
+	@mkdir -p $(@D)
+	printf 'not an ELF, a text file named like a library\n' > $@
+
 .PHONY: test-build test-build-plain test-build-asan
-test-build-plain: all $(TEST_BINS) $(TEST_GUESTS) $(TEST_LINUX)
-test-build-asan: all $(TEST_SAN_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(BUILD)/mvmm-asan
+test-build-plain: all $(TEST_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(TEST_DYN)
+test-build-asan: all $(TEST_SAN_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(TEST_DYN) $(BUILD)/mvmm-asan
 test-build: test-build-plain test-build-asan
 
 # Runs each suite in $(1) with MVMM_BIN=$(2) and the environment $(3); Criterion prints each

@@ -144,7 +144,7 @@ static struct lx_proc *new_proc(void)
 	fuzz_need(p != NULL, "calloc");
 	p->umask = 022;
 	p->strace_fd = -1;
-	fuzz_need(lx_fd_init(p) == 0 && lx_fs_init(p, &F.cfg) == 0 &&
+	fuzz_need(lx_fd_init(p) == 0 && lx_fs_init(p, &F.cfg, NULL) == 0 &&
 			  lx_mem_init(p, &F.vm, HEAP, MEM - MVMM_STACK_SIZE - PAGE) == 0,
 		  "process");
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {

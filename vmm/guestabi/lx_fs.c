@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "load/dynlink.h"
+#include "load/image.h"
 
 #define LX_DENTS_MAX (64u << 10) /* directory bytes one getdents64 copies */
 
@@ -397,6 +398,13 @@ static int64_t lx_readlink(struct lx_call *c, int dirfd, uint64_t gpath, uint64_
 	r = lx_loc_at(c, dirfd, raw, &l);
 	if (r < 0)
 		return r;
+	/* The one /proc name a dynamic loader asks for ($ORIGIN): the program's own path. */
+	if (!strcmp(l.path, "/proc/self/exe") && c->vm->img && c->vm->img->needed.exe) {
+		const char *exe = c->vm->img->needed.exe;
+		size_t n = strlen(exe) < (size_t)size ? strlen(exe) : (size_t)size;
+
+		return lx_put(c, gbuf, exe, n) < 0 ? -EFAULT : (int64_t)n;
+	}
 	if (l.where == LX_VIRTUAL || l.where == LX_EXPOSED)
 		return -EINVAL;
 	fd = lx_loc_open(&l, O_PATH | (l.tail ? 0 : O_NOFOLLOW), 0);

@@ -367,6 +367,11 @@ int dl_needed_resolve(const char *path, const void *elf, size_t len, const char 
 	/* The program at the path it was named by and at its real one ($ORIGIN's). */
 	if (path && dl_resolve(path, host) == 0) {
 		dl_dirname(host, origin);
+		out->exe = strdup(host);
+		if (!out->exe) {
+			err_set("out of memory");
+			goto out;
+		}
 		if (dl_add(out, host, host) < 0 || dl_add_path(out, path) < 0)
 			goto out;
 	}
@@ -399,5 +404,6 @@ void dl_needed_free(struct dl_needed *d)
 		free(d->files[i].host);
 	}
 	free(d->files);
+	free(d->exe);
 	memset(d, 0, sizeof(*d));
 }

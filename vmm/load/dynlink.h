@@ -21,6 +21,7 @@ struct dl_file {
 struct dl_needed {
 	struct dl_file *files;
 	size_t n, cap;
+	char *exe; /* the program's own path, resolved (/proc/self/exe), or NULL */
 };
 
 /*
