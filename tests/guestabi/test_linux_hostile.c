@@ -4,7 +4,8 @@
  * abuse gives errors, never crashes, and zeroed memory; paths escaping a --dir tree (.., planted
  * symlinks, /proc/self/root) never reach host data; SIGPIPE ends a writer whose reader left
  * (141), or gives EPIPE when ignored; abort() is 134, a NULL dereference 123 with a page-fault
- * report, a dynamic executable 125; an unknown system call answers ENOSYS, named once.
+ * report; an unknown system call answers ENOSYS, named once (dynamic programs:
+ * test_linux_dynamic.c).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -378,18 +379,6 @@ Test(linux_hostile, null_dereference_is_123_with_a_report)
 		lxt_expect_no_sanitizer(prog, &g);
 		t_proc_free(&g);
 	}
-}
-
-Test(linux_hostile, dynamic_executable_is_refused)
-{
-	struct t_proc g;
-
-	lxt_guest(&g, NULL, "/bin/ls", ARGS("/"), NULL, LXT_LIMIT_MS);
-	cr_expect_eq(g.status, 125, "status %d, stderr:\n%s", g.status, g.err);
-	cr_expect(strstr(g.err, "dynamic executables are not supported yet"), "stderr:\n%s", g.err);
-	cr_expect_eq(g.out_len, 0, "stdout:\n%s", g.out);
-	lxt_expect_no_sanitizer("/bin/ls", &g);
-	t_proc_free(&g);
 }
 
 Test(linux_hostile, unknown_system_call_answers_enosys_named_once)

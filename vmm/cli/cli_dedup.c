@@ -1,5 +1,6 @@
 /* cli_dedup.c: `mvmm run --dedup / --ksm`: attach instances, run passes, report. */
 #define _GNU_SOURCE
+#include "guestabi/lx.h"
 #include "cli_dedup.h"
 
 #include <stdio.h>
@@ -79,7 +80,7 @@ static void cli_dedup_on_hold(void *ctx, struct fleet *f)
 			struct fleet_instance *in = &f->inst[i];
 
 			if (in->waiting && in->vm)
-				in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
+				in->mem_taken = lx_memstat_read(in->vm, &in->mem) == 0;
 		}
 		dedup_get_stats(cd->d, &cd->stats->dedup_held);
 		cd->stats->dedup_held_ok = 1;

@@ -90,7 +90,7 @@ static void huge_table(const struct cli_stats *s, const struct fleet *f)
 }
 
 struct totals {
-	uint64_t untouched, shared, private, zero_shared, zero_private;
+	uint64_t untouched, shared, private, zero_shared, zero_private, lib_shared, lib_private;
 	unsigned measured;
 };
 
@@ -101,6 +101,8 @@ static void add_totals(struct totals *t, const struct memstat_vm *m)
 	t->private += m->image_private;
 	t->zero_shared += m->zero_shared;
 	t->zero_private += m->zero_private;
+	t->lib_shared += m->lib_shared;
+	t->lib_private += m->lib_private;
 	t->measured++;
 }
 
@@ -169,16 +171,19 @@ static void print_json(const struct cli_stats *s, const struct fleet *f, const i
 			"{\"instance\":%u,\"end\":\"%s\",\"status\":%d,\"measured\":%s,"
 			"\"image_untouched_pages\":%lu,\"image_shared_pages\":%lu,"
 			"\"image_private_pages\":%lu,\"zero_shared_pages\":%lu,"
-			"\"zero_private_pages\":%lu,\"private_kib\":%lu}\n",
+			"\"zero_private_pages\":%lu,\"lib_shared_pages\":%lu,"
+			"\"lib_private_pages\":%lu,\"private_kib\":%lu}\n",
 			i, end_names[in->res.end], statuses[i], in->mem_taken ? "true" : "false",
 			m->image_untouched, m->image_shared, m->image_private, m->zero_shared,
-			m->zero_private, (m->image_private + m->zero_private) * KIB_PER_PAGE);
+			m->zero_private, m->lib_shared, m->lib_private,
+			(m->image_private + m->zero_private + m->lib_private) * KIB_PER_PAGE);
 	}
 	fprintf(stderr,
 		"{\"summary\":true,\"instances\":%u,\"share\":%s,\"held\":%s,"
 		"\"guest_mem_kib\":%lu,\"image_data_pages\":%lu,"
 		"\"start_all_ms\":%.3f,\"total_ms\":%.3f,"
 		"\"image_shared_pages\":%lu,\"image_private_pages\":%lu,\"zero_private_pages\":%lu,"
+		"\"lib_shared_pages\":%lu,\"lib_private_pages\":%lu,"
 		"\"rss_kib\":%lu,\"pss_kib\":%lu,\"private_dirty_kib\":%lu,"
 		"\"kernel_growth_kib\":%ld,"
 		"\"mem_available_drop_kib\":%ld,\"host_kib_per_instance\":%.1f%s%s}\n",
@@ -186,7 +191,7 @@ static void print_json(const struct cli_stats *s, const struct fleet *f, const i
 		(unsigned long)(f->cfg.img->mem_size >> 10), f->cfg.img->data_pages,
 		s->held_ok ? (double)(f->t_held_ns - f->t_start_ns) / 1e6 : 0.0,
 		(double)(f->t_end_ns - f->t_start_ns) / 1e6, t->shared, t->private, t->zero_private,
-		s->held.rss_kb, s->held.pss_kb, s->held.private_dirty_kb,
+		t->lib_shared, t->lib_private, s->held.rss_kb, s->held.pss_kb, s->held.private_dirty_kb,
 		s->held_ok ? kernel_growth_kb(s) : 0L,
 		s->held_ok ? (long)(s->mem_available_before_kb - s->held.mem_available_kb) : 0L,
 		s->held_ok ? host_kib_per_instance(s, n) : 0.0, huge, dedup);
@@ -220,6 +225,11 @@ static void print_table(const struct cli_stats *s, const struct fleet *f, const 
 			(double)t->shared / t->measured, (double)t->private / t->measured,
 			(double)t->zero_shared / t->measured,
 			(double)t->zero_private / t->measured);
+	if (t->measured && (t->lib_shared || t->lib_private))
+		fprintf(stderr,
+			"  libraries (pages mapped from host files), mean: %.1f shared, "
+			"%.1f written (private)\n",
+			(double)t->lib_shared / t->measured, (double)t->lib_private / t->measured);
 	dedup_table(s);
 	huge_table(s, f);
 	if (!s->held_ok) {

@@ -15,6 +15,7 @@
 #include "core/confine.h"
 #include "core/error.h"
 #include "guestabi/guest.h"
+#include "guestabi/lx.h"
 
 #define FLEET_STACK_SIZE (256u << 10)
 
@@ -122,7 +123,7 @@ static void *fleet_instance_main(void *p)
 			f->cfg.on_vm(f->cfg.on_vm_ctx, f, a->i, in->vm, 1);
 		vm_run(in->vm, &in->res);
 		if (!in->mem_taken)
-			in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
+			in->mem_taken = lx_memstat_read(in->vm, &in->mem) == 0;
 		if (f->cfg.on_vm)
 			f->cfg.on_vm(f->cfg.on_vm_ctx, f, a->i, in->vm, 0);
 		if (f->cfg.pool)
@@ -203,7 +204,7 @@ static void fleet_hold_and_release(struct fleet *f, unsigned started)
 		struct fleet_instance *in = &f->inst[i];
 
 		if (in->waiting && in->vm)
-			in->mem_taken = memstat_vm_read(in->vm, &in->mem) == 0;
+			in->mem_taken = lx_memstat_read(in->vm, &in->mem) == 0;
 	}
 	if (f->cfg.on_hold)
 		f->cfg.on_hold(f->cfg.on_hold_ctx, f);

@@ -98,6 +98,13 @@ char *lx_proc_describe(const uint8_t *buf, size_t len, uint64_t mem_size);
  */
 void lx_mark_mapped(const struct lx_proc *p, uint8_t *map, uint64_t npages);
 
+struct memstat_vm;
+/*
+ * memstat_vm_read, with a Linux program's library pages (mapped from host
+ * files) counted apart from the zero pages: lib_shared, lib_private.
+ */
+int lx_memstat_read(const struct vm *vm, struct memstat_vm *st);
+
 /* The name of Linux system call nr ("openat"), or NULL if mvmm does not know it. */
 const char *lx_syscall_name(uint64_t nr);
 

@@ -65,8 +65,11 @@ struct lx_mount {
 /* A range handed out by mmap (page-aligned, sorted, disjoint). */
 struct lx_vma {
 	uint64_t start, end;
-	int prot;
+	int prot; /* PROT_*, and LX_VMA_FILE */
 };
+
+/* In lx_vma.prot: the range maps a host file's pages as they are (a library: lx_mem.c). */
+#define LX_VMA_FILE 0x40000000
 
 #define LX_SA_NOCLDSTOP	     0x00000001ull
 #define LX_SA_NOCLDWAIT	     0x00000002ull

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "load/image.h"
+#include "mem/memstat.h"
 
 #define PG	   4096ull
 #define PAGE_UP(x) (((x) + PG - 1) & ~(PG - 1))
@@ -140,6 +141,39 @@ void lx_mark_mapped(const struct lx_proc *p, uint8_t *map, uint64_t npages)
 		for (uint64_t pg = p->vmas[i].start / PG; pg < p->vmas[i].end / PG && pg < npages;
 		     pg++)
 			map[pg >> 3] |= (uint8_t)(1u << (pg & 7));
+}
+
+int lx_memstat_read(const struct vm *vm, struct memstat_vm *st)
+{
+	const struct lx_proc *p = vm->lx;
+	uint64_t *e, npages = vm->mem.size / PG;
+
+	if (memstat_vm_read(vm, st) < 0)
+		return -1;
+	if (!p || !p->file_pages)
+		return 0;
+	e = memstat_pagemap(vm);
+	if (!e)
+		return -1;
+	for (size_t i = 0; i < p->nvmas; i++) {
+		if (!(p->vmas[i].prot & LX_VMA_FILE))
+			continue;
+		for (uint64_t pg = p->vmas[i].start / PG; pg < p->vmas[i].end / PG && pg < npages;
+		     pg++) {
+			/* A clone's library pages are its template's data: counted as such. */
+			if (!memstat_entry_present(e[pg]) || data_map_test(vm->data_map, pg))
+				continue;
+			if (memstat_entry_private(e[pg])) {
+				st->lib_private++;
+				st->zero_private--;
+			} else {
+				st->lib_shared++;
+				st->zero_shared--;
+			}
+		}
+	}
+	free(e);
+	return 0;
 }
 
 LX_HANDLER(brk)
@@ -269,14 +303,14 @@ static int lx_file_shareable(const struct lx_fd *f, const struct stat *st)
 	       (st->st_uid == 0 || st->st_uid == geteuid());
 }
 
-/* Maps [off, off + len) of the file over guest memory at addr, private; 0 or -errno. */
+/* Maps [off, off + len) of the file over guest memory at addr, private; 1 or -errno. */
 static int64_t lx_map_shared(struct lx_call *c, uint64_t addr, uint64_t len, int host,
 			     uint64_t off, const struct stat *st)
 {
 	uint64_t size = (uint64_t)st->st_size, file_len;
 
 	if (off >= size)
-		return 0; /* nothing of the file: the pages read zero */
+		return 1; /* nothing of the file: the pages read zero */
 	file_len = PAGE_UP(size - off) < len ? PAGE_UP(size - off) : len;
 	if (mmap(c->vm->mem.host + addr, file_len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, host, (off_t)off) == MAP_FAILED)
@@ -284,9 +318,10 @@ static int64_t lx_map_shared(struct lx_call *c, uint64_t addr, uint64_t len, int
 	/* Dropping these pages later must give zero, not the file: see lx_discard. */
 	c->vm->remapped = 1;
 	c->p->file_pages += file_len / PG;
-	return 0;
+	return 1;
 }
 
+/* The file's pages at addr: 1 mapped as they are (lx_map_shared), 0 copied, or -errno. */
 static int64_t lx_map_file(struct lx_call *c, uint64_t addr, uint64_t len, int64_t fd,
 			   uint64_t off)
 {
@@ -319,8 +354,9 @@ LX_HANDLER(mmap)
 {
 	struct lx_proc *p = c->p;
 	uint64_t addr = c->a[0], len = c->a[1], off = c->a[5], start;
-	int prot = (int)c->a[2], flags = (int)c->a[3], type = flags & MAP_TYPE;
-	int64_t r;
+	int prot = (int)c->a[2] & (PROT_READ | PROT_WRITE | PROT_EXEC);
+	int flags = (int)c->a[3], type = flags & MAP_TYPE;
+	int64_t r = 0;
 
 	if (!len || (addr & (PG - 1)) || (off & (PG - 1)))
 		return -EINVAL;
@@ -354,6 +390,8 @@ LX_HANDLER(mmap)
 		lx_discard(c->vm, start, start + len);
 		return r;
 	}
+	if (!(flags & MAP_ANONYMOUS) && r == 1)
+		prot |= LX_VMA_FILE;
 	if ((r = lx_vma_insert(p, start, start + len, prot)) < 0) {
 		lx_discard(c->vm, start, start + len);
 		return r;
@@ -419,6 +457,7 @@ LX_HANDLER(mremap)
 		r = lx_vma_remove(p, old + nlen, old + olen);
 		return r < 0 ? r : (int64_t)old;
 	}
+	v.prot &= ~LX_VMA_FILE; /* what grows or moves is anonymous memory */
 	if (v.end == old + olen && lx_in_arena(p, old, old + nlen) &&
 	    !lx_vma_overlaps(p, old + olen, old + nlen)) {
 		r = lx_vma_insert(p, old + olen, old + nlen, v.prot);

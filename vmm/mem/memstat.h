@@ -18,6 +18,9 @@ struct memstat_vm {
 	uint64_t image_private;	  /* image data pages the guest wrote: copied, diverged */
 	uint64_t zero_shared;	  /* hole pages only read (mapped from the image's cache) */
 	uint64_t zero_private;	  /* hole pages (heap, stack, boot info) the guest wrote */
+	/* A Linux program's libraries (lx_memstat_read), not counted as zero pages above: */
+	uint64_t lib_shared;  /* pages mapped from a host file as they are, shared */
+	uint64_t lib_private; /* pages of those the guest wrote (relocations, .data): copied */
 };
 
 /* Process-wide figures, in KiB, from /proc/self/smaps_rollup and /proc/meminfo. */
