@@ -349,3 +349,48 @@ Test(linux_serve, a_program_that_never_reads_stdin_is_not_served)
 	t_proc_free(&p);
 	lxf_cleanup();
 }
+
+/*
+ * Debian's lua5.4 and python3 served: booted once, frozen at their first read of stdin;
+ * each `mvmm launch` with no ARGS sends its own stdin, the clone's script.
+ */
+Test(linux_serve, interpreters_run_each_launchs_stdin)
+{
+	static const char *const lua[] = {"--ready-on=stdin", "/usr/bin/lua5.4", "-", NULL};
+	static const char *const py[] = {"--ready-on=stdin",  "--dir", "/usr/lib/python3.11",
+					 "/usr/bin/python3", "-c",    "import sys; exec(sys.stdin.read())",
+					 NULL};
+	static const char *const *servers[] = {lua, py};
+	static const char *const scripts[] = {"print(1+1)\nprint(#arg)\n",
+					      "print(sum(range(1000)))\nimport json; print(json.dumps([1]))\n"};
+	static const char *const want[] = {"2\n0\n", "499500\n[1]\n"};
+	const char *const head[] = {t_mvmm_bin(), "launch", "--socket", NULL, NULL};
+
+	for (int i = 0; i < 2; i++) {
+		char in[4096], *argv[8], *d = lxt_tmpdir();
+		struct lsrv s;
+		struct t_proc p;
+		size_t n = 0;
+		FILE *f;
+
+		srv_start(&s, servers[i]);
+		snprintf(in, sizeof(in), "%s/in", d);
+		f = fopen(in, "w");
+		cr_assert(f);
+		fputs(scripts[i], f);
+		fclose(f);
+		lxt_argv_add(argv, &n, 8, head);
+		argv[3] = s.sock;
+		argv[4] = NULL;
+		for (int k = 0; k < 2; k++) {
+			lxt_exec(argv, NULL, in, T_LIMIT_MS, &p);
+			cr_expect_eq(p.status, 0, "%s: status %d:\n%s", servers[i][1], p.status,
+				     p.err);
+			cr_expect_str_eq(p.out, want[i], "%s:\n%s", servers[i][1], p.err);
+			lxt_expect_no_sanitizer("launch", &p);
+			t_proc_free(&p);
+		}
+		free(srv_stop(&s));
+		lxt_rmtree(d);
+	}
+}

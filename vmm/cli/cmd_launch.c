@@ -73,7 +73,8 @@ static int launch_relay(int fd, const char *path)
  * With no ARGS and a stdin that is not a terminal, the request is stdin
  * (`echo 'print(1+1)' | mvmm launch -S S`): one argument, less one final
  * newline, since a Linux clone reads its request one argument per line.
- * *text is malloc'd; NULL when stdin is a terminal. -1 with a message.
+ * *text is malloc'd; NULL when stdin is a terminal or empty (no request,
+ * as with no ARGS before). -1 with a message.
  */
 static int launch_stdin_request(char **text)
 {
@@ -107,7 +108,11 @@ static int launch_stdin_request(char **text)
 		free(buf);
 		return err_set("the request on stdin holds a NUL byte; give it as ARGS");
 	}
-	if (len && buf[len - 1] == '\n')
+	if (!len) {
+		free(buf); /* an empty stdin is no request at all: end of file at once */
+		return 0;
+	}
+	if (buf[len - 1] == '\n')
 		len--;
 	buf[len] = '\0';
 	*text = buf;
