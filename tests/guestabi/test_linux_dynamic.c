@@ -209,3 +209,24 @@ Test(dynamic, python_clones_draw_their_own_randomness)
 	cr_expect_str_neq(a, b, "two clones drew the same bytes:\n%s", g.out);
 	t_proc_free(&g);
 }
+
+/* Each start places the heap (brk) and the libraries (mmap) anew; clones share their template's. */
+Test(dynamic, each_start_places_heap_and_libraries_anew)
+{
+	unsigned long heap[3], lib[3];
+
+	need(LUA);
+	for (int i = 0; i < 3; i++) {
+		struct t_proc g;
+
+		lxt_guest(&g, NULL, LUA, ARGS("-e", "print(tostring({}), tostring(io.stdout))"), NULL,
+			  LXT_LIMIT_MS);
+		cr_assert_eq(g.status, 0, "status %d, stderr:\n%s", g.status, g.err);
+		cr_assert_eq(sscanf(g.out, "table: 0x%lx file (0x%lx)", &heap[i], &lib[i]), 2, "%s",
+			     g.out);
+		t_proc_free(&g);
+	}
+	/* 512 break placements and 2,048 mmap tops in a 64 MiB guest */
+	cr_expect(heap[0] != heap[1] || heap[1] != heap[2], "three starts, one heap 0x%lx", heap[0]);
+	cr_expect(lib[0] != lib[1] || lib[1] != lib[2], "three starts, one libc 0x%lx", lib[0]);
+}

@@ -78,7 +78,7 @@ static struct image *entry_image(struct entry *e, const char *elf_path, const st
 	}
 	img->heap_end = layout_guard_page(img->mem_size);
 	/* The key holds the loader's hash: the one on disk is the one the entry was built with. */
-	if (image_place_interp(img, src->map, src->len, NULL, NULL) < 0) {
+	if (image_place_interp(img, src->map, src->len, 0, NULL, NULL) < 0) {
 		err_prefix("%s", elf_path);
 		goto fail;
 	}

@@ -122,8 +122,8 @@ static int lx_build_stack(struct vm *vm, const struct image *img, const struct v
 {
 	const char *const *argv = cfg->argv, *const *envp = cfg->envp;
 	size_t argc = lx_count(argv), envc = lx_count(envp), nwords, nauxv, i;
-	struct lx_stack st = {vm, layout_stack_top(vm->mem.size),
-			      layout_stack_top(vm->mem.size) - LX_ARGS_MAX};
+	uint64_t top = layout_stack_top(vm->mem.size), slide;
+	struct lx_stack st = {vm, top, top - LX_RAND_STACK - LX_ARGS_MAX};
 	uint64_t auxv[2 * LX_AUXV_MAX], random = 0, platform = 0, execfn = 0, *ptrs, *words;
 	uint8_t rnd[16];
 	int ret = -1;
@@ -131,10 +131,13 @@ static int lx_build_stack(struct vm *vm, const struct image *img, const struct v
 	ptrs = calloc(argc + envc + 1, sizeof(*ptrs));
 	if (!ptrs)
 		return err_set("out of memory");
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) ||
+	    getrandom(&slide, sizeof(slide), 0) != (ssize_t)sizeof(slide)) {
 		err_sys("getrandom (AT_RANDOM)");
 		goto out;
 	}
+	/* The stack's top, randomized in 16-byte steps (Linux: up to 8 MiB; here 64 KiB). */
+	st.top -= slide % (LX_RAND_STACK / 16) * 16;
 	if (lx_push(&st, argc ? argv[0] : "", strlen(argc ? argv[0] : "") + 1, &execfn) < 0 ||
 	    lx_push(&st, "x86_64", 7, &platform) < 0 || lx_push(&st, rnd, 16, &random) < 0 ||
 	    lx_push_strings(&st, envp, ptrs + argc, envc) < 0 ||

@@ -56,6 +56,16 @@ struct lx_mount {
 
 #define LX_VMA_MAX 65536 /* mappings at most: Linux's vm.max_map_count */
 /*
+ * Address-space randomization at each start (lx_exec.c, lx_mem.c): the
+ * break starts up to LX_RAND_BRK above the program's end, mmap's top lies
+ * up to LX_RAND_MMAP below the stack guard, the stack top up to
+ * LX_RAND_STACK below the top of memory; each in pages (16 bytes for the
+ * stack), at most 1/64 of guest memory for the first two.
+ */
+#define LX_RAND_BRK   (2ull << 20)
+#define LX_RAND_MMAP  (8ull << 20)
+#define LX_RAND_STACK (64ull << 10)
+/*
  * Unmapped memory kept for reuse, at most: a page given back to the host
  * costs a shadow-MMU fault (~5 us here) at its next touch, zeroing a kept
  * one costs ~0.1 us. malloc-heavy programs map and unmap all the time.

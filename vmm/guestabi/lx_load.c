@@ -200,15 +200,19 @@ static int check_mem(const struct lx_proc *p, uint64_t mem_size, const struct im
 {
 	uint64_t top = layout_guard_page(mem_size) & ~(LXS_PG - 1), low, bytes = 0;
 
-	if (img && img->prog.nsegs
-		    ? p->brk_start != page_up(img->heap_start)
-		    : p->brk_start < MVMM_IMAGE_BASE + LXS_PG || p->brk_start % LXS_PG)
+	/* lx_mem_init placed both at random, within LX_RAND_BRK and LX_RAND_MMAP. */
+	if (p->brk_start % LXS_PG ||
+	    (img && img->prog.nsegs
+		     ? p->brk_start < page_up(img->heap_start) ||
+			       p->brk_start - page_up(img->heap_start) >= LX_RAND_BRK
+		     : p->brk_start < MVMM_IMAGE_BASE + LXS_PG))
 		return bad("the program break starts at 0x%lx, not where the program ends",
 			   (unsigned long)p->brk_start);
-	if (p->mmap_top != top || p->mmap_floor != p->brk_start || p->brk_start >= top)
+	if (p->mmap_top % LXS_PG || p->mmap_top > top || top - p->mmap_top >= LX_RAND_MMAP ||
+	    p->mmap_floor != p->brk_start || p->brk_start >= p->mmap_top)
 		return bad("the mmap area [0x%lx, 0x%lx) is not this guest's",
 			   (unsigned long)p->mmap_floor, (unsigned long)p->mmap_top);
-	low = p->nvmas ? p->vmas[0].start : top;
+	low = p->nvmas ? p->vmas[0].start : p->mmap_top;
 	if (p->brk < p->brk_start || p->brk > low)
 		return bad("the program break 0x%lx is outside [0x%lx, 0x%lx]",
 			   (unsigned long)p->brk, (unsigned long)p->brk_start, (unsigned long)low);
@@ -216,7 +220,7 @@ static int check_mem(const struct lx_proc *p, uint64_t mem_size, const struct im
 		const struct lx_vma *v = &p->vmas[i];
 
 		if (v->start % LXS_PG || v->end % LXS_PG || v->start >= v->end ||
-		    v->start < page_up(p->brk) || v->end > top || ((v->prot & PROT_EXEC) && !p->exec_ok) ||
+		    v->start < page_up(p->brk) || v->end > p->mmap_top || ((v->prot & PROT_EXEC) && !p->exec_ok) ||
 		    v->prot < 0 || (i && v->start < p->vmas[i - 1].end))
 			return bad("mapping %zu [0x%lx, 0x%lx) is not a page-aligned range of the "
 				   "mmap area in order",
@@ -228,7 +232,7 @@ static int check_mem(const struct lx_proc *p, uint64_t mem_size, const struct im
 		const struct lx_vma *k = &p->kept[i];
 
 		if (k->start % LXS_PG || k->end % LXS_PG || k->start >= k->end ||
-		    k->start < page_up(p->brk) || k->end > top || k->prot)
+		    k->start < page_up(p->brk) || k->end > p->mmap_top || k->prot)
 			return bad("kept range %zu [0x%lx, 0x%lx) is outside the mmap area", i,
 				   (unsigned long)k->start, (unsigned long)k->end);
 		for (size_t j = 0; j < i; j++)

@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "load/image.h"
 #include "mem/memstat.h"
 
@@ -34,12 +36,23 @@ static struct vm *lx_vm_of(struct lx_call *c)
 	return c->vm;
 }
 
+/* A random multiple of PG below max, and below a 64th of a guest of mem_size bytes. */
+static uint64_t lx_random_pages(uint64_t max, uint64_t mem_size)
+{
+	uint64_t r = 0, span = max < mem_size / 64 ? max : mem_size / 64;
+
+	if (span < PG || getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return 0;
+	return r % (span / PG) * PG;
+}
+
 int lx_mem_init(struct lx_proc *p, struct vm *vm, uint64_t brk_start, uint64_t mmap_top)
 {
-	(void)vm;
-	p->brk_start = p->brk = PAGE_UP(brk_start);
+	p->brk_start = p->brk = PAGE_UP(brk_start) + lx_random_pages(LX_RAND_BRK, vm->mem.size);
 	p->mmap_floor = p->brk_start;
-	p->mmap_top = mmap_top & ~(PG - 1);
+	p->mmap_top = (mmap_top & ~(PG - 1)) - lx_random_pages(LX_RAND_MMAP, vm->mem.size);
+	if (p->mmap_top <= p->brk_start)
+		return err_set("no room for the program's break and mappings (try a larger --mem)");
 	return 0;
 }
 

@@ -209,7 +209,7 @@ struct image *image_load_buffer_with(const void *elf, size_t len, const char *na
 		goto fail;
 	}
 	img->heap_end = layout_guard_page(mem_size);
-	if (image_place_interp(img, elf, len, &interp, &interp_len) < 0 ||
+	if (image_place_interp(img, elf, len, p->interp_slide, &interp, &interp_len) < 0 ||
 	    image_plan_huge(img, p->huge) < 0 || image_fill(img, elf, interp) < 0 ||
 	    image_map_data(img) < 0 || image_fill_huge(img, img->memfd, p->huge) < 0) {
 		err_prefix("%s", img->name);
@@ -264,8 +264,8 @@ out:
 	return buf;
 }
 
-int image_place_interp(struct image *img, const void *elf, size_t elf_len, void **file,
-		       size_t *len)
+int image_place_interp(struct image *img, const void *elf, size_t elf_len, uint64_t slide,
+		       void **file, size_t *len)
 {
 	const char *path = img->prog.interp;
 	uint64_t base;
@@ -279,6 +279,7 @@ int image_place_interp(struct image *img, const void *elf, size_t elf_len, void 
 	if (!buf)
 		return err_prefix("its interpreter");
 	base = (img->prog.hi + HUGE_PAGE_SIZE - 1) & ~(uint64_t)(HUGE_PAGE_SIZE - 1);
+	base += slide % HUGE_PAGE_SIZE & ~(uint64_t)(MVMM_PAGE_SIZE - 1);
 	if (elfload_parse(buf, n, img->mem_size, base, &img->interp) < 0) {
 		free(buf);
 		return err_prefix("its interpreter %s", path);
@@ -331,20 +332,28 @@ struct image *image_load_file_with(const char *path, const struct image_params *
 }
 
 /*
- * A PIE placed at a random 2 MiB-aligned base in the lower quarter of guest
- * memory above MVMM_IMAGE_BASE (each server generation gets its own), falling
- * back to MVMM_IMAGE_BASE when the program does not fit there. An ET_EXEC
- * program loads at its link address either way.
+ * A PIE placed at a random base in the lower quarter of guest memory above
+ * MVMM_IMAGE_BASE (each server generation gets its own): any page (4,096
+ * bases in a 64 MiB guest), or a 2 MiB boundary where 2 MiB pages may back
+ * its code. Falls back to MVMM_IMAGE_BASE when the program does not fit
+ * there. An ET_EXEC program loads at its link address either way.
  */
 struct image *image_load_file_random(const char *path, uint64_t mem_size, enum huge_mode huge)
 {
-	uint64_t slots = mem_size / 4 / (2u << 20), r = 0;
+	enum huge_backing backing = HUGE_BACKING_NONE;
 	struct image_params p = {.mem_size = mem_size, .huge = huge};
+	uint64_t step, slots, r[2] = {0, 0};
 	struct image *img;
 
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (uint64_t)vm_now_ns();
-	p.pie_base = MVMM_IMAGE_BASE + (slots ? r % slots : 0) * (2u << 20);
+	/* 2 MiB pages need a 2 MiB-aligned program; without them any page will do. */
+	if (huge == HUGE_MODE_OFF || huge_choose(huge, 1, &backing) < 0)
+		backing = HUGE_BACKING_NONE;
+	step = backing == HUGE_BACKING_NONE ? MVMM_PAGE_SIZE : HUGE_PAGE_SIZE;
+	slots = mem_size / 4 / step;
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		r[0] = r[1] = (uint64_t)vm_now_ns();
+	p.pie_base = MVMM_IMAGE_BASE + (slots ? r[0] % slots : 0) * step;
+	p.interp_slide = r[1] % (HUGE_PAGE_SIZE / MVMM_PAGE_SIZE) * MVMM_PAGE_SIZE;
 	img = image_load_file_with(path, &p);
 	if (!img && p.pie_base != MVMM_IMAGE_BASE) {
 		p.pie_base = MVMM_IMAGE_BASE;

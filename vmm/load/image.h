@@ -29,6 +29,7 @@ struct image_params {
 	uint64_t mem_size;
 	uint64_t pie_base;   /* where a PIE goes (2 MiB-aligned); 0: MVMM_IMAGE_BASE */
 	enum huge_mode huge; /* 0 is HUGE_MODE_AUTO */
+	uint64_t interp_slide; /* a dynamic program's loader this far above its slot (pages, < 2 MiB) */
 };
 
 /*
@@ -47,7 +48,11 @@ struct image *image_load_file_with(const char *path, const struct image_params *
 struct image *image_load_file_at(const char *path, uint64_t mem_size, uint64_t pie_base);
 struct image *image_load_buffer_at(const void *elf, size_t len, const char *name, uint64_t mem_size,
 				   uint64_t pie_base);
-/* A PIE at a random base (a new one for each call); ET_EXEC at its link address. */
+/*
+ * A PIE at a random base (a new one for each call: page-granular, or in 2 MiB
+ * steps when 2 MiB pages may back it), and its loader at a random page
+ * above; ET_EXEC at its link address.
+ */
 struct image *image_load_file_random(const char *path, uint64_t mem_size, enum huge_mode huge);
 
 /*
@@ -68,15 +73,16 @@ int image_fill_huge(struct image *img, int memfd, enum huge_mode mode);
 
 /*
  * Places a dynamic program's loader (img->prog.interp, read from the host)
- * at the first 2 MiB boundary above the program, sets heap_start past
+ * at the first 2 MiB boundary above the program plus slide (page-aligned,
+ * below 2 MiB; 0 where an image is rebuilt from memory), sets heap_start past
  * whichever ends last, and resolves the files the program needs to start
  * (img->needed, from its ELF: elf, elf_len). When file is not NULL the
  * loader's bytes are kept for the image's fill (*file, *len, malloc'd).
  * A static program: the heap starts at the program's end. The loader must
  * be an x86-64 ET_DYN ELF with no interpreter of its own.
  */
-int image_place_interp(struct image *img, const void *elf, size_t elf_len, void **file,
-		       size_t *len);
+int image_place_interp(struct image *img, const void *elf, size_t elf_len, uint64_t slide,
+		       void **file, size_t *len);
 
 /* Whether bit `page` is set in a data map (one bit per guest page). */
 static inline int data_map_test(const uint8_t *map, uint64_t page)
