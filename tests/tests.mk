@@ -92,11 +92,16 @@ $(BUILD)/tests/linux/libc-sdk-pie: tests/linux/libc.c $(GUEST_SDK_DEPS)
 # that the programs linked against it then name in DT_NEEDED; notelf/libdep.so is no ELF.
 TEST_DYN_DIR := $(BUILD)/tests/dynamic
 TEST_DYN     := $(TEST_DYN_DIR)/origin $(TEST_DYN_DIR)/needs-dotdot $(TEST_DYN_DIR)/needs-abs \
-		$(TEST_DYN_DIR)/needs-notelf $(TEST_DYN_DIR)/notelf/libdep.so
+		$(TEST_DYN_DIR)/needs-notelf $(TEST_DYN_DIR)/notelf/libdep.so \
+		$(TEST_DYN_DIR)/lib43/libdep.so
 
 $(TEST_DYN_DIR)/lib/libdep.so: tests/dynamic/dep.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -Wl,-soname,libdep.so -o $@ $<
+
+$(TEST_DYN_DIR)/lib43/libdep.so: tests/dynamic/dep.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -DDEP_VALUE=43 -Wl,-soname,libdep.so -o $@ $<
 
 $(TEST_DYN_DIR)/origin: tests/dynamic/main.c $(TEST_DYN_DIR)/lib/libdep.so
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -L$(TEST_DYN_DIR)/lib -ldep -Wl,-rpath,'$$ORIGIN/lib'

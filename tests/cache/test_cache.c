@@ -470,3 +470,52 @@ Test(cache, ls_verify_clear_and_the_size_cap)
 	cr_expect_eq(t_entries(dir, NULL, 0, NULL), 0);
 	t_rm_rf(dir);
 }
+
+/* Copies src to dst (mode 0755) through a temporary name and a rename, as an upgrade does. */
+static void t_copy(const char *src, const char *dst)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s.new' && chmod 755 '%s.new' && mv '%s.new' '%s'", src,
+		 dst, dst, dst, dst);
+	cr_assert(system(cmd) == 0, "%s", cmd);
+}
+
+/*
+ * A dynamic program's template is cached under a key that takes in its libraries: a
+ * second run maps it; once the library it found through $ORIGIN changes, the key misses
+ * and the template is booted again with the new library.
+ */
+Test(cache, a_dynamic_template_is_keyed_by_its_libraries)
+{
+	char tmp[] = "/tmp/mvmm-cache-dyn-XXXXXX", prog[128], lib[128];
+	struct t_proc p;
+
+	t_cache_dir();
+	cr_assert(mkdtemp(tmp));
+	snprintf(prog, sizeof(prog), "%s/origin", tmp);
+	snprintf(lib, sizeof(lib), "%s/lib", tmp);
+	cr_assert_eq(mkdir(lib, 0755), 0);
+	snprintf(lib, sizeof(lib), "%s/lib/libdep.so", tmp);
+	t_copy("build/tests/dynamic/origin", prog);
+	t_copy("build/tests/dynamic/lib/libdep.so", lib);
+	for (int run = 0; run < 3; run++) {
+		if (run == 2)
+			t_copy("build/tests/dynamic/lib43/libdep.so", lib);
+		T_MVMM(&p, RUN_MS, "run", "--cache-dir", dir, "--template", "--ready-on=stdin",
+		       "--count", "1", prog, "read");
+		cr_assert_eq(p.status, 0, "run %d: status %d, stderr: %s", run, p.status, p.err);
+		/* the template prints before its ready point: only when it is booted */
+		if (run == 0)
+			cr_expect(strstr(p.out, "dep says 42"), "run 0: %s", p.out);
+		if (run == 1)
+			cr_expect(!strstr(p.out, "dep says"), "run 1 booted again: %s", p.out);
+		if (run == 2)
+			cr_expect(strstr(p.out, "dep says 43"), "run 2: %s", p.out);
+		cr_expect_eq(t_entries(dir, NULL, 0, NULL), run < 2 ? 1 : 2, "run %d", run);
+		cr_expect_eq(t_hits(), run == 0 ? 0 : 1, "run %d", run);
+		t_proc_free(&p);
+	}
+	t_rm_rf(tmp);
+	t_rm_rf(dir);
+}

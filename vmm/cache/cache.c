@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/layout.h"
 #include "guestabi/lx.h"
+#include "load/dynlink.h"
 #include "mvmm_abi.h"
 #include "clone/snapshot.h"
 
@@ -113,28 +114,42 @@ static uint64_t round_mem(uint64_t mem_size)
 }
 
 /*
- * A dynamic program's image holds its loader too: the loader's hash joins
- * the program's in the key. Its templates also hold the libraries the
- * loader mapped, which the key does not cover yet: those go uncached.
+ * A dynamic program's image holds its loader too, and its templates the
+ * libraries the loader mapped: the key takes in the content hash of every
+ * file of its closure (load/dynlink.c: the loader, ld.so.cache, each
+ * library, by guest path), memoized by identity like the program's.
  */
-static int lookup_interp(struct lookup *l, enum cache_kind kind)
+static int lookup_closure(struct lookup *l, const char *elf_path)
 {
 	char *interp = elfload_interp_of(l->src.map, l->src.len);
-	uint8_t both[32];
-	struct elf_src isrc;
+	struct dl_needed needed;
+	int ret = -1;
 
 	if (!interp)
 		return 0;
-	if (kind == CACHE_TEMPLATE || cache_elf_open(interp, &isrc) < 0) {
+	if (dl_needed_resolve(elf_path, l->src.map, l->src.len, interp, &needed) < 0) {
 		free(interp);
 		return -1;
 	}
 	free(interp);
-	memcpy(both, l->key.elf_hash, 16);
-	cache_elf_hash(l->dir, &isrc, both + 16);
-	cache_elf_close(&isrc);
-	snap_hash128(both, sizeof(both), l->key.elf_hash);
-	return 0;
+	for (size_t i = 0; i < needed.n; i++) {
+		struct elf_src fsrc;
+		uint8_t mix[32];
+
+		if (cache_elf_open(needed.files[i].host, &fsrc) < 0)
+			goto out; /* not a file that can be hashed: go without the cache */
+		memcpy(mix, l->key.elf_hash, 16);
+		cache_elf_hash(l->dir, &fsrc, mix + 16);
+		cache_elf_close(&fsrc);
+		snap_hash128(mix, sizeof(mix), l->key.elf_hash);
+		snap_hash128(needed.files[i].guest, strlen(needed.files[i].guest), mix);
+		memcpy(mix + 16, l->key.elf_hash, 16);
+		snap_hash128(mix, sizeof(mix), l->key.elf_hash);
+	}
+	ret = 0;
+out:
+	dl_needed_free(&needed);
+	return ret;
 }
 
 /*
@@ -165,7 +180,7 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 	if (cache_elf_open(elf_path, &l->src) < 0)
 		return -1; /* the loader will name the problem */
 	cache_elf_hash(l->dir, &l->src, l->key.elf_hash);
-	if (lookup_interp(l, kind) < 0)
+	if (lookup_closure(l, elf_path) < 0)
 		return -1;
 	l->key.mem_size = round_mem(mem_size);
 	l->key.kind = kind;
