@@ -133,7 +133,24 @@ bench-linux: $(BUILD)/mvmm $(BUILD)/guest/hello.elf $(BENCH_DIR)/spawn_time $(BE
 		| $(BUILD)/.deps-BENCH
 	BUILD=$(BUILD) bash bench/linux.sh
 
+# Debian's dynamic lua5.4 and python3 under mvmm (clones in-process and through serve/launch,
+# held python3 memory, compute) against host processes, a python3 fork server and forked children.
+$(BENCH_DIR)/interp_clone: bench/interp_clone.c vmm/api/mvmm.h $(BUILD)/libmvmm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ivmm/api -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+
+$(BENCH_DIR)/interp_fs_client: bench/interp_progs/fs_client.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+DEPS_BENCH += python3
+
+.PHONY: bench-interp
+bench-interp: $(BUILD)/mvmm $(BENCH_DIR)/spawn_time $(BENCH_DIR)/host_hold $(BENCH_DIR)/interp_clone \
+		$(BENCH_DIR)/interp_fs_client | $(BUILD)/.deps-BENCH
+	BUILD=$(BUILD) bash bench/interp.sh
+
 bench: bench-startup bench-clone bench-density bench-lua bench-harness bench-cache bench-dedup bench-ipc \
-	bench-linux
+	bench-linux bench-interp
 
 .DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)
