@@ -36,7 +36,7 @@ CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
 DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
-DEPS_TEST  := libcriterion-dev busybox-static
+DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 
@@ -151,6 +151,20 @@ demo: all | $(BUILD)/.deps-TEST
 		'cd /data; for f in hello.c args.c; do n=0; while read -r l; do n=$$((n+1)); done < $$f; \
 		echo "$$PWD/$$f: $$n lines"; done'
 	@$(BUILD)/mvmm run --dir $(CURDIR)/guest/examples:/data /bin/busybox sha256sum /data/hello.c
+	@echo
+	@echo "== Debian's own lua5.4 and python3, unmodified; their libraries mapped once for all guests"
+	@$(BUILD)/mvmm run /usr/bin/lua5.4 -e 'print("lua5.4 says " .. _VERSION)'
+	@$(BUILD)/mvmm run --dir /usr/lib/python3.11 /usr/bin/python3 -c \
+		'import sys, json; print("python3 says", json.dumps(sys.version_info[:3]))'
+	@echo
+	@echo "== lua5.4 as a template: serve boots it once; each launch is a clone running its stdin"
+	@sock=$$(mktemp -u /tmp/mvmm-demo.XXXXXX); \
+	$(BUILD)/mvmm serve --socket $$sock --ready-on=stdin /usr/bin/lua5.4 - & pid=$$!; \
+	for i in $$(seq 200); do [ -S $$sock ] && break; sleep 0.05; done; \
+	for s in 'print(1+1)' 'print(("clone"):upper(), 2^10)'; do \
+		echo "\$$ echo '$$s' | mvmm launch --socket $$sock"; \
+		echo "$$s" | $(BUILD)/mvmm launch --socket $$sock; done; \
+	kill $$pid; wait $$pid 2>/dev/null; rm -f $$sock; true
 	@echo
 	@echo "== 1,000 held instances of density.elf (16 MiB image each reads) sharing one image"
 	@$(BUILD)/mvmm run --count 1000 --hold --stats $(BUILD)/guest/density.elf

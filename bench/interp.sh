@@ -131,7 +131,7 @@ serve() {
 median() {
 	grep -E '^-?[0-9.]+(e[-+]?[0-9]+)?$' | sort -g | awk '{ v[NR] = $1 } END {
 		if (NR == 0) { print "NA"; exit }
-		print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 record() { echo "$1,$2,$3,$4,$5" >>"$RUNS_CSV"; } # part name run value unit
 med() { awk -F, -v p="$1" -v n="$2" '$1 == p && $2 == n { print $4 }' "$RUNS_CSV" | median; }
@@ -291,7 +291,7 @@ row lua "  in-process p90" "$(ms "$(med inproc run_p90)")" "" "" ms "" "" 3
 row lua "  in-process p99" "$(ms "$(med inproc run_p99)")" "" "" ms "" "" 3
 row lua "mvmm launch (whole client)" "$(ms "$(med launch lua_launch)")" "lua5.4 -e (host process)" "$hostlua" ms "<= 1.5 ms" "m <= 1.5" 3
 echo "  (in-process: build/bench/interp_clone, the library's mvmm_run of a template made by mvmm_template_new"
-echo "   from $LUA -, the code as the clone's stdin; first system call p50 $(ms "$(med inproc first_p50)") ms, template boot $(med inproc template_ms) ms)"
+echo "   from $LUA -, the code as the clone's stdin; first exit (its read of stdin) p50 $(ms "$(med inproc first_p50)") ms, template boot $(med inproc template_ms) ms)"
 [[ -n $INPROC_NOTE ]] && echo "  note: $INPROC_NOTE"
 
 hdr "2. Python print(sum(range(1000))) (prints $PY_WANT, checked over $RUNS more rounds), p50 of $RUNS"
@@ -301,14 +301,16 @@ row python "mvmm launch (whole client)" "$pyl" "fork server (whole client)" "$(m
 
 hdr "3. Memory: $PY_COUNT held python3, host memory per instance ((PSS + kernel growth) / N), median of $MEM_RUNS"
 for n in mvmm_fresh mvmm_template; do
-	label="fresh instances (-c ...)"
-	[[ $n == mvmm_template ]] && label="template clones (--template)"
+	l=fresh label="fresh instances (-c ...)"
+	[[ $n == mvmm_template ]] && l=template label="template clones (--template)"
 	row memory "$label" "$(med mem "${n}_kib")" "forked from a zygote" "$(med mem forked_kib)" KiB "<= 2048 KiB" "m <= 2048" 1
 	row memory "$label" "$(med mem "${n}_kib")" "independent python3" "$(med mem independent_kib)" KiB "" "" 1
-	row memory "  of which PSS" "$(med mem "${n}_pss_kib")" "forked: PSS" "$(med mem forked_pss_kib)" KiB "" "" 1
-	row memory "  start and hold all" "$(med mem "${n}_start_ms")" "forked: all blocked" "$(med mem forked_start_ms)" ms "" "" 1
+	row memory "  $l: of which PSS" "$(med mem "${n}_pss_kib")" "forked: PSS" "$(med mem forked_pss_kib)" KiB "" "" 1
+	row memory "  $l: of which kernel" "$(med mem "${n}_kernel_kib")" "forked: kernel" "$(med mem forked_kernel_kib)" KiB "" "" 1
+	row memory "  $l: start and hold all" "$(med mem "${n}_start_ms")" "forked: all blocked" "$(med mem forked_start_ms)" ms "" "" 1
 done
 row memory "independent python3: PSS" "$(med mem independent_pss_kib)" "" "" KiB "" "" 1
+row memory "independent: kernel growth" "$(med mem independent_kernel_kib)" "" "" KiB "" "" 1
 row memory "independent: start and hold all" "$(med mem independent_start_ms)" "" "" ms "" "" 1
 echo "  (template clones: python3 without ARGS, held at its read of the script from stdin;"
 echo "   with ARGS a clone reads them as its stdin and is not held)"
