@@ -34,30 +34,29 @@ static const char *tests_dir(char *buf, size_t cap)
 	return buf;
 }
 
-Test(dynamic, lua_prints)
+/* `mvmm run OPTS PROG ARGS` prints exactly want, nothing on stderr, status 0. */
+static void expect_prints(const char *const *opts, const char *prog, const char *const *args,
+			  const char *want)
 {
 	struct t_proc g;
 
-	need(LUA);
-	lxt_guest(&g, NULL, LUA, ARGS("-e", "print(1+1)"), NULL, LXT_LIMIT_MS);
-	cr_expect_eq(g.status, 0, "status %d, stderr:\n%s", g.status, g.err);
-	cr_expect_str_eq(g.out, "2\n");
-	cr_expect_eq(g.err_len, 0, "stderr:\n%s", g.err);
-	lxt_expect_no_sanitizer("lua5.4", &g);
+	need(prog);
+	lxt_guest(&g, opts, prog, args, NULL, LXT_LIMIT_MS);
+	cr_expect_eq(g.status, 0, "%s: status %d, stderr:\n%s", prog, g.status, g.err);
+	cr_expect_str_eq(g.out, want, "%s", prog);
+	cr_expect_eq(g.err_len, 0, "%s: stderr:\n%s", prog, g.err);
+	lxt_expect_no_sanitizer(prog, &g);
 	t_proc_free(&g);
+}
+
+Test(dynamic, lua_prints)
+{
+	expect_prints(NULL, LUA, ARGS("-e", "print(1+1)"), "2\n");
 }
 
 Test(dynamic, python_prints)
 {
-	struct t_proc g;
-
-	need(PYTHON);
-	lxt_guest(&g, ARGS("--dir", PYLIB), PYTHON, ARGS("-c", "print(6*7)"), NULL, LXT_LIMIT_MS);
-	cr_expect_eq(g.status, 0, "status %d, stderr:\n%s", g.status, g.err);
-	cr_expect_str_eq(g.out, "42\n");
-	cr_expect_eq(g.err_len, 0, "stderr:\n%s", g.err);
-	lxt_expect_no_sanitizer("python3", &g);
-	t_proc_free(&g);
+	expect_prints(ARGS("--dir", PYLIB), PYTHON, ARGS("-c", "print(6*7)"), "42\n");
 }
 
 Test(dynamic, lua_conformance_matches_the_host)
