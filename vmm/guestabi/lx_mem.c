@@ -308,12 +308,24 @@ static int lx_in_arena(const struct lx_proc *p, uint64_t start, uint64_t end)
  * instead of copied: only a regular file the guest cannot write (a
  * read-only tree, an exposed library) that no one but root or mvmm's own
  * user can change, because a host mapping of a file that shrinks would
- * fault the VMM itself.
+ * fault the VMM itself. When mvmm itself could write it (it runs as root,
+ * or owns the file), the file must also lie on no file system that a
+ * writable tree of this guest is on (a hard link there could truncate it).
  */
-static int lx_file_shareable(const struct lx_fd *f, const struct stat *st)
+static int lx_file_shareable(const struct lx_proc *p, const struct lx_fd *f,
+			     const struct stat *st)
 {
-	return !f->writable && S_ISREG(st->st_mode) && !(st->st_mode & 022) &&
-	       (st->st_uid == 0 || st->st_uid == geteuid());
+	struct stat m;
+
+	if (f->writable || !S_ISREG(st->st_mode) || (st->st_mode & 022) ||
+	    (st->st_uid != 0 && st->st_uid != geteuid()))
+		return 0;
+	if (geteuid() != 0 && st->st_uid != geteuid())
+		return 1;
+	for (size_t i = 0; i < p->nmounts; i++)
+		if (p->mounts[i].rw && (fstat(p->mounts[i].dirfd, &m) < 0 || m.st_dev == st->st_dev))
+			return 0;
+	return 1;
 }
 
 /* Maps [off, off + len) of the file over guest memory at addr, private; 1 or -errno. */
@@ -347,7 +359,7 @@ static int64_t lx_map_file(struct lx_call *c, uint64_t addr, uint64_t len, int64
 		return -EBADF;
 	if (f->kind != LX_FD_FILE || (f->flags & O_ACCMODE) == O_WRONLY)
 		return f->kind == LX_FD_FILE ? -EACCES : -ENODEV;
-	if (fstat(f->host, &st) == 0 && lx_file_shareable(f, &st))
+	if (fstat(f->host, &st) == 0 && lx_file_shareable(c->p, f, &st))
 		return lx_map_shared(c, addr, len, f->host, off, &st);
 	while (done < len) {
 		ssize_t n = pread(f->host, dst + done, len - done, (off_t)(off + done));
