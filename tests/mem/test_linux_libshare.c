@@ -231,3 +231,33 @@ Test(libshare, stats_count_library_pages_per_instance)
 	cr_expect_lt(priv, shared / 4, "lib_private_pages %lu of %lu", priv, shared);
 	t_proc_free(&p);
 }
+
+/*
+ * A guest with a writable tree on the file system of its libraries (mvmm runs as root here,
+ * so it could write them) gets copies: a hard link in that tree could truncate a mapped file.
+ */
+Test(libshare, a_writable_tree_on_the_libraries_file_system_means_copies)
+{
+	char tmp[] = "/tmp/mvmm-libshare-XXXXXX", dir[64];
+	struct stat lib, t;
+	struct t_proc p;
+	unsigned long shared = 0;
+	const char *at;
+
+	cr_assert(mkdtemp(tmp));
+	cr_assert_eq(stat("/lib/x86_64-linux-gnu/libc.so.6", &lib), 0);
+	cr_assert_eq(stat(tmp, &t), 0);
+	snprintf(dir, sizeof(dir), "%s:/w:rw", tmp);
+	T_MVMM(&p, 120000, "run", "--count", "2", "--hold", "--stats=json", "--dir", dir, LUA, "-e",
+	       "print(1)");
+	cr_expect_eq(p.status, 0, "status %d, stderr:\n%s", p.status, p.err);
+	at = strstr(p.err, "\"summary\":true");
+	cr_assert(at && strstr(at, "\"lib_shared_pages\":"), "%s", p.err);
+	sscanf(strstr(at, "\"lib_shared_pages\":") + 19, "%lu", &shared);
+	if (geteuid() == 0 && lib.st_dev == t.st_dev)
+		cr_expect_eq(shared, 0, "lib_shared_pages %lu beside a :rw tree on one device", shared);
+	else
+		cr_expect_gt(shared, 0, "lib_shared_pages %lu", shared);
+	t_proc_free(&p);
+	rmdir(tmp);
+}
