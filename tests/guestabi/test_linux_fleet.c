@@ -86,6 +86,22 @@ Test(linux_fleet, hold_a_program_after_its_initialisation)
 	}
 }
 
+/* A template's clones are held once they have read all of their request, then released together. */
+Test(linux_fleet, hold_template_clones_after_their_request)
+{
+	char prog[256];
+	struct t_proc g;
+
+	lxt_prog(prog, sizeof(prog), "tplread", "musl");
+	lxt_guest(&g, ARGS("--template", "--ready-on=stdin", "--count", "20", "--hold", "--stats=json"),
+		  prog, ARGS("x", "y"), NULL, LXT_LIMIT_MS);
+	cr_assert_eq(g.status, 0, "status %d:\n%.3000s", g.status, g.err);
+	cr_expect(lxf_json_is(lxf_summary(g.err), "held", "true"), "%.600s", g.err);
+	expect_held("template clones", g.out, 20, "] got: y\n", "] table: ");
+	lxt_expect_no_sanitizer("--template --hold", &g);
+	t_proc_free(&g);
+}
+
 /* Without --hold the summary says nothing was held; the instances read end of file at once. */
 Test(linux_fleet, without_hold_nothing_is_held)
 {

@@ -153,15 +153,16 @@ static int lx_stdin_empty(const struct vm *vm)
 
 /*
  * A Linux program's MVMM_HC_WAIT: the first time it would block reading an
- * empty stdin, `mvmm run --hold` holds it there (the fleet's wait hook);
- * released, it reads on. -1 when the deadline passed while it was held.
+ * empty stdin (or, a clone, has read all of its request), `mvmm run --hold`
+ * holds it there (the fleet's wait hook); released, it reads on. -1 when
+ * the deadline passed while it was held.
  */
-static int lx_hold_on_stdin(struct lx_call *c)
+static int lx_hold_on_stdin(struct lx_call *c, int empty)
 {
 	struct vm *vm = c->vm;
 	int r;
 
-	if (c->p->held || !vm->hooks || !vm->hooks->wait || !lx_stdin_empty(vm))
+	if (c->p->held || !vm->hooks || !vm->hooks->wait || !empty)
 		return 0;
 	c->p->held = 1;
 	vm_block_begin(vm); /* held counts as paused; the hook touches no guest memory */
@@ -192,9 +193,14 @@ int64_t lx_stream_read(struct lx_call *c, void *buf, uint64_t len)
 
 	if (vm->template_mode && c->p->ready_on_stdin)
 		return lx_freeze_at_read(c);
-	if (c->p->stdin_request && vm->request)
+	if (c->p->stdin_request && vm->request) {
+		if (lx_hold_on_stdin(c, c->p->request_off >= vm->request->len) < 0) {
+			vm->res->end = VM_END_TIMEOUT;
+			return LX_STOP;
+		}
 		return lx_read_request(c, buf, len);
-	if (lx_hold_on_stdin(c) < 0) {
+	}
+	if (lx_hold_on_stdin(c, lx_stdin_empty(vm)) < 0) {
 		vm->res->end = VM_END_TIMEOUT;
 		return LX_STOP;
 	}
