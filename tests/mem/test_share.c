@@ -175,8 +175,9 @@ Test(share, diverged_pages_exactly_k)
 		cr_expect_eq(priv[i], priv[0] + ks[i],
 			     "K=%u: image_private_pages %lu, expected %lu + %u", ks[i], priv[i],
 			     priv[0], ks[i]);
-		cr_expect_eq(zero_priv[i], zero_priv[0], "K=%u: zero_private_pages %lu vs %lu",
-			     ks[i], zero_priv[i], zero_priv[0]);
+		/* the stack's top is random within 64 KiB: its pages may be one more or fewer */
+		cr_expect(zero_priv[i] + 1 >= zero_priv[0] && zero_priv[i] <= zero_priv[0] + 1,
+			  "K=%u: zero_private_pages %lu vs %lu", ks[i], zero_priv[i], zero_priv[0]);
 	}
 }
 
