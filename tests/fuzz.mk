@@ -53,16 +53,23 @@ $(BUILD)/fuzz/fuzz_options: $(FUZZ_CLI_OBJS)
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $(filter %.o,$^) $(FUZZ_LIB) $(LDLIBS)
 
-# The guests fuzz_gen_seeds strips into the elf corpus.
-FUZZ_ELF_SEEDS := $(BUILD)/guest/hello.elf $(BUILD)/tests/guests/hello-pie.elf
+# The guests fuzz_gen_seeds strips into the elf corpus, and the dynamic programs into dynlink's.
+FUZZ_ELF_SEEDS := $(BUILD)/guest/hello.elf $(BUILD)/tests/guests/hello-pie.elf \
+		  $(BUILD)/tests/dynamic/origin $(BUILD)/tests/dynamic/needs-dotdot
 
 # Seeds made from other files, into corpus $(2) of target $(1): for elf, two guests of the build
-# (one keeps its symbol table); for snapshot, the committed base and diff as one chain (flags 3:
+# (one keeps its symbol table) and a dynamic test program; for dynlink, two dynamic test
+# programs; for snapshot, the committed base and diff as one chain (flags 3:
 # hashes and parent fixed up, see fuzz_snapshot.c).
 define fuzz_gen_seeds
 if [ $(1) = elf ]; then \
 	strip --strip-debug -o $(2)/gen-hello.elf $(BUILD)/guest/hello.elf && \
-	strip -o $(2)/gen-hello-pie.elf $(BUILD)/tests/guests/hello-pie.elf || exit 1; \
+	strip -o $(2)/gen-hello-pie.elf $(BUILD)/tests/guests/hello-pie.elf && \
+	strip -o $(2)/gen-origin $(BUILD)/tests/dynamic/origin || exit 1; \
+fi; \
+if [ $(1) = dynlink ]; then \
+	strip -o $(2)/gen-origin $(BUILD)/tests/dynamic/origin && \
+	strip -o $(2)/gen-needs-dotdot $(BUILD)/tests/dynamic/needs-dotdot || exit 1; \
 fi; \
 if [ $(1) = snapshot ] && [ -f tests/fuzz/corpus/snapshot/base ] && \
    [ -f tests/fuzz/corpus/snapshot/diff ]; then \
