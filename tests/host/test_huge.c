@@ -158,9 +158,15 @@ static void expect_huge_reads(enum huge_mode mode, enum huge_backing backing)
 		      (unsigned long)a.faults);
 	cr_assert_geq(b.pages_2m, 4, "KVM mapped %lu 2 MiB pages", (unsigned long)b.pages_2m);
 	cr_assert_eq(a.pages_2m, 0);
-	/* Writes stay 4 KiB copy-on-write: exactly the private pages of the 4 KiB run. */
+	/*
+	 * Writes stay 4 KiB copy-on-write: exactly the private pages of the 4 KiB run (the
+	 * stack's top is random within 64 KiB at each start: its pages may be one more or fewer).
+	 */
 	cr_assert_eq(b.mem.image_private, a.mem.image_private);
-	cr_assert_eq(b.mem.zero_private, a.mem.zero_private);
+	cr_assert(b.mem.zero_private + 1 >= a.mem.zero_private &&
+			  b.mem.zero_private <= a.mem.zero_private + 1,
+		  "zero_private_pages %lu against %lu", (unsigned long)b.mem.zero_private,
+		  (unsigned long)a.mem.zero_private);
 	cr_assert_geq(b.mem.image_private + b.mem.zero_private, 16);
 	image_put(off);
 	image_put(huge);
