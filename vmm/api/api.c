@@ -482,8 +482,11 @@ MVMM_API void mvmm_template_free(struct mvmm_template *t)
  */
 static struct vm *api_clone(struct mvmm_template *t, const struct vm_config *cfg)
 {
-	struct vm *vm = NULL;
+	struct vm *vm = template_clone_touched(t->tpl, &t->pool, cfg);
 
+	/* A shell that read the working set beats a reused VM, whose remap drops every page. */
+	if (vm)
+		return vm;
 	pthread_mutex_lock(&t->lock);
 	if (t->nspare)
 		vm = t->spare[--t->nspare];
@@ -509,6 +512,7 @@ static void api_release(struct mvmm_template *t, struct vm *vm, const struct vm_
 
 	vm->request = NULL;
 	vm->hooks_ctx = NULL;
+	template_learn(t->tpl, vm); /* once per template: its clones' working set */
 	if (reuse && (vm->run->exit_reason != KVM_EXIT_IO ||
 		      vcpu_complete_io(vm->vcpu_fd, vm->run) < 0))
 		reuse = 0;

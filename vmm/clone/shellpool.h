@@ -14,6 +14,7 @@ struct shell_pool {
 	unsigned target;     /* shells kept ready */
 	int warm_memfd;	     /* tables to run each new shell once over (vm_shell_warm), or -1 */
 	const struct huge_map *warm_huge; /* their 2 MiB pages, mapped as a clone maps them */
+	struct template *warm_tpl; /* the template whose clones' working set shells pre-touch */
 	struct vm **ready;   /* [target] */
 	unsigned nready;
 	struct vm **reap;    /* VMs waiting to be destroyed */
@@ -31,7 +32,9 @@ struct template;
 /*
  * With warm (a template, held by the caller until shell_pool_stop), each
  * shell's vCPU is run once over its memory before it is handed out
- * (vm_shell_warm), so a clone of it needs no remap.
+ * (vm_shell_warm), so a clone of it needs no remap; once a reaped clone has
+ * shown the template's working set (template_learn), each new shell also
+ * reads those pages once (vm_shell_touch), so clones find them mapped.
  * Starts a background thread that keeps `target` shells (VM fd, memslot
  * over reserved memory, vCPU) for guests of mem_size bytes, and destroys
  * the VMs handed to shell_pool_reap. Creating a VM shell costs ~0.5-1 ms
@@ -39,9 +42,11 @@ struct template;
  * and its clone running.
  */
 int shell_pool_start(struct shell_pool *p, struct kvm_sys *kvm, uint64_t mem_size,
-		     unsigned target, const struct template *warm);
+		     unsigned target, struct template *warm);
 /* A ready shell, or one made now when the pool is empty (NULL on failure). */
 struct vm *shell_pool_get(struct shell_pool *p);
+/* A ready shell, or NULL when none is ready now. */
+struct vm *shell_pool_try_get(struct shell_pool *p);
 /* Destroys vm later, on the pool's thread. */
 void shell_pool_reap(struct shell_pool *p, struct vm *vm);
 /* Stops the thread, destroys every shell and every VM still waiting to be reaped. */

@@ -252,6 +252,23 @@ int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_co
 	return template_resume(vm, tpl);
 }
 
+struct vm *template_clone_touched(struct template *tpl, struct shell_pool *pool,
+				  const struct vm_config *cfg)
+{
+	struct vm *vm;
+
+	if (!__atomic_load_n(&tpl->ws, __ATOMIC_ACQUIRE) || !(vm = shell_pool_try_get(pool)))
+		return NULL;
+	/* One filled before the working set was known is a warmed shell all the same. */
+	if (template_load_clone(vm, tpl, cfg) < 0) {
+		shell_pool_reap(pool, vm);
+		return NULL;
+	}
+	if (cfg->lean)
+		vm_drop_vm_fd(vm);
+	return vm;
+}
+
 struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,
 			  const struct vm_config *cfg)
 {
@@ -268,6 +285,27 @@ struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shel
 	return vm;
 }
 
+void template_learn(struct template *tpl, const struct vm *vm)
+{
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, *e;
+	struct template_ws *ws, *none = NULL;
+
+	if (__atomic_load_n(&tpl->ws, __ATOMIC_ACQUIRE) || !(e = memstat_pagemap(vm)))
+		return;
+	ws = malloc(sizeof(*ws) + TEMPLATE_WS_MAX * sizeof(ws->pages[0]));
+	if (ws) {
+		ws->n = 0;
+		for (uint64_t p = MVMM_IMAGE_BASE / MVMM_PAGE_SIZE; p < npages && ws->n < TEMPLATE_WS_MAX;
+		     p++)
+			if (memstat_entry_present(e[p]))
+				ws->pages[ws->n++] = (uint32_t)p;
+		if (!__atomic_compare_exchange_n(&tpl->ws, &none, ws, 0, __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED))
+			free(ws);
+	}
+	free(e);
+}
+
 struct template *template_get(struct template *tpl)
 {
 	__atomic_add_fetch(&tpl->refs, 1, __ATOMIC_RELAXED);
@@ -279,6 +317,7 @@ void template_put(struct template *tpl)
 	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	close(tpl->memfd);
+	free(tpl->ws);
 	lx_proc_free(tpl->lx);
 	free(tpl->data_map);
 	image_put(tpl->img);

@@ -24,7 +24,22 @@ struct template {
 	uint64_t next_clone;	  /* clone numbers start at 1 */
 	uint64_t boot_ns;	  /* how long the template took to reach ready */
 	struct lx_proc *lx;	  /* the program's process state at ready (owned) */
+	struct template_ws *ws;	  /* what its first reaped clone touched, or NULL (atomic) */
 };
+
+/* The pages a clone of a template touched: shells pre-touch them (vm_shell_touch). */
+struct template_ws {
+	uint32_t n;
+	uint32_t pages[];
+};
+
+#define TEMPLATE_WS_MAX 16384 /* pages a working set keeps at most */
+
+/*
+ * Records, once per template, the guest pages clone vm (ended, not yet
+ * destroyed) had present: its working set, which later shells pre-touch.
+ */
+void template_learn(struct template *tpl, const struct vm *vm);
 
 /*
  * Boots img with cfg until it calls MVMM_HC_READY, then freezes it: vCPU
@@ -47,6 +62,13 @@ struct template *template_from_parts(struct image *img, int memfd, const struct 
  * number (MVMM_HC_READY's return) and cfg->request. The shell comes from
  * pool when given (pre-created off the critical path), else is made here.
  */
+/*
+ * Once the template's working set is known (template_learn): a clone in a
+ * shell of pool ready now, which has read that set (vm_shell_touch: the
+ * clone finds those pages mapped), or NULL when none is ready.
+ */
+struct vm *template_clone_touched(struct template *tpl, struct shell_pool *pool,
+				  const struct vm_config *cfg);
 struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shell_pool *pool,
 			  const struct vm_config *cfg);
 

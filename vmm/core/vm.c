@@ -251,6 +251,87 @@ int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge)
 	return vcpu_complete_io(vm->vcpu_fd, vm->run);
 }
 
+/*
+ * The toucher vm_shell_touch runs at CPL3 from the system-call page: for
+ * each 32-bit page number in the list after it, one read of that page;
+ * then `out %al,$MVMM_SYSCALL_PORT`. ecx holds the count, esi the list.
+ */
+static const uint8_t vm_toucher[] = {
+	0x8b, 0x06,		  /* 1: mov (%rsi),%eax */
+	0x48, 0xc1, 0xe0, 0x0c,	  /*    shl $12,%rax */
+	0x8a, 0x00,		  /*    mov (%rax),%al */
+	0x48, 0x83, 0xc6, 0x04,	  /*    add $4,%rsi */
+	0xff, 0xc9,		  /*    dec %ecx */
+	0x75, 0xf0,		  /*    jnz 1b */
+	0xe6, MVMM_SYSCALL_PORT,  /*    out %al,$port */
+};
+
+#define VM_TOUCH_LIST 64 /* offset of the page list in the system-call page */
+#define VM_TOUCH_MAX  ((MVMM_PAGE_SIZE - VM_TOUCH_LIST) / 4)
+
+/* Whether the shell's page tables give CPL3 read access to page pg (4 KiB or 2 MiB entry). */
+static int vm_user_readable(struct vm *vm, uint64_t pg)
+{
+	uint64_t gpa = pg * MVMM_PAGE_SIZE, pde, pte;
+
+	if (gpa < MVMM_IMAGE_BASE || gpa >= vm->mem.size)
+		return 0;
+	memcpy(&pde, vm->mem.host + LAYOUT_PD_GPA + (gpa >> 21) * 8, 8);
+	if (!(pde & PTE_P) || !(pde & PTE_US))
+		return 0;
+	if (pde & PTE_PS)
+		return 1;
+	memcpy(&pte, vm->mem.host + layout_pt_gpa(gpa >> 21) + ((gpa >> 12) & 511) * 8, 8);
+	return (pte & PTE_P) && (pte & PTE_US);
+}
+
+/* One batch of at most VM_TOUCH_MAX pages: 0, 1 when the guest faulted (stop there), or -1. */
+static int vm_touch_batch(struct vm *vm, const uint32_t *pages, uint32_t n)
+{
+	uint8_t *page = vm->mem.host + MVMM_SYSCALL_GPA;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	memcpy(page, vm_toucher, sizeof(vm_toucher));
+	memcpy(page + VM_TOUCH_LIST, pages, n * sizeof(*pages));
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return err_sys("touching a VM shell");
+	x86_user_sregs(&sregs, vm->kvm->xcr0 != 0);
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = MVMM_SYSCALL_GPA;
+	regs.rsi = MVMM_SYSCALL_GPA + VM_TOUCH_LIST;
+	regs.rcx = n;
+	regs.rflags = 0x2;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0 || vm_warm_run(vm) < 0)
+		return -1;
+	if (vm->run->exit_reason != KVM_EXIT_IO ||
+	    (vm->run->io.port != MVMM_SYSCALL_PORT && vm->run->io.port != MVMM_FAULT_PORT))
+		return err_set("touching a VM shell: unexpected exit %u", vm->run->exit_reason);
+	if (vcpu_complete_io(vm->vcpu_fd, vm->run) < 0)
+		return -1;
+	return vm->run->io.port == MVMM_SYSCALL_PORT ? 0 : 1;
+}
+
+int vm_shell_touch(struct vm *vm, const uint32_t *pages, uint32_t n)
+{
+	uint32_t batch[VM_TOUCH_MAX], k = 0;
+	int r = 0;
+
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		if (vm_user_readable(vm, pages[i]))
+			batch[k++] = pages[i];
+		if (k == VM_TOUCH_MAX || (i + 1 == n && k)) {
+			r = vm_touch_batch(vm, batch, k);
+			k = 0;
+		}
+	}
+	/* The page the toucher was written into is the template's again (its entry dropped). */
+	if (madvise(vm->mem.host + MVMM_SYSCALL_GPA, MVMM_PAGE_SIZE, MADV_DONTNEED) < 0)
+		return err_sys("touching a VM shell");
+	return r < 0 ? -1 : 0;
+}
+
 void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 {
 	vm->in_fd = cfg->in_fd;
