@@ -10,6 +10,7 @@
 #include "core/vm.h"
 #include "harness.h"
 #include "load/image.h"
+#include "mem/memstat.h"
 #include "mvmm_abi.h"
 
 Test(warm, a_shell_warmed_over_spinning_stubs_fails_in_bounded_time, .timeout = 60)
@@ -48,6 +49,49 @@ Test(warm, a_shell_warmed_over_spinning_stubs_fails_in_bounded_time, .timeout = 
 	cr_assert_eq(vm_shell_warm(vm, img->memfd, &img->huge), 0, "%s", mvmm_errmsg());
 	vm_destroy(vm);
 	close(memfd);
+	image_put(img);
+	kvm_sys_close(&kvm);
+}
+
+/*
+ * A shell reads a template's working set once (vm_shell_touch): the listed pages CPL3 may
+ * read become present in the shell's mapping, the rest are left out without a fault, and the
+ * system-call page the toucher was written into holds the image's bytes again.
+ */
+Test(warm, a_shell_touches_the_pages_it_is_given_and_nothing_else, .timeout = 60)
+{
+	struct kvm_sys kvm = { .fd = -1 };
+	uint8_t want[MVMM_PAGE_SIZE];
+	uint32_t pages[8], n = 0, nseg;
+	uint64_t e;
+	struct image *img;
+	struct vm *vm;
+
+	t_kvm_open(&kvm);
+	img = image_load_file(T_GUEST("hello"), 64ull << 20);
+	cr_assert(img, "%s", mvmm_errmsg());
+	vm = vm_shell_create(&kvm, img->mem_size);
+	cr_assert(vm, "%s", mvmm_errmsg());
+	cr_assert_eq(vm_shell_warm(vm, img->memfd, &img->huge), 0, "%s", mvmm_errmsg());
+	/* the first page of each segment: user-readable */
+	for (size_t i = 0; i < img->prog.nsegs && n < 4; i++)
+		pages[n++] = (uint32_t)(img->prog.segs[i].gpa / MVMM_PAGE_SIZE);
+	nseg = n;
+	pages[n++] = MVMM_GDT_GPA / MVMM_PAGE_SIZE;		 /* supervisor only: left out */
+	pages[n++] = (uint32_t)(img->mem_size / MVMM_PAGE_SIZE); /* beyond memory: left out */
+	for (uint32_t i = 0; i < nseg; i++) {
+		cr_assert_eq(memstat_pagemap_read(vm, pages[i], 1, &e), 0);
+		cr_expect(!memstat_entry_present(e), "page %u present before the touch", pages[i]);
+	}
+	cr_assert_eq(vm_shell_touch(vm, pages, n), 0, "%s", mvmm_errmsg());
+	for (uint32_t i = 0; i < nseg; i++) {
+		cr_assert_eq(memstat_pagemap_read(vm, pages[i], 1, &e), 0);
+		cr_expect(memstat_entry_present(e), "page %u not touched", pages[i]);
+	}
+	cr_assert_eq(pread(img->memfd, want, sizeof(want), MVMM_SYSCALL_GPA), (ssize_t)sizeof(want));
+	cr_expect(memcmp(vm->mem.host + MVMM_SYSCALL_GPA, want, sizeof(want)) == 0,
+		  "the system-call page was not put back");
+	vm_destroy(vm);
 	image_put(img);
 	kvm_sys_close(&kvm);
 }
