@@ -761,7 +761,7 @@ Test(api_linux, template_life_leaks_no_fds_mappings_or_memory)
 {
 	int fds, maps;
 
-	lx_life(2); /* warms what lives on (the kick signal handler, ...) */
+	lx_life(20); /* warms what lives on (the kick signal handler, malloc arenas of busy threads) */
 	fds = count_fds();
 	maps = count_maps();
 	lx_life(200);

@@ -99,6 +99,8 @@ int shell_pool_start(struct shell_pool *p, struct kvm_sys *kvm, uint64_t mem_siz
 	p->warm_memfd = warm ? warm->memfd : -1;
 	p->warm_huge = warm ? &warm->img->huge : NULL;
 	p->warm_tpl = warm;
+	if (warm && template_ws_prepare(warm) < 0)
+		return -1;
 	p->reap_cap = 64;
 	p->ready = calloc(target ? target : 1, sizeof(*p->ready));
 	p->reap = calloc(p->reap_cap, sizeof(*p->reap));

@@ -285,25 +285,34 @@ struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shel
 	return vm;
 }
 
+int template_ws_prepare(struct template *tpl)
+{
+	if (tpl->ws_buf)
+		return 0;
+	tpl->ws_buf = malloc(sizeof(*tpl->ws_buf) + TEMPLATE_WS_MAX * sizeof(tpl->ws_buf->pages[0]));
+	return tpl->ws_buf ? 0 : err_set("out of memory");
+}
+
 void template_learn(struct template *tpl, const struct vm *vm)
 {
-	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, *e;
-	struct template_ws *ws, *none = NULL;
+	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, e[MEMSTAT_BATCH], p, k, n;
+	struct template_ws *ws = tpl->ws_buf;
+	int unclaimed = 0;
 
-	if (__atomic_load_n(&tpl->ws, __ATOMIC_ACQUIRE) || !(e = memstat_pagemap(vm)))
+	if (!ws || __atomic_load_n(&tpl->ws_claimed, __ATOMIC_ACQUIRE) ||
+	    !__atomic_compare_exchange_n(&tpl->ws_claimed, &unclaimed, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
 		return;
-	ws = malloc(sizeof(*ws) + TEMPLATE_WS_MAX * sizeof(ws->pages[0]));
-	if (ws) {
-		ws->n = 0;
-		for (uint64_t p = MVMM_IMAGE_BASE / MVMM_PAGE_SIZE; p < npages && ws->n < TEMPLATE_WS_MAX;
-		     p++)
-			if (memstat_entry_present(e[p]))
-				ws->pages[ws->n++] = (uint32_t)p;
-		if (!__atomic_compare_exchange_n(&tpl->ws, &none, ws, 0, __ATOMIC_RELEASE,
-						 __ATOMIC_RELAXED))
-			free(ws);
+	ws->n = 0;
+	for (p = MVMM_IMAGE_BASE / MVMM_PAGE_SIZE; p < npages && ws->n < TEMPLATE_WS_MAX; p += n) {
+		n = npages - p < MEMSTAT_BATCH ? npages - p : MEMSTAT_BATCH;
+		if (memstat_pagemap_read(vm, p, n, e) < 0)
+			return; /* claimed, never published: shells go untouched */
+		for (k = 0; k < n && ws->n < TEMPLATE_WS_MAX; k++)
+			if (memstat_entry_present(e[k]))
+				ws->pages[ws->n++] = (uint32_t)(p + k);
 	}
-	free(e);
+	__atomic_store_n(&tpl->ws, ws, __ATOMIC_RELEASE);
 }
 
 struct template *template_get(struct template *tpl)
@@ -317,7 +326,7 @@ void template_put(struct template *tpl)
 	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	close(tpl->memfd);
-	free(tpl->ws);
+	free(tpl->ws_buf);
 	lx_proc_free(tpl->lx);
 	free(tpl->data_map);
 	image_put(tpl->img);

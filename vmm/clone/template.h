@@ -25,6 +25,8 @@ struct template {
 	uint64_t boot_ns;	  /* how long the template took to reach ready */
 	struct lx_proc *lx;	  /* the program's process state at ready (owned) */
 	struct template_ws *ws;	  /* what its first reaped clone touched, or NULL (atomic) */
+	struct template_ws *ws_buf; /* room for it, made by shell_pool_start's thread */
+	int ws_claimed;		  /* a learner is filling ws_buf (atomic) */
 };
 
 /* The pages a clone of a template touched: shells pre-touch them (vm_shell_touch). */
@@ -38,8 +40,12 @@ struct template_ws {
 /*
  * Records, once per template, the guest pages clone vm (ended, not yet
  * destroyed) had present: its working set, which later shells pre-touch.
+ * It allocates nothing (any thread may learn: the pool's reaper does), so
+ * the room comes first from template_ws_prepare; without it, nothing.
  */
 void template_learn(struct template *tpl, const struct vm *vm);
+/* Makes the room template_learn fills (once; -1 when out of memory). */
+int template_ws_prepare(struct template *tpl);
 
 /*
  * Boots img with cfg until it calls MVMM_HC_READY, then freezes it: vCPU
