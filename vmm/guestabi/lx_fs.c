@@ -112,9 +112,8 @@ static int lx_file_add(struct lx_proc *p, const struct dl_file *f)
 
 int lx_fs_init(struct lx_proc *p, const struct lx_config *cfg, const struct dl_needed *needed)
 {
-	size_t nfiles = needed ? needed->n : 0;
-
 	const char *cwd = cfg->cwd ? cfg->cwd : "/";
+	size_t nfiles = needed ? needed->n : 0;
 	char buf[LX_PATH_MAX];
 	int tail;
 
