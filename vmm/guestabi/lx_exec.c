@@ -187,10 +187,9 @@ int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	p->strace_fd = lx->strace_fd;
 	p->ready_on_stdin = lx->ready_on_stdin;
 	p->strace_numbered = lx->strace_numbered;
-	p->exec_ok = img->interp.nsegs != 0;
 	if (lx_fd_init(p) < 0 || lx_fs_init(p, lx, &img->needed) < 0 ||
 	    lx_mem_init(p, vm, img->heap_start, layout_guard_page(vm->mem.size)) < 0 ||
 	    lx_build_stack(vm, img, cfg, &rsp, &p->at_random) < 0)
 		return -1; /* lx_release frees p with the VM */
-	return vm_enter_program_at(vm, p->exec_ok ? img->interp.entry : img->prog.entry, rsp);
+	return vm_enter_program_at(vm, img->interp.nsegs ? img->interp.entry : img->prog.entry, rsp);
 }

@@ -119,8 +119,6 @@ struct lx_proc {
 	uint64_t brk_start, brk; /* the program break: [brk_start, brk) is in use */
 	uint64_t mmap_floor;	 /* mmap hands out pages in [mmap_floor, mmap_top), top down */
 	uint64_t mmap_top;
-	int exec_ok; /* a dynamic program: mmap's memory is executable (libraries go there) */
-	uint64_t file_pages; /* pages mmap mapped from host files as they are (lx_mem.c) */
 	struct lx_vma *vmas;
 	size_t nvmas, capvmas;
 	/* Unmapped pages kept mapped on the host, zeroed when handed out again (lx_mem.c). */

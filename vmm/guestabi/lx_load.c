@@ -199,6 +199,7 @@ static int load_fds(struct rbuf *r, struct lx_proc *p, uint32_t nents, struct lx
 static int check_mem(const struct lx_proc *p, uint64_t mem_size, const struct image *img)
 {
 	uint64_t top = layout_guard_page(mem_size) & ~(LXS_PG - 1), low, bytes = 0;
+	int dynamic = img && img->interp.nsegs; /* its mappings may be executable (lx_mem.c) */
 
 	/* lx_mem_init placed both at random, within LX_RAND_BRK and LX_RAND_MMAP. */
 	if (p->brk_start % LXS_PG ||
@@ -220,8 +221,9 @@ static int check_mem(const struct lx_proc *p, uint64_t mem_size, const struct im
 		const struct lx_vma *v = &p->vmas[i];
 
 		if (v->start % LXS_PG || v->end % LXS_PG || v->start >= v->end ||
-		    v->start < page_up(p->brk) || v->end > p->mmap_top || ((v->prot & PROT_EXEC) && !p->exec_ok) ||
-		    v->prot < 0 || (i && v->start < p->vmas[i - 1].end))
+		    v->start < page_up(p->brk) || v->end > p->mmap_top ||
+		    ((v->prot & PROT_EXEC) && !dynamic) || v->prot < 0 ||
+		    (i && v->start < p->vmas[i - 1].end))
 			return bad("mapping %zu [0x%lx, 0x%lx) is not a page-aligned range of the "
 				   "mmap area in order",
 				   i, (unsigned long)v->start, (unsigned long)v->end);
@@ -468,7 +470,6 @@ static struct lx_proc *load(const uint8_t *buf, size_t len, const struct vm_conf
 		err_set("loading the Linux process state: out of memory");
 		return NULL;
 	}
-	p->exec_ok = img && img->interp.nsegs; /* the image's tables say, not the record */
 	if (load_parts(&r, p, &ents, &nents) < 0 || check_mem(p, mem_size, img) < 0 ||
 	    check_sig(p, mem_size) < 0)
 		goto fail;

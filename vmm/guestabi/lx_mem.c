@@ -31,6 +31,12 @@
 #define PG	   4096ull
 #define PAGE_UP(x) (((x) + PG - 1) & ~(PG - 1))
 
+/* A dynamic program: its image maps mmap's memory executable (its libraries go there). */
+static int lx_dynamic(const struct vm *vm)
+{
+	return vm->img && vm->img->interp.nsegs;
+}
+
 static struct vm *lx_vm_of(struct lx_call *c)
 {
 	return c->vm;
@@ -161,13 +167,12 @@ int lx_memstat_read(const struct vm *vm, struct memstat_vm *st)
 	const struct lx_proc *p = vm->lx;
 	uint64_t *e, npages = vm->mem.size / PG;
 
-	if (memstat_vm_read(vm, st) < 0)
-		return -1;
-	if (!p || !p->file_pages)
-		return 0;
+	if (!p)
+		return memstat_vm_read(vm, st);
 	e = memstat_pagemap(vm);
 	if (!e)
 		return -1;
+	memstat_vm_count(vm, e, st);
 	for (size_t i = 0; i < p->nvmas; i++) {
 		if (!(p->vmas[i].prot & LX_VMA_FILE))
 			continue;
@@ -342,7 +347,6 @@ static int64_t lx_map_shared(struct lx_call *c, uint64_t addr, uint64_t len, int
 		return -errno;
 	/* Dropping these pages later must give zero, not the file: see lx_discard. */
 	c->vm->remapped = 1;
-	c->p->file_pages += file_len / PG;
 	return 1;
 }
 
@@ -390,7 +394,7 @@ LX_HANDLER(mmap)
 	if (len > p->mmap_top)
 		return -ENOMEM;
 	len = PAGE_UP(len);
-	if ((prot & PROT_EXEC) && !p->exec_ok)
+	if ((prot & PROT_EXEC) && !lx_dynamic(c->vm))
 		return -EACCES; /* free memory is mapped no-execute (see the top of this file) */
 	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE && (prot & PROT_WRITE))
 		return -EACCES; /* a shared writable file mapping would need the host file mapped */
@@ -457,7 +461,7 @@ LX_HANDLER(mprotect)
 	if (addr < MVMM_IMAGE_BASE || addr + len > c->vm->mem.size)
 		return -ENOMEM;
 	/* Executable memory is the program's own text (and a dynamic program's mappings). */
-	if ((prot & PROT_EXEC) && addr + len > c->p->brk_start && !c->p->exec_ok)
+	if ((prot & PROT_EXEC) && addr + len > c->p->brk_start && !lx_dynamic(c->vm))
 		return -EACCES;
 	return 0;
 }

@@ -80,16 +80,23 @@ uint64_t *memstat_pagemap(const struct vm *vm)
 	return e;
 }
 
-int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
+void memstat_vm_count(const struct vm *vm, const uint64_t *e, struct memstat_vm *st)
 {
 	uint64_t npages = vm->mem.size / MVMM_PAGE_SIZE, page;
+
+	memset(st, 0, sizeof(*st));
+	for (page = 0; page < npages; page++)
+		memstat_count(vm->data_map, page, e[page], st);
+}
+
+int memstat_vm_read(const struct vm *vm, struct memstat_vm *st)
+{
 	uint64_t *e = memstat_pagemap(vm);
 
 	memset(st, 0, sizeof(*st));
 	if (!e)
 		return -1;
-	for (page = 0; page < npages; page++)
-		memstat_count(vm->data_map, page, e[page], st);
+	memstat_vm_count(vm, e, st);
 	free(e);
 	return 0;
 }

@@ -41,6 +41,8 @@ struct memstat_proc {
  * private anonymous copy. Returns 0, or -1 if pagemap could not be read.
  */
 int memstat_vm_read(const struct vm *vm, struct memstat_vm *st);
+/* The same over pagemap entries already read (memstat_pagemap). */
+void memstat_vm_count(const struct vm *vm, const uint64_t *entries, struct memstat_vm *st);
 
 int memstat_proc_read(struct memstat_proc *st);
 /* Adds process pid's RSS, PSS and Private_Dirty to st (for worker processes). */
