@@ -50,6 +50,7 @@ static void warn_add(struct cache_status *st, const char *fmt, ...)
 
 /* The image over a checked entry: its data map from the index, symbols from the ELF. */
 static struct image *entry_image(struct entry *e, const char *elf_path, const struct elf_src *src,
+				 const struct dl_needed *needed,
 				 enum huge_backing backing, enum huge_mode mode)
 {
 	uint64_t npages = e->h.key.mem_size / PAGE, i, p;
@@ -79,7 +80,7 @@ static struct image *entry_image(struct entry *e, const char *elf_path, const st
 	}
 	img->heap_end = layout_guard_page(img->mem_size);
 	/* The key holds the loader's hash: the one on disk is the one the entry was built with. */
-	if (image_place_interp(img, src->map, src->len, 0, NULL, NULL) < 0) {
+	if (image_place_interp(img, src->map, src->len, 0, needed->n ? needed : NULL, NULL, NULL) < 0) {
 		err_prefix("%s", elf_path);
 		goto fail;
 	}
@@ -105,6 +106,7 @@ struct lookup {
 	struct cache_key key;
 	uint8_t key_hash[16];
 	struct elf_src src;
+	struct dl_needed needed; /* a dynamic program's closure (lookup_closure), for its image */
 	uint64_t t0;
 };
 
@@ -122,34 +124,30 @@ static uint64_t round_mem(uint64_t mem_size)
 static int lookup_closure(struct lookup *l, const char *elf_path)
 {
 	char *interp = elfload_interp_of(l->src.map, l->src.len);
-	struct dl_needed needed;
-	int ret = -1;
+	const struct dl_needed *needed = &l->needed;
 
 	if (!interp)
 		return 0;
-	if (dl_needed_resolve(elf_path, l->src.map, l->src.len, interp, &needed) < 0) {
+	if (dl_needed_resolve(elf_path, l->src.map, l->src.len, interp, &l->needed) < 0) {
 		free(interp);
 		return -1;
 	}
 	free(interp);
-	for (size_t i = 0; i < needed.n; i++) {
+	for (size_t i = 0; i < needed->n; i++) {
 		struct elf_src fsrc;
 		uint8_t mix[32];
 
-		if (cache_elf_open(needed.files[i].host, &fsrc) < 0)
-			goto out; /* not a file that can be hashed: go without the cache */
+		if (cache_elf_open(needed->files[i].host, &fsrc) < 0)
+			return -1; /* not a file that can be hashed: go without the cache */
 		memcpy(mix, l->key.elf_hash, 16);
 		cache_elf_hash(l->dir, &fsrc, mix + 16);
 		cache_elf_close(&fsrc);
 		snap_hash128(mix, sizeof(mix), l->key.elf_hash);
-		snap_hash128(needed.files[i].guest, strlen(needed.files[i].guest), mix);
+		snap_hash128(needed->files[i].guest, strlen(needed->files[i].guest), mix);
 		memcpy(mix + 16, l->key.elf_hash, 16);
 		snap_hash128(mix, sizeof(mix), l->key.elf_hash);
 	}
-	ret = 0;
-out:
-	dl_needed_free(&needed);
-	return ret;
+	return 0;
 }
 
 /*
@@ -197,6 +195,7 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 static void lookup_end(struct lookup *l, struct cache_status *st)
 {
 	cache_elf_close(&l->src);
+	dl_needed_free(&l->needed);
 	free(l->dir);
 	st->load_ns = now_ns() - l->t0;
 }
@@ -272,12 +271,16 @@ static int built_as_keyed(const struct lookup *l, const struct image *img)
 	return (img->huge.backing != HUGE_BACKING_NONE) == (l->key.huge_tables != 0);
 }
 
+/* The image, with the closure the lookup resolved (not resolved again). */
 static struct image *build_image(const struct lookup *l, const char *elf_path,
 				 const struct image_params *p)
 {
+	struct image_params q = *p;
+
+	q.needed = l->needed.n ? &l->needed : NULL;
 	return l->src.map != MAP_FAILED
-		       ? image_load_buffer_with(l->src.map, l->src.len, elf_path, p)
-		       : image_load_file_with(elf_path, p);
+		       ? image_load_buffer_with(l->src.map, l->src.len, elf_path, &q)
+		       : image_load_file_with(elf_path, &q);
 }
 
 struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
@@ -299,7 +302,7 @@ struct image *cache_load_image(const struct cache_opts *o, const char *elf_path,
 		return image_load_file_with(elf_path, &p);
 	}
 	if (lookup_entry(&l, &e, st) == E_OK) {
-		img = entry_image(&e, elf_path, &l.src, l.backing, o->huge);
+		img = entry_image(&e, elf_path, &l.src, &l.needed, l.backing, o->huge);
 		cache_entry_free(&e);
 		lookup_end(&l, st);
 		return img;
@@ -365,7 +368,7 @@ struct template *cache_load_template(const struct cache_opts *o, struct kvm_sys 
 	if (lookup_begin(&l, o, elf_path, mem_size, CACHE_TEMPLATE, cfg, shown, sizeof(shown),
 			 st) == 0 &&
 	    lookup_entry(&l, &e, st) == E_OK) {
-		img = entry_image(&e, elf_path, &l.src, l.backing, o->huge);
+		img = entry_image(&e, elf_path, &l.src, &l.needed, l.backing, o->huge);
 		if (img) {
 			tpl = template_from_parts(img, e.fd, &e.h.state, e.h.ready_block);
 			e.fd = -1; /* taken, even on failure */

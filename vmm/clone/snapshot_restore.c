@@ -116,7 +116,7 @@ static struct image *restore_image(const struct snap_header *base, int memfd,
 		    elfload_parse(buf, base->elf_size, base->mem_size, MVMM_IMAGE_BASE,
 				  &img->prog) == 0) {
 			img->name = strdup(base->elf_path);
-			if (image_place_interp(img, buf, base->elf_size, 0, NULL, NULL) < 0)
+			if (image_place_interp(img, buf, base->elf_size, 0, NULL, NULL, NULL) < 0)
 				img->heap_start = img->prog.hi; /* the record check names it */
 		}
 	}

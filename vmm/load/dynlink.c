@@ -397,6 +397,22 @@ out:
 	return r < 0 ? -1 : 0;
 }
 
+int dl_needed_copy(struct dl_needed *dst, const struct dl_needed *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++)
+		if (dl_add(dst, src->files[i].guest, src->files[i].host) < 0)
+			goto fail;
+	if (src->exe && !(dst->exe = strdup(src->exe))) {
+		err_set("out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	dl_needed_free(dst);
+	return -1;
+}
+
 void dl_needed_free(struct dl_needed *d)
 {
 	for (size_t i = 0; i < d->n; i++) {

@@ -36,5 +36,7 @@ struct dl_needed {
 int dl_needed_resolve(const char *path, const void *elf, size_t len, const char *interp,
 		      struct dl_needed *out);
 void dl_needed_free(struct dl_needed *d);
+/* A deep copy of src into *dst; -1 (message set, *dst empty) when out of memory. */
+int dl_needed_copy(struct dl_needed *dst, const struct dl_needed *src);
 
 #endif

@@ -209,7 +209,7 @@ struct image *image_load_buffer_with(const void *elf, size_t len, const char *na
 		goto fail;
 	}
 	img->heap_end = layout_guard_page(mem_size);
-	if (image_place_interp(img, elf, len, p->interp_slide, &interp, &interp_len) < 0 ||
+	if (image_place_interp(img, elf, len, p->interp_slide, p->needed, &interp, &interp_len) < 0 ||
 	    image_plan_huge(img, p->huge) < 0 || image_fill(img, elf, interp) < 0 ||
 	    image_map_data(img) < 0 || image_fill_huge(img, img->memfd, p->huge) < 0) {
 		err_prefix("%s", img->name);
@@ -265,7 +265,7 @@ out:
 }
 
 int image_place_interp(struct image *img, const void *elf, size_t elf_len, uint64_t slide,
-		       void **file, size_t *len)
+		       const struct dl_needed *known, void **file, size_t *len)
 {
 	const char *path = img->prog.interp;
 	uint64_t base;
@@ -292,7 +292,8 @@ int image_place_interp(struct image *img, const void *elf, size_t elf_len, uint6
 			       path);
 	}
 	img->heap_start = img->interp.hi;
-	if (dl_needed_resolve(img->name, elf, elf_len, path, &img->needed) < 0) {
+	if (known ? dl_needed_copy(&img->needed, known) < 0
+		  : dl_needed_resolve(img->name, elf, elf_len, path, &img->needed) < 0) {
 		free(buf);
 		return err_prefix("its libraries");
 	}

@@ -30,6 +30,7 @@ struct image_params {
 	uint64_t pie_base;   /* where a PIE goes (2 MiB-aligned); 0: MVMM_IMAGE_BASE */
 	enum huge_mode huge; /* 0 is HUGE_MODE_AUTO */
 	uint64_t interp_slide; /* a dynamic program's loader this far above its slot (pages, < 2 MiB) */
+	const struct dl_needed *needed; /* its closure, already resolved (the cache's), or NULL */
 };
 
 /*
@@ -76,13 +77,14 @@ int image_fill_huge(struct image *img, int memfd, enum huge_mode mode);
  * at the first 2 MiB boundary above the program plus slide (page-aligned,
  * below 2 MiB; 0 where an image is rebuilt from memory), sets heap_start past
  * whichever ends last, and resolves the files the program needs to start
- * (img->needed, from its ELF: elf, elf_len). When file is not NULL the
+ * (img->needed, from its ELF: elf, elf_len; or a copy of known, when the
+ * caller resolved it already). When file is not NULL the
  * loader's bytes are kept for the image's fill (*file, *len, malloc'd).
  * A static program: the heap starts at the program's end. The loader must
  * be an x86-64 ET_DYN ELF with no interpreter of its own.
  */
 int image_place_interp(struct image *img, const void *elf, size_t elf_len, uint64_t slide,
-		       void **file, size_t *len);
+		       const struct dl_needed *known, void **file, size_t *len);
 
 /* Whether bit `page` is set in a data map (one bit per guest page). */
 static inline int data_map_test(const uint8_t *map, uint64_t page)
