@@ -35,6 +35,26 @@ static inline uint64_t t_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * What a file a child writes holds so far (its stderr, a server's log), as a
+ * string (malloc'd): "" while it does not exist or cannot be read.
+ */
+static inline char *t_slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return strdup("");
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
 /* The whole file at path (malloc'd), or a test failure. */
 static inline uint8_t *t_read_file(const char *path, size_t *len)
 {

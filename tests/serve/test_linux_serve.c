@@ -43,22 +43,6 @@ static void kill_server(void)
 
 TestSuite(linux_serve, .init = lxt_need_kvm, .fini = kill_server, .timeout = 300);
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return strdup("");
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
 /* `mvmm serve --socket SOCK ARGS...` (NULL-terminated); returns once it says it is ready. */
 static void srv_start(struct lsrv *s, const char *const *args)
 {
@@ -90,7 +74,7 @@ static void srv_start(struct lsrv *s, const char *const *args)
 	}
 	live_server = s->pid;
 	for (;;) {
-		char *text = slurp(s->err);
+		char *text = t_slurp(s->err);
 		int ready = strstr(text, "mvmm serve: ready on") != NULL, st;
 
 		if (ready) {
@@ -135,7 +119,7 @@ static char *srv_stop(struct lsrv *s)
 	st = wait_pid(s->pid, 15000);
 	if (st >= 0)
 		live_server = -1;
-	text = slurp(s->err);
+	text = t_slurp(s->err);
 	cr_expect_eq(st, 0, "serve ended with %d (-1: still running):\n%s", st, text);
 	cr_expect(!strstr(text, "Sanitizer") && !strstr(text, "runtime error"), "%s", text);
 	cr_expect(access(s->sock, F_OK) != 0, "the socket outlived its server");

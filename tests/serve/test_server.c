@@ -59,22 +59,6 @@ static void t_child_setup(void)
 		setenv("ASAN_OPTIONS", getenv("T_CHILD_ASAN_OPTIONS"), 1);
 }
 
-static char *t_slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return strdup("");
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
 /* Starts `mvmm serve --socket s->path OPTS... GUEST` (args NULL-terminated) and waits for ready. */
 static void t_srv_spawn(struct t_srv *s, const char *dir, const char *errname, char **args)
 {
