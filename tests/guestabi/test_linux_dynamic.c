@@ -59,34 +59,37 @@ Test(dynamic, python_prints)
 	expect_prints(ARGS("--dir", PYLIB), PYTHON, ARGS("-c", "print(6*7)"), "42\n");
 }
 
-Test(dynamic, lua_conformance_matches_the_host)
+/*
+ * tests/dynamic/SCRIPT run by PROG in the guest (the tests at /t, and the tree opt too when
+ * given: --dir opt) and on the
+ * host: the same output, and enough of it that the script ran.
+ */
+static void expect_like_host(const char *opt, const char *prog, const char *script)
 {
+	char dir[4096], gpath[256], hpath[256];
 	struct t_proc g, h;
-	char dir[4096];
 
-	need(LUA);
-	lxt_guest(&g, ARGS("--dir", tests_dir(dir, sizeof(dir))), LUA, ARGS("/t/conform.lua"),
-		  NULL, LXT_LIMIT_MS);
-	lxt_native(&h, LUA, ARGS("tests/dynamic/conform.lua"), NULL, NULL, LXT_LIMIT_MS);
-	cr_expect_gt(h.out_len, 200, "host lua5.4 printed:\n%s", h.out);
-	lxt_expect_same("conform.lua", &g, &h);
+	need(prog);
+	snprintf(gpath, sizeof(gpath), "/t/%s", script);
+	snprintf(hpath, sizeof(hpath), "tests/dynamic/%s", script);
+	tests_dir(dir, sizeof(dir));
+	lxt_guest(&g, opt ? ARGS("--dir", opt, "--dir", dir) : ARGS("--dir", dir), prog,
+		  ARGS(gpath), NULL, LXT_LIMIT_MS);
+	lxt_native(&h, prog, ARGS(hpath), NULL, NULL, LXT_LIMIT_MS);
+	cr_expect_gt(h.out_len, 200, "host %s printed:\n%s", prog, h.out);
+	lxt_expect_same(script, &g, &h);
 	t_proc_free(&g);
 	t_proc_free(&h);
 }
 
+Test(dynamic, lua_conformance_matches_the_host)
+{
+	expect_like_host(NULL, LUA, "conform.lua");
+}
+
 Test(dynamic, python_conformance_matches_the_host)
 {
-	struct t_proc g, h;
-	char dir[4096];
-
-	need(PYTHON);
-	lxt_guest(&g, ARGS("--dir", PYLIB, "--dir", tests_dir(dir, sizeof(dir))), PYTHON,
-		  ARGS("/t/conform.py"), NULL, LXT_LIMIT_MS);
-	lxt_native(&h, PYTHON, ARGS("tests/dynamic/conform.py"), NULL, NULL, LXT_LIMIT_MS);
-	cr_expect_gt(h.out_len, 200, "host python3 printed:\n%s", h.out);
-	lxt_expect_same("conform.py", &g, &h);
-	t_proc_free(&g);
-	t_proc_free(&h);
+	expect_like_host(PYLIB, PYTHON, "conform.py");
 }
 
 /* Without --dir the guest sees its closure only: /etc holds ld.so.cache and nothing else. */
