@@ -60,9 +60,8 @@ Test(dynamic, python_prints)
 }
 
 /*
- * tests/dynamic/SCRIPT run by PROG in the guest (the tests at /t, and the tree opt too when
- * given: --dir opt) and on the
- * host: the same output, and enough of it that the script ran.
+ * tests/dynamic/SCRIPT run by PROG in the guest (the tests at /t, and --dir opt when given)
+ * and on the host: the same output, and enough of it that the script ran.
  */
 static void expect_like_host(const char *opt, const char *prog, const char *script)
 {
