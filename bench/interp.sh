@@ -55,6 +55,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/report.sh
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-200}
 WARMUP=${WARMUP:-5}
@@ -104,17 +105,6 @@ cleanup() {
 }
 trap cleanup EXIT; trap 'exit 130' INT; trap 'exit 143' TERM
 
-# bounded LIMIT_S STDOUT STDERR CMD...: CMD with stdin /dev/null, killed (with its process
-# group) after LIMIT_S seconds; returns its status (124: timed out).
-bounded() {
-	local limit=$1 out=$2 err=$3 st=0
-	shift 3
-	timeout -k 5 "$limit" "$@" </dev/null >"$out" 2>"$err" &
-	CUR=$!
-	wait "$CUR" || st=$?
-	CUR=""
-	return "$st"
-}
 # serve SOCKET LOG CMD...: a server in the background (bounded by an hour), until SOCKET exists.
 serve() {
 	local sock=$1 log=$2 i
@@ -129,18 +119,6 @@ serve() {
 	die "'$*' did not listen on $sock: $(head -c 2000 "$log")"
 }
 
-median() {
-	grep -E '^-?[0-9.]+(e[-+]?[0-9]+)?$' | sort -g | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "NA"; exit }
-		printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-record() { echo "$1,$2,$3,$4,$5" >>"$RUNS_CSV"; } # part name run value unit
-med() { awk -F, -v p="$1" -v n="$2" '$1 == p && $2 == n { print $4 }' "$RUNS_CSV" | median; }
-field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$2"; }
-isnum() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
-ratio() { isnum "$1" && isnum "$2" && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NA" }' || echo NA; }
-fmt() { isnum "$1" && awk -v v="$1" -v d="$2" 'BEGIN { printf "%.*f", d, v }' || echo "n/a"; }
-ms() { isnum "$1" && awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }' || echo NA; }
 
 echo "part,name,run,value,unit" >"$RUNS_CSV"
 echo "part,figure,mvmm,baseline,baseline_value,unit,ratio,target,verdict" >"$CSV.tmp"
@@ -271,26 +249,6 @@ awk -F, 'NR > 1 { printf "compute,%s,%s,%.1f,us\n", $1, $2, $3 }' "$TMP/comp.csv
 
 # --- report ---
 fails=0
-# row PART FIGURE MVMM BASELINE_NAME BASELINE UNIT TARGET_TEXT TARGET_COND(awk: m r b) DIGITS
-row() {
-	local part=$1 fig=$2 m=$3 bname=$4 b=$5 unit=$6 ttext=$7 cond=$8 d=${9:-2} r verdict=""
-	r=$(ratio "$m" "$b")
-	if [[ -n $cond ]]; then
-		if ! isnum "$m" || { [[ $cond == *r* ]] && ! isnum "$r"; }; then
-			verdict="n/a"
-		elif awk -v m="$m" -v r="$r" -v b="$b" "BEGIN { exit !($cond) }"; then
-			verdict="met"
-		else
-			verdict="MISSED" fails=$((fails + 1))
-		fi
-	fi
-	local cfig=${fig//,/;}
-	cfig=${cfig#"${cfig%%[! ]*}"}
-	echo "$part,$cfig,$m,${bname//,/;},$b,$unit,$r,${ttext//,/;},$verdict" >>"$CSV.tmp"
-	printf "  %-36s %12s  %-26s %12s  %7s  %s\n" "$fig" "$(fmt "$m" "$d") $unit" "$bname" \
-		"$([[ -n $bname ]] && echo "$(fmt "$b" "$d") $unit")" "$([[ $r == NA ]] && echo - || echo "${r}x")" "${ttext:+$ttext: }$verdict"
-}
-hdr() { printf "\n%s\n  %-36s %12s  %-26s %12s  %7s  %s\n" "$1" "figure" "mvmm" "baseline" "value" "ratio" "target"; }
 echo
 echo "Interpreters under mvmm ($(head -1 "$INFO"))"
 
