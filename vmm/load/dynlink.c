@@ -87,14 +87,14 @@ static int dl_resolve(const char *path, char *host)
 	return 0;
 }
 
-/* Adds path (an absolute guest path) when the host has it as a regular file. */
+/* Adds path (an absolute guest path) when the host has it as a regular file: 1, 0 (none), -1. */
 static int dl_add_path(struct dl_needed *d, const char *path)
 {
 	char host[PATH_MAX];
 
 	if (path[0] != '/' || dl_resolve(path, host) < 0)
 		return 0;
-	return dl_add(d, path, host);
+	return dl_add(d, path, host) < 0 ? -1 : 1;
 }
 
 static void dl_cache_load(struct dl_cache *c)
@@ -131,9 +131,8 @@ static const char *dl_cache_str(const struct dl_cache *c, uint32_t off)
 	return (const char *)c->buf + off;
 }
 
-/* Adds every x86-64 cache entry for name; whether there was one. */
-static int dl_cache_find(const struct dl_cache *c, const char *name, struct dl_needed *d,
-			 char *found)
+/* Adds every x86-64 cache entry for name: 1 (one at least), 0 (none), -1. */
+static int dl_cache_find(const struct dl_cache *c, const char *name, struct dl_needed *d)
 {
 	int any = 0;
 
@@ -152,10 +151,10 @@ static int dl_cache_find(const struct dl_cache *c, const char *name, struct dl_n
 		v = dl_cache_str(c, value);
 		if (!k || !v || strcmp(k, name) != 0 || v[0] != '/')
 			continue;
-		if (dl_add_path(d, v) < 0)
+		switch (dl_add_path(d, v)) {
+		case -1:
 			return -1;
-		if (!any && dl_resolve(v, found) == 0) {
-			strcpy(found, v);
+		case 1:
 			any = 1;
 		}
 	}
@@ -242,9 +241,11 @@ static int dl_is_library(const char *host)
 
 /*
  * Looks name up in one colon-separated list of directories ($ORIGIN is
- * origin, the directory of the object that asks). found gets the guest path.
+ * origin, the directory of the object that asks) and adds the first hit:
+ * 1, 0 (none), -1.
  */
-static int dl_search_list(const char *list, const char *origin, const char *name, char *found)
+static int dl_search_list(struct dl_needed *d, const char *list, const char *origin,
+			  const char *name)
 {
 	char *copy, *save = NULL, *dir;
 	char path[PATH_MAX], host[PATH_MAX];
@@ -271,34 +272,43 @@ static int dl_search_list(const char *list, const char *origin, const char *name
 			 : snprintf(path, sizeof(path), "%s/%s", dir, name);
 		if (n < 0 || (size_t)n >= sizeof(path) || path[0] != '/')
 			continue;
-		if (dl_resolve(path, host) == 0 && dl_is_library(host)) {
-			strcpy(found, path);
-			hit = 1;
-		}
+		if (dl_resolve(path, host) == 0 && dl_is_library(host))
+			hit = dl_add(d, path, host) < 0 ? -1 : 1;
 	}
 	free(copy);
 	return hit;
 }
 
 /* The loader's order: DT_RPATH (when no DT_RUNPATH), DT_RUNPATH, the cache, the defaults. */
-static int dl_search(const struct dl_obj *o, const struct dl_obj *prog, const char *origin,
-		     const char *prog_origin, const struct dl_cache *c, const char *name,
-		     struct dl_needed *d, char *found)
+static int dl_search(struct dl_needed *d, const struct dl_obj *o, const struct dl_obj *prog,
+		     const char *origin, const char *prog_origin, const struct dl_cache *c,
+		     const char *name)
 {
 	int r = 0;
 
 	if (!o->runpath) {
-		r = dl_search_list(o->rpath, origin, name, found);
+		r = dl_search_list(d, o->rpath, origin, name);
 		if (!r && o != prog && !prog->runpath)
-			r = dl_search_list(prog->rpath, prog_origin, name, found);
+			r = dl_search_list(d, prog->rpath, prog_origin, name);
 	}
 	if (!r)
-		r = dl_search_list(o->runpath, origin, name, found);
+		r = dl_search_list(d, o->runpath, origin, name);
 	if (!r)
-		r = dl_cache_find(c, name, d, found);
+		r = dl_cache_find(c, name, d);
 	for (const char *const *dir = dl_default_dirs; !r && *dir; dir++)
-		r = dl_search_list(*dir, NULL, name, found);
+		r = dl_search_list(d, *dir, NULL, name);
 	return r;
+}
+
+/* Adds what object o (of directory origin) needs, each name as the loader finds it. */
+static int dl_add_needed(struct dl_needed *d, const struct dl_obj *o, const struct dl_obj *prog,
+			 const char *origin, const char *prog_origin, const struct dl_cache *c)
+{
+	for (size_t k = 0; k < o->nneeded; k++)
+		if (!strchr(o->needed[k], '/') &&
+		    dl_search(d, o, prog, origin, prog_origin, c, o->needed[k]) < 0)
+			return -1;
+	return 0;
 }
 
 /* The directory part of an absolute path into buf (PATH_MAX). */
@@ -315,30 +325,21 @@ static void dl_dirname(const char *path, char *buf)
 static int dl_walk(struct dl_needed *d, size_t first, const struct dl_obj *prog,
 		   const char *prog_origin, const struct dl_cache *c)
 {
-	char found[PATH_MAX], origin[PATH_MAX];
+	char origin[PATH_MAX];
 
 	for (size_t i = first; i < d->n; i++) {
 		struct dl_obj o;
+		int r;
 
 		if (dl_obj_read_file(d->files[i].host, &o) < 0) {
 			dl_obj_free(&o);
 			continue; /* not a library the loader would take: it will say so */
 		}
 		dl_dirname(d->files[i].guest, origin);
-		for (size_t k = 0; k < o.nneeded; k++) {
-			int r;
-
-			if (strchr(o.needed[k], '/'))
-				continue;
-			r = dl_search(&o, prog, origin, prog_origin, c, o.needed[k], d, found);
-			if (r > 0)
-				r = dl_add_path(d, found);
-			if (r < 0) {
-				dl_obj_free(&o);
-				return -1;
-			}
-		}
+		r = dl_add_needed(d, &o, prog, origin, prog_origin, c);
 		dl_obj_free(&o);
+		if (r < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -346,7 +347,7 @@ static int dl_walk(struct dl_needed *d, size_t first, const struct dl_obj *prog,
 int dl_needed_resolve(const char *path, const void *elf, size_t len, const char *interp,
 		      struct dl_needed *out)
 {
-	char host[PATH_MAX], origin[PATH_MAX] = "", found[PATH_MAX];
+	char host[PATH_MAX], origin[PATH_MAX] = "";
 	struct dl_cache c;
 	struct dl_obj prog;
 	size_t first;
@@ -378,17 +379,10 @@ int dl_needed_resolve(const char *path, const void *elf, size_t len, const char 
 	if (dl_add_path(out, interp) < 0 || dl_add_path(out, DL_CACHE) < 0)
 		goto out;
 	first = out->n;
-	for (size_t k = 0; k < prog.nneeded; k++) {
-		if (strchr(prog.needed[k], '/'))
-			continue;
-		r = dl_search(&prog, &prog, origin[0] ? origin : NULL, origin[0] ? origin : NULL,
-			      &c, prog.needed[k], out, found);
-		if (r > 0)
-			r = dl_add_path(out, found);
-		if (r < 0)
-			goto out;
-	}
-	r = dl_walk(out, first, &prog, origin[0] ? origin : NULL, &c);
+	r = dl_add_needed(out, &prog, &prog, origin[0] ? origin : NULL, origin[0] ? origin : NULL,
+			  &c);
+	if (r == 0)
+		r = dl_walk(out, first, &prog, origin[0] ? origin : NULL, &c);
 out:
 	dl_obj_free(&prog);
 	free(c.buf);
