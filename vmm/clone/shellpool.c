@@ -142,16 +142,14 @@ struct vm *shell_pool_try_get(struct shell_pool *p)
 
 struct vm *shell_pool_get(struct shell_pool *p)
 {
-	struct vm *vm = NULL;
+	struct vm *vm = shell_pool_try_get(p);
 
+	if (vm)
+		return vm;
 	pthread_mutex_lock(&p->lock);
-	if (p->nready > 0)
-		vm = p->ready[--p->nready];
-	else
-		p->misses++;
-	pthread_cond_signal(&p->wake);
+	p->misses++;
 	pthread_mutex_unlock(&p->lock);
-	return vm ? vm : vm_shell_create(p->kvm, p->mem_size);
+	return vm_shell_create(p->kvm, p->mem_size);
 }
 
 void shell_pool_reap(struct shell_pool *p, struct vm *vm)
