@@ -17,7 +17,7 @@
  * none); heap and stack are user read-write no-execute, except that with a
  * loader the heap (where mmap puts libraries) is executable too: the page
  * tables never change after start (PVM never re-reads an entry the guest
- * used: the README's How it works). The system area is
+ * used: the README's What it does not do yet). The system area is
  * supervisor only, page 0 and the stack guard page are not present.
  * Accessed and Dirty bits are preset everywhere so that the shadow MMU
  * never writes the shared page tables (see PLATFORM.md).
