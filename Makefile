@@ -17,9 +17,10 @@ CPPFLAGS   := -I$(SHARED_INC) -Ivmm -MMD -MP
 LDLIBS     := -lelf -lcapstone -lxxhash -lseccomp -lpthread
 # The command links libelf, zlib and capstone statically and is not PIE: the
 # dynamic loader's relocation of capstone's tables alone costs ~1 ms per start
-# here (measured), more than creating the VM.
+# here (measured), more than creating the VM. json-c (cache ls --json, snapshot
+# info --json) is the command's alone: libmvmm does not need it.
 CLI_LDFLAGS := -no-pie
-CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -lseccomp -Wl,-Bdynamic -lpthread
+CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -lseccomp -ljson-c -Wl,-Bdynamic -lpthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # The library's layers, lowest first: a file may include headers of its own layer and of the
@@ -35,7 +36,8 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
 CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
-DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
+DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev libjson-c-dev pkg-config \
+	      musl-tools groff-base
 DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
@@ -83,7 +85,7 @@ $(BUILD)/mvmm: $(CLI_OBJS) $(BUILD)/libmvmm.a
 	$(CC) $(CFLAGS) $(CLI_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmvmm.a $(CLI_LDLIBS)
 
 $(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS) -ljson-c
 
 # The shared library and the installed tree: libmvmm.so exports only the mvmm_* calls of
 # vmm/api/mvmm.h (objects built -fvisibility=hidden, API calls marked MVMM_API, version script).

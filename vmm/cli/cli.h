@@ -13,6 +13,9 @@
 /* "64M", "1G", "65536", "512K": bytes; -1 on a malformed or overflowing size. */
 int cli_parse_size(const char *s, uint64_t *bytes);
 
+/* --mem: a size as above, but a plain number is MiB, as QEMU's -m ("64": 64 MiB). */
+int cli_parse_mem(const char *s, uint64_t *bytes);
+
 /* "1", "0.5", "2.25": nanoseconds; -1 unless a positive finite number of seconds. */
 int cli_parse_seconds(const char *s, uint64_t *ns);
 

@@ -43,7 +43,7 @@ int cli_dedup_option(struct cli_dedup_opts *o, const char *name, const char *arg
 	}
 	return 0;
 bad:
-	fprintf(stderr, "mvmm run: --%s needs a number of %s\n(see 'mvmm --help')\n", name,
+	fprintf(stderr, "mvmm run: --%s needs a number of %s\n(see 'mvmm help run')\n", name,
 		strcmp(name, "dedup-domain") == 0 ? "domains, 1 to 100000"
 						  : "milliseconds, 1 to 3600000");
 	return -1;

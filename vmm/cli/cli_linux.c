@@ -9,22 +9,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
 
 static int linux_usage(const char *cmd, const char *why, const char *arg)
 {
-	fprintf(stderr, "mvmm %s: %s%s%s\n(see 'mvmm --help')\n", cmd, why, arg ? ": " : "",
-		arg ? arg : "");
+	fprintf(stderr, "mvmm %s: %s%s%s\n(see 'mvmm help %s')\n", cmd, why, arg ? ": " : "",
+		arg ? arg : "", cmd);
 	return -1;
 }
 
-/* HOST[:GUEST][:rw|:ro]; GUEST must be absolute. */
+/* HOST[:GUEST][:rw|:ro]; GUEST must be absolute, HOST an existing directory. */
 static int linux_dir(struct cli_linux *l, const char *arg, const char *cmd)
 {
 	struct lx_dir *d;
 	char *spec, *guest, *mode;
+	struct stat st;
 
 	if (l->cfg.ndirs == CLI_DIRS_MAX)
 		return linux_usage(cmd, "too many --dir options", NULL);
@@ -53,6 +55,10 @@ static int linux_dir(struct cli_linux *l, const char *arg, const char *cmd)
 		return linux_usage(cmd, "--dir: the mode is rw or ro", arg);
 	if (!guest && *spec != '/')
 		return linux_usage(cmd, "--dir HOST without GUEST needs an absolute HOST path", arg);
+	if (stat(spec, &st) < 0)
+		return linux_usage(cmd, "--dir: no such directory on the host", spec);
+	if (!S_ISDIR(st.st_mode))
+		return linux_usage(cmd, "--dir: not a directory", spec);
 	d->host = spec;
 	d->guest = guest && *guest ? guest : spec;
 	d->rw = mode && !strcmp(mode, "rw");
@@ -86,6 +92,26 @@ int cli_linux_option(struct cli_linux *l, int opt, const char *arg, const char *
 		return 0;
 	}
 	return linux_usage(cmd, "unknown option", NULL);
+}
+
+int cli_env_option(const char *arg, const char **var, const char *cmd)
+{
+	size_t n = strcspn(arg, "=");
+
+	*var = NULL;
+	if (n == 0)
+		return linux_usage(cmd, "--env needs NAME=VALUE or NAME, NAME not empty", arg);
+	if (arg[n] == '=') {
+		*var = arg;
+		return 0;
+	}
+	/* NAME alone: the host's "NAME=value" string itself, as docker run -e NAME */
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, arg, n) && (*e)[n] == '=') {
+			*var = *e;
+			break;
+		}
+	return 0;
 }
 
 /* Whether env sets the variable named by var ("NAME=value"). */

@@ -34,6 +34,13 @@ struct cli_linux {
 int cli_linux_option(struct cli_linux *l, int opt, const char *arg, const char *cmd);
 
 /*
+ * --env ARG: *var is ARG when it is NAME=VALUE; for NAME alone, the host's
+ * NAME=value (environ's own string), or NULL when the host has no NAME
+ * (the guest gets none either). -1 with a usage message for an empty NAME.
+ */
+int cli_env_option(const char *arg, const char **var, const char *cmd);
+
+/*
  * The guest environment: env (the --env list, NULL-terminated) alone, or with
  * --env-inherit followed by every host variable env does not set. NULL: out of memory.
  */

@@ -16,6 +16,8 @@
 /*
  * Opens --output-dir without following a link and refuses one another user
  * could plant files in: output files are created by name in it, as root too.
+ * A directory its owner cannot write to is refused too (checked on the mode
+ * as well as by access: root could write where the owner said not to).
  */
 static int output_dir_open(const char *dir)
 {
@@ -25,6 +27,8 @@ static int output_dir_open(const char *dir)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return err_sys("--output-dir %s", dir);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+		return err_set("--output-dir %s: not a directory (a file or a link)", dir);
 	if (fd < 0)
 		return err_sys("--output-dir %s", dir);
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
@@ -33,7 +37,39 @@ static int output_dir_open(const char *dir)
 			       "(use a directory of your own, mode 0700 or 0755)",
 			       dir);
 	}
+	if (!(st.st_mode & S_IWUSR) || faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		close(fd);
+		return err_set("--output-dir %s: not writable", dir);
+	}
 	return fd;
+}
+
+int cli_output_check(const char *dir)
+{
+	int fd = output_dir_open(dir);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * An earlier run's I.out and I.err of this run's instances go: the files
+ * are appended to line by line, and must hold this run's output only (an
+ * instance that writes nothing leaves none). unlinkat follows no link.
+ */
+static void output_dir_clean(struct cli_output *o)
+{
+	char name[64];
+	unsigned i;
+
+	for (i = 0; i < o->count; i++) {
+		snprintf(name, sizeof(name), "%u.out", o->first + i);
+		unlinkat(o->dir_fd, name, 0);
+		snprintf(name, sizeof(name), "%u.err", o->first + i);
+		unlinkat(o->dir_fd, name, 0);
+	}
 }
 
 int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const char *dir)
@@ -47,6 +83,7 @@ int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const 
 		o->dir_fd = output_dir_open(dir);
 		if (o->dir_fd < 0)
 			return -1;
+		output_dir_clean(o);
 	} else {
 		o->lines = calloc((size_t)count * 2, sizeof(*o->lines));
 		if (!o->lines)

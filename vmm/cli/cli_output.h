@@ -25,10 +25,14 @@ struct cli_output {
 	int stalled;		/* a write was given up at a deadline: finish writes no leftovers */
 };
 
+/* Whether --output-dir DIR is usable (created if missing); -1 with the reason (mvmm_errmsg). */
+int cli_output_check(const char *dir);
+
 /*
  * Prefixed lines for instances first .. first + count - 1, or, with dir, one
- * file per instance and stream in dir (created 0700 if missing). dir must be
- * owned by this user and writable by nobody else, as the cache directory.
+ * file per instance and stream in dir (created 0700 if missing; the
+ * instances' files of an earlier run removed). dir must be owned by this
+ * user, writable by it and by nobody else, as the cache directory.
  */
 int cli_output_init(struct cli_output *o, unsigned first, unsigned count, const char *dir);
 /* Writes out what is left of partial lines and frees the buffers. */

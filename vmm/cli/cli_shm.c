@@ -11,7 +11,7 @@
 
 static int shm_usage(const char *why)
 {
-	fprintf(stderr, "mvmm run: %s\n(see 'mvmm --help')\n", why);
+	fprintf(stderr, "mvmm run: %s\n(see 'mvmm help run')\n", why);
 	return -1;
 }
 

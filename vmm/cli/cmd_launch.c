@@ -9,13 +9,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_help.h"
 #include "core/error.h"
 #include "core/fdio.h"
 #include "serve/srv_wire.h"
 
 static int launch_usage(const char *why)
 {
-	fprintf(stderr, "mvmm launch: %s\n(see 'mvmm --help')\n", why);
+	fprintf(stderr, "mvmm launch: %s\n(see 'mvmm help launch')\n", why);
 	return CLI_STATUS_ERROR;
 }
 
@@ -119,12 +120,14 @@ static int launch_stdin_request(char **text)
 	return 0;
 }
 
+const struct option cli_launch_longopts[] = {
+	{"socket", required_argument, NULL, 'S'},
+	CLI_HELP_LONGOPT,
+	{NULL, 0, NULL, 0},
+};
+
 int cmd_launch(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 'S'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *path = NULL, *one[1];
 	char *text = NULL;
 	uint8_t *req;
@@ -133,9 +136,13 @@ int cmd_launch(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		if (c != 'S')
-			return launch_usage("unknown option or missing value");
+	while ((c = getopt_long(argc, argv, "+:h", cli_launch_longopts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help_print("launch", stdout);
+		if (c != 'S') {
+			cli_option_error("launch", c, argv, cli_launch_longopts);
+			return CLI_STATUS_ERROR;
+		}
 		path = optarg;
 	}
 	if (!path)

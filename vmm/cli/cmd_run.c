@@ -1,5 +1,6 @@
 /* cmd_run.c: `mvmm run`: one or many instances of a guest ELF, ends turned into exit statuses. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -7,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_cache.h"
 #include "cli_dedup.h"
+#include "cli_help.h"
 #include "cli_linux.h"
 #include "cli_output.h"
 #include "cli_shm.h"
@@ -60,7 +63,7 @@ struct run_opts {
 
 static int run_usage(const char *why)
 {
-	fprintf(stderr, "mvmm run: %s\n(see 'mvmm --help')\n", why);
+	fprintf(stderr, "mvmm run: %s\n(see 'mvmm help run')\n", why);
 	return -1;
 }
 
@@ -96,32 +99,51 @@ static int run_check_snapshot(const struct run_opts *o, int have_guest)
 	return 0;
 }
 
+const struct option cli_run_longopts[] = {
+	{"mem", required_argument, NULL, 'm'},
+	{"timeout", required_argument, NULL, 't'},
+	{"env", required_argument, NULL, 'e'},
+	{"expose", required_argument, NULL, 'x'},
+	{"shm", required_argument, NULL, 'M'},
+	{"count", required_argument, NULL, 'n'},
+	{"hold", no_argument, NULL, 'H'},
+	{"no-share", no_argument, NULL, 'P'},
+	{"template", no_argument, NULL, 'T'},
+	{"per-process", required_argument, NULL, 'p'},
+	{"output-dir", required_argument, NULL, 'o'},
+	{"stats", optional_argument, NULL, 's'},
+	{"snapshot", required_argument, NULL, 'S'},
+	{"from-snapshot", required_argument, NULL, 'F'},
+	{"dedup", optional_argument, NULL, 'D'},
+	{"dedup-budget", required_argument, NULL, 'D'},
+	{"dedup-domain", required_argument, NULL, 'D'},
+	{"ksm", no_argument, NULL, 'D'},
+	{"no-seccomp", no_argument, NULL, 'Z'},
+	CLI_CACHE_LONGOPTS,
+	CLI_LINUX_LONGOPTS,
+	CLI_HELP_LONGOPT,
+	{NULL, 0, NULL, 0},
+};
+
+/* --expose PATH: the file must be there now, not be found missing by the guest later. */
+static int run_expose(struct run_opts *o, const char *path)
+{
+	struct stat st;
+
+	if (o->nexposed == RUN_MAX_ENV)
+		return run_usage("too many --expose options");
+	if (stat(path, &st) < 0) {
+		fprintf(stderr, "mvmm run: --expose %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	o->exposed[o->nexposed++] = path;
+	return 0;
+}
+
+/* -1 on a usage error (said), 1 when the help was asked for (printed), else 0. */
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
-	static const struct option longopts[] = {
-		{"mem", required_argument, NULL, 'm'},
-		{"timeout", required_argument, NULL, 't'},
-		{"env", required_argument, NULL, 'e'},
-		{"expose", required_argument, NULL, 'x'},
-		{"shm", required_argument, NULL, 'M'},
-		{"count", required_argument, NULL, 'n'},
-		{"hold", no_argument, NULL, 'H'},
-		{"no-share", no_argument, NULL, 'P'},
-		{"template", no_argument, NULL, 'T'},
-		{"per-process", required_argument, NULL, 'p'},
-		{"output-dir", required_argument, NULL, 'o'},
-		{"stats", optional_argument, NULL, 's'},
-		{"snapshot", required_argument, NULL, 'S'},
-		{"from-snapshot", required_argument, NULL, 'F'},
-		{"dedup", optional_argument, NULL, 'D'},
-		{"dedup-budget", required_argument, NULL, 'D'},
-		{"dedup-domain", required_argument, NULL, 'D'},
-		{"ksm", no_argument, NULL, 'D'},
-		{"no-seccomp", no_argument, NULL, 'Z'},
-		CLI_CACHE_LONGOPTS,
-		CLI_LINUX_LONGOPTS,
-		{NULL, 0, NULL, 0},
-	};
+	const struct option *longopts = cli_run_longopts;
 	char *end;
 	int c, li = 0;
 
@@ -130,30 +152,38 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	optind = 0; /* full re-initialisation of getopt for the subcommand's argv */
 	opterr = 0;
 	/* '+': stop at GUEST.elf; what follows belongs to the guest. */
-	while ((c = getopt_long(argc, argv, "+", longopts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, &li)) != -1) {
 		switch (c) {
+		case 'h':
+			cli_help_print("run", stdout);
+			return 1;
 		case 'm':
-			if (cli_parse_size(optarg, &o->mem_size) < 0)
-				return run_usage("--mem needs a size such as 64M or 1G");
+			if (cli_parse_mem(optarg, &o->mem_size) < 0)
+				return run_usage("--mem needs a size such as 64 (MiB), 64M or 1G");
 			break;
 		case 't':
 			if (cli_parse_seconds(optarg, &o->timeout_ns) < 0)
 				return run_usage("--timeout needs a positive number of seconds");
 			break;
 		case 'x':
-			if (o->nexposed == RUN_MAX_ENV)
-				return run_usage("too many --expose options");
-			o->exposed[o->nexposed++] = optarg;
+			if (run_expose(o, optarg) < 0)
+				return -1;
 			break;
 		case 'M':
 			if (cli_shm_option(&o->shm, optarg) < 0)
 				return -1;
 			break;
-		case 'e':
+		case 'e': {
+			const char *var;
+
 			if (o->nenv == RUN_MAX_ENV)
 				return run_usage("too many --env options");
-			o->env[o->nenv++] = optarg;
+			if (cli_env_option(optarg, &var, "run") < 0)
+				return -1;
+			if (var)
+				o->env[o->nenv++] = var;
 			break;
+		}
 		case 'n': {
 			unsigned long n = strtoul(optarg, &end, 10);
 
@@ -181,6 +211,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			o->template = 1;
 			break;
 		case 'o':
+			if (cli_output_check(optarg) < 0) {
+				fprintf(stderr, "mvmm run: %s\n", mvmm_errmsg());
+				return -1;
+			}
 			o->output_dir = optarg;
 			break;
 		case 's':
@@ -216,7 +250,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return -1;
 			break;
 		default:
-			return run_usage("unknown option or missing value");
+			return cli_option_error("run", c, argv, longopts);
 		}
 	}
 	o->envp = cli_linux_env(&o->lx, o->env);
@@ -649,10 +683,11 @@ int cmd_run(int argc, char **argv)
 	ng = cli_groups_split(&argc, argv, groups, CLI_GROUPS_MAX);
 	if (ng < 0)
 		return CLI_STATUS_ERROR;
-	if (run_parse(argc, argv, &o) < 0) {
+	status = run_parse(argc, argv, &o);
+	if (status) {
 		cli_shm_destroy(&o.shm);
 		cli_linux_free(&o.lx);
-		return CLI_STATUS_ERROR;
+		return status < 0 ? CLI_STATUS_ERROR : 0;
 	}
 	/* --strace lines carry the instance number when there is more than one. */
 	o.lx.cfg.strace_numbered = o.count > 1 || ng > 0;

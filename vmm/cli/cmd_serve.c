@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_linux.h"
 #include "cli_cache.h"
+#include "cli_help.h"
+#include "cli_linux.h"
 #include "core/confine.h"
 #include "core/error.h"
 #include "core/kvm.h"
@@ -35,46 +36,59 @@ struct serve_opts {
 
 static int serve_usage(const char *why)
 {
-	fprintf(stderr, "mvmm serve: %s\n(see 'mvmm --help')\n", why);
+	fprintf(stderr, "mvmm serve: %s\n(see 'mvmm help serve')\n", why);
 	return -1;
 }
 
+const struct option cli_serve_longopts[] = {
+	{"socket", required_argument, NULL, 'S'},
+	{"mem", required_argument, NULL, 'm'},
+	{"timeout", required_argument, NULL, 't'},
+	{"env", required_argument, NULL, 'e'},
+	{"replace", no_argument, NULL, 'R'},
+	{"no-seccomp", no_argument, NULL, 'Z'},
+	CLI_CACHE_LONGOPTS,
+	CLI_LINUX_LONGOPTS,
+	CLI_HELP_LONGOPT,
+	{NULL, 0, NULL, 0},
+};
+
+/* -1 on a usage error (said), 1 when the help was asked for (printed), else 0. */
 static int serve_parse(int argc, char **argv, struct serve_opts *o)
 {
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 'S'},
-		{"mem", required_argument, NULL, 'm'},
-		{"timeout", required_argument, NULL, 't'},
-		{"env", required_argument, NULL, 'e'},
-		{"replace", no_argument, NULL, 'R'},
-		{"no-seccomp", no_argument, NULL, 'Z'},
-		CLI_CACHE_LONGOPTS,
-		CLI_LINUX_LONGOPTS,
-		{NULL, 0, NULL, 0},
-	};
+	const struct option *longopts = cli_serve_longopts;
 	int c;
 
 	o->mem_size = MVMM_MEM_DEFAULT;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			cli_help_print("serve", stdout);
+			return 1;
 		case 'S':
 			o->socket = optarg;
 			break;
 		case 'm':
-			if (cli_parse_size(optarg, &o->mem_size) < 0)
-				return serve_usage("--mem needs a size such as 64M or 1G");
+			if (cli_parse_mem(optarg, &o->mem_size) < 0)
+				return serve_usage("--mem needs a size such as 64 (MiB), 64M or 1G");
 			break;
 		case 't':
 			if (cli_parse_seconds(optarg, &o->timeout_ns) < 0)
 				return serve_usage("--timeout needs a positive number of seconds");
 			break;
-		case 'e':
+		case 'e': {
+			const char *var;
+
 			if (o->nenv == SERVE_MAX_ENV)
 				return serve_usage("too many --env options");
-			o->env[o->nenv++] = optarg;
+			if (cli_env_option(optarg, &var, "serve") < 0)
+				return -1;
+			if (var)
+				o->env[o->nenv++] = var;
 			break;
+		}
 		case 'R':
 			o->replace = 1;
 			break;
@@ -97,7 +111,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 				return -1;
 			break;
 		default:
-			return serve_usage("unknown option or missing value");
+			return cli_option_error("serve", c, argv, longopts);
 		}
 	}
 	if (!o->socket)
@@ -133,10 +147,12 @@ int cmd_serve(int argc, char **argv)
 	struct srv *s;
 	int status = CLI_STATUS_ERROR, sfd;
 
-	if (serve_parse(argc, argv, &o) < 0) {
+	status = serve_parse(argc, argv, &o);
+	if (status) {
 		cli_linux_free(&o.lx);
-		return CLI_STATUS_ERROR;
+		return status < 0 ? CLI_STATUS_ERROR : 0;
 	}
+	status = CLI_STATUS_ERROR;
 	signal(SIGPIPE, SIG_IGN);
 	cli_raise_fd_limit();
 	sfd = serve_signals();

@@ -1,18 +1,83 @@
 /* cmd_snapshot.c: `mvmm snapshot info FILE...`: what a snapshot file holds, after verifying it. */
 #define _GNU_SOURCE
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
+#include "cli_help.h"
 #include "clone/snapshot.h"
 #include "core/error.h"
 #include "guestabi/lx.h"
 
+#define SNAP_OPT_JSON 0x1b0
+
+const struct option cli_snapshot_longopts[] = {
+	{"json", no_argument, NULL, SNAP_OPT_JSON},
+	CLI_HELP_LONGOPT,
+	{NULL, 0, NULL, 0},
+};
+
 static int snapshot_usage(void)
 {
-	fprintf(stderr, "usage: mvmm snapshot info FILE...\n");
+	fprintf(stderr, "usage: mvmm snapshot info [--json] FILE...\n(see 'mvmm help snapshot')\n");
 	return CLI_STATUS_ERROR;
+}
+
+static void json_add_hash(json_object *o, const char *key, const uint8_t hash[16])
+{
+	char hex[33];
+
+	snap_hash_hex(hash, hex);
+	json_object_object_add(o, key, json_object_new_string(hex));
+}
+
+/* `snapshot info --json`: one line per file, the fields documented in the help (cli_help.c). */
+static int snapshot_json(const char *path, const struct snap_file *f)
+{
+	const struct snap_header *h = &f->hdr;
+	json_object *o = json_object_new_object();
+	char *lx = lx_proc_describe(f->lx, f->lx_len, h->mem_size);
+	const char *resume = h->resume_kind != SNAP_RESUME_CLONE ? "checkpoint"
+			     : h->resume_gpa			? "clone-ready"
+								: "clone-stdin";
+
+	if (!lx || !o) {
+		fprintf(stderr, "mvmm: snapshot %s: %s\n", path, lx ? "out of memory" : mvmm_errmsg());
+		free(lx);
+		json_object_put(o);
+		return -1;
+	}
+	json_object_object_add(o, "file", json_object_new_string(path));
+	json_object_object_add(o, "format_version", json_object_new_uint64(h->format_version));
+	json_object_object_add(o, "abi_version", json_object_new_uint64(h->abi_version));
+	json_object_object_add(o, "kind",
+			       json_object_new_string(h->kind == SNAP_BASE ? "base" : "diff"));
+	if (h->kind == SNAP_DIFF)
+		json_object_object_add(o, "checkpoint", json_object_new_uint64(h->seq));
+	json_object_object_add(o, "mem_bytes", json_object_new_uint64(h->mem_size));
+	json_add_hash(o, "hash", h->content_hash);
+	if (h->kind == SNAP_DIFF)
+		json_add_hash(o, "parent", h->parent_hash);
+	json_object_object_add(o, "data_pages", json_object_new_uint64(h->data_pages));
+	json_object_object_add(o, "zero_pages", json_object_new_uint64(h->zero_pages));
+	json_object_object_add(o, "process", json_object_new_string(lx));
+	json_object_object_add(o, "resume", json_object_new_string(resume));
+	json_object_object_add(o, "resume_gpa", json_object_new_uint64(h->resume_gpa));
+	json_object_object_add(o, "rip", json_object_new_uint64(h->state.regs.rip));
+	if (h->elf_path[0]) {
+		json_object_object_add(o, "elf_path", json_object_new_string_len(
+				h->elf_path, (int)strnlen(h->elf_path, sizeof(h->elf_path))));
+		json_object_object_add(o, "elf_size", json_object_new_uint64(h->elf_size));
+		json_add_hash(o, "elf_hash", h->elf_hash);
+	}
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	free(lx);
+	return 0;
 }
 
 /* Prints what f holds; -1 when its process state does not check out (said). */
@@ -62,11 +127,22 @@ static int snapshot_print(const char *path, const struct snap_file *f)
 
 static int snapshot_info(int argc, char **argv)
 {
-	int i, status = 0;
+	int c, i, json = 0, status = 0;
 
-	if (argc < 1)
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", cli_snapshot_longopts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help_print("snapshot", stdout);
+		if (c != SNAP_OPT_JSON) {
+			cli_option_error("snapshot", c, argv, cli_snapshot_longopts);
+			return CLI_STATUS_ERROR;
+		}
+		json = 1;
+	}
+	if (optind >= argc)
 		return snapshot_usage();
-	for (i = 0; i < argc; i++) {
+	for (i = optind; i < argc; i++) {
 		struct snap_file f;
 
 		if (snap_file_load(argv[i], &f) < 0) {
@@ -74,9 +150,9 @@ static int snapshot_info(int argc, char **argv)
 			status = CLI_STATUS_ERROR;
 			continue;
 		}
-		if (i > 0)
+		if (i > optind && !json)
 			printf("\n");
-		if (snapshot_print(argv[i], &f) < 0)
+		if ((json ? snapshot_json(argv[i], &f) : snapshot_print(argv[i], &f)) < 0)
 			status = CLI_STATUS_ERROR;
 		snap_file_free(&f);
 	}
@@ -85,7 +161,12 @@ static int snapshot_info(int argc, char **argv)
 
 int cmd_snapshot(int argc, char **argv)
 {
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return cli_help_print("snapshot", stdout);
+	/* info's argv: getopt takes argv[0] as the program name */
 	if (argc >= 2 && strcmp(argv[1], "info") == 0)
-		return snapshot_info(argc - 2, argv + 2);
+		return snapshot_info(argc - 1, argv + 1);
+	if (argc >= 2)
+		fprintf(stderr, "mvmm snapshot: unknown command '%s': info\n", argv[1]);
 	return snapshot_usage();
 }
