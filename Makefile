@@ -43,7 +43,7 @@ DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 
 .PHONY: all demo test test-plain test-asan bench clean deps
-all: $(BUILD)/mvmm $(BUILD)/libmvmm.a guest
+all: $(BUILD)/mvmm $(BUILD)/libmvmm.a guest man completion
 
 # Checks for the packages and installs what is missing (as root), else says what to install.
 # One apt-get at a time (flock): make -j checks several lists at once.
@@ -87,6 +87,24 @@ $(BUILD)/mvmm: $(CLI_OBJS) $(BUILD)/libmvmm.a
 $(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS) -ljson-c
 
+# The man pages and the bash completion, made from the built command's help texts and
+# option tables (vmm/cli/cli_help.c), so neither can drift from `mvmm COMMAND --help`.
+CLI_COMMANDS := run serve launch snapshot cache
+MAN_PAGES    := $(BUILD)/man/mvmm.1 $(CLI_COMMANDS:%=$(BUILD)/man/mvmm-%.1)
+COMPLETION   := $(BUILD)/completion/mvmm
+.PHONY: man completion
+man: $(MAN_PAGES)
+completion: $(COMPLETION)
+
+$(BUILD)/man/%.1: $(BUILD)/mvmm vmm/cli/man/mkman.sh vmm/cli/man/help2roff.awk \
+		  vmm/cli/man/security.roff
+	@mkdir -p $(@D)
+	sh vmm/cli/man/mkman.sh $(BUILD)/mvmm $* >$@.tmp && mv $@.tmp $@
+
+$(COMPLETION): $(BUILD)/mvmm vmm/cli/bash-completion.sh
+	@mkdir -p $(@D)
+	sh vmm/cli/bash-completion.sh $(BUILD)/mvmm >$@.tmp && mv $@.tmp $@
+
 # The shared library and the installed tree: libmvmm.so exports only the mvmm_* calls of
 # vmm/api/mvmm.h (objects built -fvisibility=hidden, API calls marked MVMM_API, version script).
 PREFIX     ?= /usr/local
@@ -111,7 +129,7 @@ lib-shared: $(LIB_SO)
 INSTALL_ROOT = $(DESTDIR)$(PREFIX)
 install: all $(LIB_SO) guest-sdk
 	install -d $(INSTALL_ROOT)/bin $(INSTALL_ROOT)/lib/pkgconfig $(INSTALL_ROOT)/include \
-		$(INSTALL_ROOT)/share/man/man1 \
+		$(INSTALL_ROOT)/share/man/man1 $(INSTALL_ROOT)/share/bash-completion/completions \
 		$(INSTALL_ROOT)/lib/mvmm/guest $(INSTALL_ROOT)/include/mvmm/guest/mvmm
 	install -m 644 $(BUILD)/libmvmm.a $(INSTALL_ROOT)/lib/libmvmm.a
 	install -m 755 $(LIB_SO) $(INSTALL_ROOT)/lib/libmvmm.so.$(LIB_SOVER)
@@ -124,7 +142,8 @@ install: all $(LIB_SO) guest-sdk
 		'Version: $(LIB_SOVER)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmvmm' \
 		'Libs.private: $(LIB_PRIVATE)' >$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
 	install -m 755 $(BUILD)/mvmm $(INSTALL_ROOT)/bin/mvmm
-	install -m 644 vmm/cli/mvmm.1 $(INSTALL_ROOT)/share/man/man1/mvmm.1
+	install -m 644 $(MAN_PAGES) $(INSTALL_ROOT)/share/man/man1/
+	install -m 644 $(COMPLETION) $(INSTALL_ROOT)/share/bash-completion/completions/mvmm
 	install -m 755 $(GUEST_CC) $(INSTALL_ROOT)/bin/mvmm-cc
 	install -m 644 $(GUEST_LIB) $(GUEST_LDSCRIPT) $(INSTALL_ROOT)/lib/mvmm/guest/
 	install -m 644 $(SHARED_INC)/mvmm_abi.h $(INSTALL_ROOT)/include/mvmm/guest/

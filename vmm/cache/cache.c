@@ -242,12 +242,28 @@ static void lookup_store(struct lookup *l, const struct cache_opts *o, struct st
 	r->key = &l->key;
 	r->key_hash = l->key_hash;
 	r->elf_size = l->src.len;
+	uint64_t max = o->max_bytes ? o->max_bytes : CACHE_MAX_DEFAULT;
+	struct stat sb;
+
 	if (cache_entry_store(r) < 0) {
 		warn_add(st, "cache: not stored: %s; running without the cache", mvmm_errmsg());
 		st->outcome = CACHE_OFF;
 		return;
 	}
-	cache_trim(l->dir, o->max_bytes ? o->max_bytes : CACHE_MAX_DEFAULT, l->path);
+	/*
+	 * Its size on disk is known once written (holes cost nothing): one
+	 * larger than the whole cap goes again, rather than the cap giving way.
+	 */
+	if (stat(l->path, &sb) == 0 && (uint64_t)sb.st_blocks * 512 > max) {
+		unlink(l->path);
+		unlink(l->meta);
+		warn_add(st, "cache: not stored: the entry takes %lu KiB on disk, more than "
+			     "--cache-max (%lu KiB)",
+			 (unsigned long)sb.st_blocks / 2, (unsigned long)(max >> 10));
+		st->outcome = CACHE_OFF;
+		return;
+	}
+	cache_trim(l->dir, max, l->path);
 }
 
 /*
