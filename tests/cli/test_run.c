@@ -251,7 +251,10 @@ Test(run, bad_mem)
 		{ "2G", "outside 8 MiB" },
 		{ "1025M", "outside 8 MiB" },
 		{ "0", "outside 8 MiB" },
-		{ "18446744073709551615", "outside 8 MiB" }, /* rounding up to 2 MiB wraps */
+		{ "18446744073709551615B", "--mem needs a size" },
+		{ "18446744073709551615", "--mem needs a size" }, /* MiB: overflows */
+		{ "17592186044415", "outside 8 MiB" },		  /* MiB: 2^64 - 1 MiB wraps */
+		{ "4", "outside 8 MiB" },			  /* 4 MiB, not 4 bytes */
 		{ "17179869183G", "outside 8 MiB" },
 		{ "lots", "--mem needs a size" },
 		{ "64Q", "--mem needs a size" },
@@ -330,11 +333,11 @@ Test(run, usage_errors)
 	t_proc_free(&p);
 
 	T_MVMM(&p, T_LIMIT_MS, "run", "--bogus", T_GUEST("hello"));
-	expect_error(&p, "unknown option");
+	expect_error(&p, "mvmm run: unknown option '--bogus'");
 	t_proc_free(&p);
 
 	T_MVMM(&p, T_LIMIT_MS, "run", "--mem");
-	expect_error(&p, "missing value");
+	expect_error(&p, "mvmm run: option '--mem' needs a value");
 	t_proc_free(&p);
 }
 
@@ -343,6 +346,11 @@ Test(run, help)
 	struct t_proc p;
 
 	T_MVMM(&p, T_LIMIT_MS, "--help");
+	cr_expect_eq(p.status, 0);
+	cr_expect(strstr(p.out, "run"), "stdout:\n%s", p.out);
+	t_proc_free(&p);
+
+	T_MVMM(&p, T_LIMIT_MS, "run", "--help");
 	cr_expect_eq(p.status, 0);
 	cr_expect(strstr(p.out, "--timeout"), "stdout:\n%s", p.out);
 	cr_expect(strstr(p.out, "--mem"));
