@@ -37,8 +37,9 @@ CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
 DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev libjson-c-dev pkg-config \
-	      musl-tools groff-base
-DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils
+	      musl-tools
+# groff-base: tests/cli/test_commands.c formats the man pages with groff -ww.
+DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils groff-base
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 

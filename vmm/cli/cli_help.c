@@ -175,14 +175,13 @@ static const char serve_text[] =
 	"its first read of stdin) and serves clones of it on the Unix socket PATH until\n"
 	"SIGTERM or SIGINT; mvmm launch asks it for one. A PIE guest is placed at a new\n"
 	"random base in each server generation. A clone frozen at a stdin read reads\n"
-	"its request there, one argument per line.\n"
+	"its request there, one argument per line. --timeout applies to each clone.\n"
 	"\n"
 	"options:\n"
 	"  --socket PATH       the Unix socket to serve on (required)\n"
 	"  --replace           take PATH over from a running server, which finishes its\n"
 	"                      clones in flight and exits (no request fails meanwhile)\n"
 	HELP_GUEST_OPTS
-	"                      (--timeout applies to each clone)\n"
 	HELP_HELP_OPT
 	"\n"
 	HELP_CACHE_SECTION
