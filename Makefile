@@ -14,12 +14,13 @@ AR         := ar
 WARN       := -Wall -Wextra -Werror
 CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
 CPPFLAGS   := -I$(SHARED_INC) -Ivmm -MMD -MP
-LDLIBS     := -lelf -lcapstone -lxxhash -lseccomp -lpthread
+LDLIBS     := -ldw -lelf -lcapstone -lxxhash -lseccomp -lpthread
 # The command links libelf, zlib and capstone statically and is not PIE: the
 # dynamic loader's relocation of capstone's tables alone costs ~1 ms per start
-# here (measured), more than creating the VM.
+# here (measured), more than creating the VM. libdw (crash-report backtraces)
+# is static too, with the decompressors it reads debug sections through.
 CLI_LDFLAGS := -no-pie
-CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -lseccomp -Wl,-Bdynamic -lpthread
+CLI_LDLIBS  := -Wl,-Bstatic -ldw -lelf -lz -llzma -lbz2 -lcapstone -lxxhash -lseccomp -Wl,-Bdynamic -lpthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # The library's layers, lowest first: a file may include headers of its own layer and of the
@@ -35,7 +36,7 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
 CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
-DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
+DEPS_BUILD := libelf-dev libdw-dev liblzma-dev libbz2-dev zlib1g-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
 DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
