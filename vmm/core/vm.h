@@ -97,6 +97,7 @@ struct vm_core_file {
 	int dirfd;
 	const char *name;
 	int per_instance;
+	const char *shown; /* the directory as messages name it ("" for none) */
 };
 
 /*
