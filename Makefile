@@ -37,7 +37,7 @@ CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
 DEPS_BUILD := libelf-dev libdw-dev liblzma-dev libbz2-dev zlib1g-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
-DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils
+DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils gdb
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 
@@ -93,7 +93,8 @@ LIB_SOVER  := 0.1.0
 LIB_SONAME := libmvmm.so.0
 LIB_PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO     := $(BUILD)/libmvmm.so.$(LIB_SOVER)
-# Static libraries consumers need; Libs.private / Requires.private in mvmm.pc.
+# Static libraries consumers need; Libs.private / Requires.private in mvmm.pc (libdw's
+# own pkg-config file names what a static libdw needs: zlib, liblzma, libbz2).
 LIB_PRIVATE := $(LDLIBS)
 
 $(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-BUILD
@@ -121,7 +122,8 @@ install: all $(LIB_SO) guest-sdk
 		'includedir=$${prefix}/include' '' 'Name: mvmm' \
 		'Description: micro-hypervisor on KVM: a fresh VM per guest run or test case' \
 		'Version: $(LIB_SOVER)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmvmm' \
-		'Libs.private: $(LIB_PRIVATE)' >$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
+		'Requires.private: libdw' 'Libs.private: $(LIB_PRIVATE)' \
+		>$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
 	install -m 755 $(BUILD)/mvmm $(INSTALL_ROOT)/bin/mvmm
 	install -m 644 vmm/cli/mvmm.1 $(INSTALL_ROOT)/share/man/man1/mvmm.1
 	install -m 755 $(GUEST_CC) $(INSTALL_ROOT)/bin/mvmm-cc

@@ -8,11 +8,15 @@
  *   bt recurse   a recursion without end: the stack overflows
  *   bt nullfn    a call through a null function pointer
  *   bt abort     abort()
+ *   bt inst1     as deep in instance 1 of a --count run, exits 0 in the others
  *   bt ok        exits 0
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+
+#define MVMM_AT_INSTANCE 0x6d766d00ul /* shared/mvmm_abi.h: the instance number */
 
 static volatile int *volatile nowhere;
 static void (*volatile no_function)(void);
@@ -57,6 +61,8 @@ int main(int argc, char **argv)
 
 	printf("bt %s\n", what);
 	fflush(stdout);
+	if (!strcmp(what, "inst1"))
+		what = getauxval(MVMM_AT_INSTANCE) == 1 ? "deep" : "ok";
 	if (!strcmp(what, "deep"))
 		return level1(argc); /* BT_MAIN */
 	if (!strcmp(what, "recurse"))
