@@ -293,9 +293,23 @@ static void bt_frame_pointers(struct bt *bt)
 	}
 }
 
+/* Every module is reported with its file: nothing is looked for by name. */
+static int bt_no_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		     char **file_name, Elf **elfp)
+{
+	(void)mod, (void)userdata, (void)modname, (void)base, (void)file_name, (void)elfp;
+	return -1;
+}
+
+/*
+ * Separate debug files only by build ID under /usr/lib/debug (Debian's
+ * -dbg packages), not dwfl_standard_find_debuginfo: that one also asks
+ * debuginfod, which would load libcurl and go to the network from a
+ * crash report (and its seccomp filter forbids the sockets).
+ */
 static const Dwfl_Callbacks bt_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = bt_no_elf,
+	.find_debuginfo = dwfl_build_id_find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
 
