@@ -206,6 +206,23 @@ Test(core, abort_writes_one_too)
 	free(dir);
 }
 
+/* A signal the guest raised itself that dumps core on Linux: status 139, and a core file. */
+Test(core, raised_sigsegv_writes_one_and_says_so)
+{
+	char *dir = tmpdir(), core[128];
+	struct t_proc p;
+	struct stat st;
+
+	snprintf(core, sizeof(core), "%s/raise.core", dir);
+	T_MVMM(&p, T_LIMIT_MS, "run", "--core", core, BT_STATIC, "raise");
+	cr_expect_eq(p.status, 139, "status %d, stderr:\n%s", p.status, p.err);
+	cr_expect(strstr(p.err, "killed by SIGSEGV; core file written to"), "%s", p.err);
+	cr_expect_eq(stat(core, &st), 0);
+	t_proc_free(&p);
+	rmtree(dir);
+	free(dir);
+}
+
 /* --core-dir with --count 3: only the instance that faults leaves DIR/core.N. */
 Test(core, core_dir_holds_only_the_faulting_instance)
 {

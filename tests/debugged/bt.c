@@ -8,9 +8,11 @@
  *   bt recurse   a recursion without end: the stack overflows
  *   bt nullfn    a call through a null function pointer
  *   bt abort     abort()
+ *   bt raise     raise(SIGSEGV): killed by a signal that dumps core
  *   bt inst1     as deep in instance 1 of a --count run, exits 0 in the others
  *   bt ok        exits 0
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,5 +73,7 @@ int main(int argc, char **argv)
 		call_null();
 	if (!strcmp(what, "abort"))
 		abort();
+	if (!strcmp(what, "raise"))
+		raise(SIGSEGV);
 	return 0;
 }

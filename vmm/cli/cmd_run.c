@@ -239,6 +239,8 @@ static int run_status(const struct vm_result *res, const struct run_opts *o, con
 {
 	switch (res->end) {
 	case VM_END_EXIT:
+		if (strstr(res->message, "; core file ")) /* killed by a signal that dumps core */
+			fprintf(stderr, "mvmm: %s%s\n", who, res->message);
 		return res->status;
 	case VM_END_FAULT:
 		if (res->report)
