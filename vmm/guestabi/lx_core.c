@@ -34,7 +34,7 @@
 
 #define PG	      4096ull
 #define CORE_AUXV_MAX 64 /* auxiliary vector entries copied */
-#define CORE_NOTES    4096 + 64 * 1024 /* bytes of notes at most (NT_FILE's names are most) */
+#define CORE_NOTES    (4096 + 64 * 1024) /* bytes of notes at most (NT_FILE's names are most) */
 
 struct core_range {
 	uint64_t start, end;
