@@ -14,11 +14,11 @@
 
 #include "harness.h"
 
-#define T_LIMIT_MS 30000
+#define T_LIMIT_MS   30000
 #define GDB_LIMIT_MS 60000
-#define BT_SRC	   "tests/debugged/bt.c"
-#define BT_STATIC  "build/tests/debugged/bt-musl"
-#define BT_DYNAMIC "build/tests/debugged/bt-dyn"
+#define BT_SRC	     "tests/debugged/bt.c"
+#define BT_STATIC    "build/tests/debugged/bt-musl"
+#define BT_DYNAMIC   "build/tests/debugged/bt-dyn"
 
 /* The line of BT_SRC that carries marker (a comment such as BT_LEVEL3): the tests' truth. */
 static int marker_line(const char *marker)
@@ -62,8 +62,8 @@ static void expect_frame(const char *report, int n, const char *fn, const char *
 	cr_assert_not_null(line, "no frame #%d in:\n%s", n, report);
 	snprintf(want_fn, sizeof(want_fn), " in %s+0x", fn);
 	snprintf(want_at, sizeof(want_at), "bt.c:%d)", marker_line(marker));
-	cr_expect(strstr(line, want_fn) && strstr(line, want_at), "frame #%d is '%s', want %s at %s",
-		  n, line, fn, want_at);
+	cr_expect(strstr(line, want_fn) && strstr(line, want_at),
+		  "frame #%d is '%s', want %s at %s", n, line, fn, want_at);
 	free(line);
 }
 
@@ -141,8 +141,9 @@ static void rmtree(const char *dir)
 /* `gdb -batch PROG CORE -ex bt -ex 'info registers rip'`, bounded. */
 static void gdb_core(const char *prog, const char *core, struct t_proc *p)
 {
-	char *argv[] = {"/usr/bin/timeout", "60", "gdb", "-nx", "-batch", (char *)prog, (char *)core,
-			"-ex", "bt", "-ex", "info registers rip", NULL};
+	char *argv[] = {"/usr/bin/timeout",   "60",	    "gdb", "-nx", "-batch",
+			(char *)prog,	      (char *)core, "-ex", "bt",  "-ex",
+			"info registers rip", NULL};
 
 	t_run(argv, GDB_LIMIT_MS, p);
 	cr_assert(!p->timed_out);

@@ -34,8 +34,8 @@ struct bt {
 	int from_return; /* rip is a return address (the fault was a call to nowhere) */
 	int given;	 /* next_thread handed out the one thread */
 	unsigned reads, frames;
-	uint64_t last_pc;  /* the previous frame's pc */
-	unsigned repeats;  /* frames at last_pc not shown (a recursion) */
+	uint64_t last_pc; /* the previous frame's pc */
+	unsigned repeats; /* frames at last_pc not shown (a recursion) */
 	FILE *out;
 	Dwfl *dwfl;
 };
@@ -81,7 +81,7 @@ static bool bt_set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
 	const struct bt *bt = arg;
 	const struct kvm_regs *r = &bt->f->regs;
-	Dwarf_Word regs[17] = {r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi,
+	Dwarf_Word regs[17] = {r->rax, r->rdx,	r->rcx, r->rbx, r->rsi, r->rdi,
 			       r->rbp, bt->rsp, r->r8,	r->r9,	r->r10, r->r11,
 			       r->r12, r->r13,	r->r14, r->r15, bt->rip};
 
@@ -234,14 +234,15 @@ static void bt_line(struct bt *bt, uint64_t pc, uint64_t look)
 		   (name = bt->vm->up->symbol_at(bt->vm, look, &start))) {
 		off = look - start;
 	}
-	fprintf(bt->out, "  #%-2u 0x%016lx in %s", bt->frames, (unsigned long)pc, name ? name : "??");
+	fprintf(bt->out, "  #%-2u 0x%016lx in %s", bt->frames, (unsigned long)pc,
+		name ? name : "??");
 	if (name)
 		fprintf(bt->out, "+0x%lx", (unsigned long)(off + (pc - look)));
 	if (file)
 		fprintf(bt->out, " (%s:%d)", file, line);
 	else if (mod)
-		fprintf(bt->out, " (%s)", dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL,
-							  NULL));
+		fprintf(bt->out, " (%s)",
+			dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
 	fputc('\n', bt->out);
 }
 

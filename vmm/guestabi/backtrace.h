@@ -21,7 +21,6 @@
  * guest read goes through the guest's page tables (core/gwalk.h) and is
  * bounded.
  */
-char *backtrace_format(const struct vm *vm, const struct vm_fault *f, uint64_t rip,
-		       uint64_t rsp);
+char *backtrace_format(const struct vm *vm, const struct vm_fault *f, uint64_t rip, uint64_t rsp);
 
 #endif

@@ -33,7 +33,7 @@
 #include "load/image.h"
 
 #define PG	      4096ull
-#define CORE_AUXV_MAX 64 /* auxiliary vector entries copied */
+#define CORE_AUXV_MAX 64		 /* auxiliary vector entries copied */
 #define CORE_NOTES    (4096 + 64 * 1024) /* bytes of notes at most (NT_FILE's names are most) */
 
 struct core_range {
@@ -135,9 +135,12 @@ static int core_signal(const struct vm *vm)
 	if (res->fault.triple)
 		return SIGSEGV;
 	switch (res->fault.vector) {
-	case 0: case 16: case 19:
+	case 0:
+	case 16:
+	case 19:
 		return SIGFPE;
-	case 1: case 3:
+	case 1:
+	case 3:
 		return SIGTRAP;
 	case 6:
 		return SIGILL;
