@@ -2,8 +2,8 @@
  * lx_core.c: an ELF core file of a Linux guest that faulted, aborted or
  * was killed by a signal that dumps core on Linux, as Linux writes one:
  * ET_CORE, a PT_NOTE with NT_PRSTATUS (the registers the fault saw),
- * NT_PRPSINFO, NT_AUXV and NT_FILE (the program's and its loader's
- * mappings), and a PT_LOAD for each range of the guest's address space
+ * NT_PRFPREG (x87, MXCSR, XMM), NT_PRPSINFO, NT_AUXV and NT_FILE (the
+ * program's and its loader's mappings), and a PT_LOAD for each range of the guest's address space
  * (program, loader, heap, mmap's mappings, stack) with its pages as the
  * guest's page tables let it see them. `gdb PROGRAM CORE` opens it.
  *
@@ -201,6 +201,26 @@ static int core_note(uint8_t *buf, size_t *len, uint32_t type, const void *desc,
 	return 0;
 }
 
+/*
+ * NT_PRFPREG: x87, MXCSR and XMM registers, the FXSAVE image that opens
+ * KVM's XSAVE area (user_fpregs_struct). The fault's stub touches none of
+ * them: they are the guest's. Left out (0) if KVM will not give them.
+ */
+static int core_fpregs(struct vm *vm, uint8_t *buf, size_t *len)
+{
+	struct kvm_xsave *xs = malloc(sizeof(*xs));
+	struct user_fpregs_struct fp;
+	int ret = 0;
+
+	_Static_assert(sizeof(fp) == 512, "user_fpregs_struct is the FXSAVE image");
+	if (xs && ioctl(vm->vcpu_fd, KVM_GET_XSAVE, xs) == 0) {
+		memcpy(&fp, xs->region, sizeof(fp));
+		ret = core_note(buf, len, NT_PRFPREG, &fp, sizeof(fp));
+	}
+	free(xs);
+	return ret;
+}
+
 /* NT_FILE: the program's and its loader's file-backed segments, so gdb can name them. */
 static size_t core_nt_file(const struct image *img, uint8_t *d, size_t cap)
 {
@@ -262,7 +282,7 @@ static int core_notes(struct vm *vm, const struct lx_proc *p, int sig, uint8_t *
 	snprintf(ps.pr_fname, sizeof(ps.pr_fname), "%s", base);
 	snprintf(ps.pr_psargs, sizeof(ps.pr_psargs), "%s", exe);
 	if (core_note(buf, len, NT_PRSTATUS, &st, sizeof(st)) < 0 ||
-	    core_note(buf, len, NT_PRPSINFO, &ps, sizeof(ps)) < 0)
+	    core_fpregs(vm, buf, len) < 0 || core_note(buf, len, NT_PRPSINFO, &ps, sizeof(ps)) < 0)
 		goto out;
 	if (p->auxv_gva) {
 		uint64_t auxv[2 * CORE_AUXV_MAX];
