@@ -122,6 +122,20 @@ Test(backtrace, null_function_pointer)
 	t_proc_free(&p);
 }
 
+Test(backtrace, jump_to_unmapped_memory)
+{
+	struct t_proc p;
+
+	T_MVMM(&p, T_LIMIT_MS, "run", BT_STATIC, "wild");
+	cr_assert(!p.timed_out);
+	cr_expect_eq(p.status, 123, "status %d, stderr:\n%s", p.status, p.err);
+	cr_expect(strstr(p.err, "at rip 0x7f0000000000 "), "%s", p.err);
+	cr_expect(strstr(p.err, "rip is not in mapped memory"), "%s", p.err);
+	expect_frame(p.err, 0, "call_wild", "BT_WILD");
+	cr_expect(strstr(p.err, "nothing to show"), "no disassembly of unmapped memory:\n%s", p.err);
+	t_proc_free(&p);
+}
+
 static char *tmpdir(void)
 {
 	char *d = strdup("/tmp/mvmm-core-test.XXXXXX");

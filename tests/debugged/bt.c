@@ -7,6 +7,7 @@
  *   bt deep      main -> level1 -> level2 -> level3 writes through NULL
  *   bt recurse   a recursion without end: the stack overflows
  *   bt nullfn    a call through a null function pointer
+ *   bt wild      a call to an address where nothing is mapped
  *   bt abort     abort()
  *   bt raise     raise(SIGSEGV): killed by a signal that dumps core
  *   bt inst1     as deep in instance 1 of a --count run, exits 0 in the others
@@ -57,6 +58,14 @@ __attribute__((noinline)) static void call_null(void)
 	printf("not reached\n");
 }
 
+__attribute__((noinline)) static void call_wild(void)
+{
+	void (*volatile wild)(void) = (void (*)(void))0x7f0000000000ull;
+
+	wild(); /* BT_WILD */
+	printf("not reached\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "deep";
@@ -71,6 +80,8 @@ int main(int argc, char **argv)
 		return recurse(0);
 	if (!strcmp(what, "nullfn"))
 		call_null();
+	if (!strcmp(what, "wild"))
+		call_wild();
 	if (!strcmp(what, "abort"))
 		abort();
 	if (!strcmp(what, "raise"))
