@@ -265,6 +265,26 @@ Test(core, core_dir_holds_only_the_faulting_instance)
 	free(dir);
 }
 
+/* --core FILE with --count: FILE.N for the instance that faults. */
+Test(core, core_file_with_count_is_numbered)
+{
+	char *dir = tmpdir(), core[128], one[140], zero[140];
+	struct t_proc p;
+	struct stat st;
+
+	snprintf(core, sizeof(core), "%s/c", dir);
+	snprintf(one, sizeof(one), "%s.1", core);
+	snprintf(zero, sizeof(zero), "%s.0", core);
+	T_MVMM(&p, T_LIMIT_MS, "run", "--count", "2", "--core", core, BT_STATIC, "inst1");
+	cr_expect_eq(p.status, 123, "status %d, stderr:\n%s", p.status, p.err);
+	cr_expect_eq(stat(one, &st), 0, "no %s:\n%s", one, p.err);
+	cr_expect_neq(stat(zero, &st), 0);
+	cr_expect_neq(stat(core, &st), 0);
+	t_proc_free(&p);
+	rmtree(dir);
+	free(dir);
+}
+
 /* A directory others may write to is refused with a clear warning; the fault is still reported. */
 Test(core, hostile_core_dir_is_refused_and_the_fault_still_reported)
 {
