@@ -14,13 +14,16 @@ AR         := ar
 WARN       := -Wall -Wextra -Werror
 CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
 CPPFLAGS   := -I$(SHARED_INC) -Ivmm -MMD -MP
-LDLIBS     := -lelf -lcapstone -lxxhash -lseccomp -lpthread
+LDLIBS     := -ldw -lelf -lcapstone -lxxhash -lseccomp -lpthread
 # The command links libelf, zlib and capstone statically and is not PIE: the
 # dynamic loader's relocation of capstone's tables alone costs ~1 ms per start
-# here (measured), more than creating the VM. json-c (cache ls --json, snapshot
-# info --json) is the command's alone: libmvmm does not need it.
+# here (measured), more than creating the VM. libdw (crash-report backtraces)
+# is static too, with the decompressors it reads debug sections through. json-c
+# (cache ls --json, snapshot info --json) is the command's alone: libmvmm does
+# not need it.
 CLI_LDFLAGS := -no-pie
-CLI_LDLIBS  := -Wl,-Bstatic -lelf -lz -lcapstone -lxxhash -lseccomp -ljson-c -Wl,-Bdynamic -lpthread
+CLI_LDLIBS  := -Wl,-Bstatic -ldw -lelf -lz -llzma -lbz2 -lcapstone -lxxhash -lseccomp -ljson-c \
+	       -Wl,-Bdynamic -lpthread
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # The library's layers, lowest first: a file may include headers of its own layer and of the
@@ -36,10 +39,10 @@ LIB_SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
 CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
-DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev libjson-c-dev pkg-config \
-	      musl-tools
+DEPS_BUILD := libelf-dev libdw-dev liblzma-dev libbz2-dev zlib1g-dev libcapstone-dev \
+	      libxxhash-dev libseccomp-dev libjson-c-dev pkg-config musl-tools
 # groff-base: tests/cli/test_commands.c formats the man pages with groff -ww.
-DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils groff-base
+DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils groff-base gdb
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 
@@ -113,7 +116,8 @@ LIB_SOVER  := 0.1.0
 LIB_SONAME := libmvmm.so.0
 LIB_PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO     := $(BUILD)/libmvmm.so.$(LIB_SOVER)
-# Static libraries consumers need; Libs.private / Requires.private in mvmm.pc.
+# Static libraries consumers need; Libs.private / Requires.private in mvmm.pc (libdw's
+# own pkg-config file names what a static libdw needs: zlib, liblzma, libbz2).
 LIB_PRIVATE := $(LDLIBS)
 
 $(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-BUILD
@@ -141,7 +145,8 @@ install: all $(LIB_SO) guest-sdk
 		'includedir=$${prefix}/include' '' 'Name: mvmm' \
 		'Description: micro-hypervisor on KVM: a fresh VM per guest run or test case' \
 		'Version: $(LIB_SOVER)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmvmm' \
-		'Libs.private: $(LIB_PRIVATE)' >$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
+		'Requires.private: libdw' 'Libs.private: $(LIB_PRIVATE)' \
+		>$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc
 	install -m 755 $(BUILD)/mvmm $(INSTALL_ROOT)/bin/mvmm
 	install -m 644 $(MAN_PAGES) $(INSTALL_ROOT)/share/man/man1/
 	install -m 644 $(COMPLETION) $(INSTALL_ROOT)/share/bash-completion/completions/mvmm

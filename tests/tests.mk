@@ -87,6 +87,20 @@ $(BUILD)/tests/linux/libc-sdk-pie: tests/linux/libc.c $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) -static-pie -O2 -Wall -Wextra -Werror -o $@ $< -lm
 
+# Programs built with debug information (tests/debugged), for backtraces and core files:
+# static with musl, and dynamic with glibc (its libraries' frames come from the host's files).
+TEST_DEBUGGED_SRCS := $(wildcard tests/debugged/*.c)
+TEST_DEBUGGED := $(TEST_DEBUGGED_SRCS:tests/debugged/%.c=$(BUILD)/tests/debugged/%-musl) \
+		 $(TEST_DEBUGGED_SRCS:tests/debugged/%.c=$(BUILD)/tests/debugged/%-dyn)
+
+$(BUILD)/tests/debugged/%-musl: tests/debugged/%.c | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	musl-gcc -static -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/tests/debugged/%-dyn: tests/debugged/%.c | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -o $@ $<
+
 # Dynamically linked programs (tests/dynamic): glibc's loader and libc.so come from the host.
 # dep.c is built under a sound name found through $ORIGIN/lib, and under hostile sonames
 # that the programs linked against it then name in DT_NEEDED; notelf/libdep.so is no ELF.
@@ -128,8 +142,9 @@ $(TEST_DYN_DIR)/notelf/libdep.so:
 	printf 'not an ELF, a text file named like a library\n' > $@
 
 .PHONY: test-build test-build-plain test-build-asan
-test-build-plain: all $(TEST_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(TEST_DYN)
-test-build-asan: all $(TEST_SAN_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(TEST_DYN) $(BUILD)/mvmm-asan
+test-build-plain: all $(TEST_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(TEST_DYN) $(TEST_DEBUGGED)
+test-build-asan: all $(TEST_SAN_BINS) $(TEST_GUESTS) $(TEST_LINUX) $(TEST_DYN) $(TEST_DEBUGGED) \
+		 $(BUILD)/mvmm-asan
 test-build: test-build-plain test-build-asan
 
 # Runs each suite in $(1) with MVMM_BIN=$(2) and the environment $(3); Criterion prints each

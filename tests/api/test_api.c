@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,6 +131,43 @@ Test(api, fault_report_is_structured)
 	cr_assert_not_null(strstr(r->fault.report, "page fault"));
 	cr_assert_not_null(strstr(r->fault.report, "=>"));
 	mvmm_result_free(r);
+}
+
+/* MVMM_RUN_CORE: a faulting clone leaves an ELF core file, mode 0600, never over an old one. */
+Test(api, core_file_on_fault)
+{
+	const char *args[] = { "fault", NULL };
+	char dir[] = "/tmp/mvmm-api-core.XXXXXX", path[64];
+	struct mvmm_run_opts o = { .args = args, .timeout_ms = 5000, .flags = MVMM_RUN_CORE };
+	struct mvmm_result *r = NULL;
+	unsigned char hdr[18];
+	struct stat st;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/core", dir);
+	o.core_path = path;
+	cr_assert_eq(mvmm_run(tpl, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(r->end, MVMM_END_FAULT);
+	cr_assert_not_null(strstr(r->fault.report, "backtrace:"), "%s", r->fault.report);
+	cr_assert_not_null(strstr(r->fault.report, "core file: written to"), "%s", r->fault.report);
+	mvmm_result_free(r);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+	fclose(f);
+	cr_assert(!memcmp(hdr, "\177ELF", 4));
+	cr_assert_eq(hdr[16], 4); /* ET_CORE */
+	/* a second fault does not replace it, and says so */
+	cr_assert_eq(mvmm_run(tpl, &o, &r), 0, "%s", mvmm_last_error());
+	cr_assert_not_null(strstr(r->fault.report, "core file: not written"), "%s", r->fault.report);
+	mvmm_result_free(r);
+	o.core_path = NULL;
+	cr_assert_eq(mvmm_run(tpl, &o, &r), MVMM_ERR_INVAL);
+	unlink(path);
+	rmdir(dir);
 }
 
 Test(api, abort_and_memstat)

@@ -75,6 +75,7 @@ struct api_run {
 	struct api_result *r;
 	const uint8_t *input;
 	size_t input_len, input_off;
+	struct vm_core_file core; /* MVMM_RUN_CORE */
 };
 
 static const char api_empty[1];
@@ -446,6 +447,8 @@ static int api_run_prepare(const struct mvmm_run_opts **o, struct mvmm_result **
 		*o = &api_no_opts;
 	if (!(*o)->input && (*o)->input_len)
 		return api_fail(MVMM_ERR_INVAL, "mvmm_run: input");
+	if (((*o)->flags & MVMM_RUN_CORE) && (!(*o)->core_path || !*(*o)->core_path))
+		return api_fail(MVMM_ERR_INVAL, "mvmm_run: core_path");
 	memset(req, 0, sizeof(*req));
 	if ((*o)->args && vm_request_init(req, (*o)->args) < 0)
 		return MVMM_ERR_NOMEM;
@@ -463,6 +466,10 @@ static int api_run_prepare(const struct mvmm_run_opts **o, struct mvmm_result **
 	cfg->hooks = &api_run_hooks;
 	cfg->hooks_ctx = run;
 	cfg->request = (*o)->args ? req : NULL;
+	if ((*o)->flags & MVMM_RUN_CORE) {
+		run->core = (struct vm_core_file){AT_FDCWD, (*o)->core_path, 0, ""};
+		cfg->core = &run->core;
+	}
 	return 0;
 }
 

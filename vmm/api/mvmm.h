@@ -222,6 +222,17 @@ MVMM_API const char *mvmm_end_name(int end);
 
 /* Flags of struct mvmm_run_opts. */
 #define MVMM_RUN_MEMSTAT 0x1u /* count the run's private pages (reads /proc/self/pagemap) */
+/*
+ * Write an ELF core file to core_path when the guest faults, aborts or is
+ * killed by a signal that dumps core on Linux (SIGSEGV, SIGABRT, ...), for
+ * `gdb PROGRAM CORE`. The file is created (O_EXCL|O_NOFOLLOW, mode 0600):
+ * an existing one is never replaced. What became of it ends the crash
+ * report (fault.report: "core file: written to PATH (N KiB)" or "core
+ * file: not written: PATH: why"), or, for an abort, the message. Only read
+ * when this flag is set, so that callers built before core_path existed
+ * keep working.
+ */
+#define MVMM_RUN_CORE 0x2u
 
 struct mvmm_run_opts {
 	/*
@@ -235,6 +246,7 @@ struct mvmm_run_opts {
 	uint64_t timeout_ms;  /* 0: no limit */
 	size_t output_limit;  /* bytes kept per stream (0: 16 MiB); the rest is dropped */
 	unsigned flags;	      /* MVMM_RUN_* */
+	const char *core_path; /* MVMM_RUN_CORE: where the core file goes (relative: to the cwd) */
 };
 
 /* A fault: the CPU exception that stopped the guest. */
@@ -248,9 +260,11 @@ struct mvmm_fault {
 	const char *symbol;  /* the function containing rip, or NULL */
 	uint64_t symbol_offset;
 	/*
-	 * The crash report: exception, error code, address, registers, the
-	 * symbol and a disassembly around rip with the faulting instruction
-	 * marked "=>". Multi-line, NUL-terminated.
+	 * The crash report: exception, error code, address, registers, a
+	 * backtrace (function, and file:line where the program has debug
+	 * information), the symbol and a disassembly around rip with the
+	 * faulting instruction marked "=>"; "stack overflow" for a fault in
+	 * the stack's guard page. Multi-line, NUL-terminated.
 	 */
 	const char *report;
 };

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_cache.h"
+#include "cli_core.h"
 #include "cli_dedup.h"
 #include "cli_help.h"
 #include "cli_linux.h"
@@ -59,6 +60,7 @@ struct run_opts {
 	int no_seccomp;	    /* --no-seccomp: no system-call filter (debugging) */
 	struct cli_linux lx; /* --dir, --cwd, --strace, --env-inherit */
 	const char *const *envp; /* the guest's environment: --env, with --env-inherit the host's */
+	struct cli_core core;	 /* --core FILE, --core-dir DIR */
 };
 
 static int run_usage(const char *why)
@@ -120,6 +122,7 @@ const struct option cli_run_longopts[] = {
 	{"ksm", no_argument, NULL, 'D'},
 	{"no-seccomp", no_argument, NULL, 'Z'},
 	CLI_CACHE_LONGOPTS,
+	CLI_CORE_LONGOPTS,
 	CLI_LINUX_LONGOPTS,
 	CLI_HELP_LONGOPT,
 	{NULL, 0, NULL, 0},
@@ -234,6 +237,11 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (cli_dedup_option(&o->dedup, longopts[li].name, optarg) < 0)
 				return -1;
 			break;
+		case CLI_CORE_FILE:
+		case CLI_CORE_DIR:
+			if (cli_core_option(&o->core, c, optarg, "run") < 0)
+				return -1;
+			break;
 		case CLI_CACHE_DIR:
 		case CLI_CACHE_OFF:
 		case CLI_CACHE_MAX:
@@ -265,6 +273,8 @@ static int run_status(const struct vm_result *res, const struct run_opts *o, con
 {
 	switch (res->end) {
 	case VM_END_EXIT:
+		if (strstr(res->message, "; core file ")) /* killed by a signal that dumps core */
+			fprintf(stderr, "mvmm: %s%s\n", who, res->message);
 		return res->status;
 	case VM_END_FAULT:
 		if (res->report)
@@ -302,6 +312,7 @@ static void run_vm_config(const struct run_opts *o, struct vm_config *cfg)
 	cfg->err_fd = STDERR_FILENO;
 	cfg->timeout_ns = o->timeout_ns;
 	cfg->no_share = o->no_share;
+	cfg->core = cli_core_target(&o->core, o->count > 1 || o->grouped);
 }
 
 /* One instance on this thread: the short path that `mvmm run hello.elf` takes. */

@@ -86,6 +86,8 @@ static const int confine_vcpu_calls[] = {
 	SCMP_SYS(getrandom), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(set_robust_list),
 	SCMP_SYS(rseq), SCMP_SYS(getrusage),
 	SCMP_SYS(fallocate), /* a detached VM's merged pages leave the dedup store (punch) */
+	/* a crash report's backtrace: libdwfl resolves the program's path to look for its debug file */
+	SCMP_SYS(readlink), SCMP_SYS(getcwd),
 };
 
 /* CONFINE_VCPU_WRITES_FILES: snapshots taken at checkpoints, on the vCPU's thread. */

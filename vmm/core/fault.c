@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "gwalk.h"
+#include "layout.h"
 #include "mvmm_abi.h"
 #include "x86.h"
 
@@ -169,8 +171,9 @@ static void describe_code(struct sbuf *b, const struct vm *vm, uint64_t rip)
 	csh h;
 
 	sb_printf(b, "code:\n");
-	if (!gmem_ptr(mem, rip, 1)) {
-		sb_printf(b, "  (rip 0x%lx is outside guest memory)\n", (unsigned long)rip);
+	if (!(gwalk_user(mem, rip) & GWALK_X)) {
+		sb_printf(b, "  (nothing to show: rip 0x%lx is not in the guest's code)\n",
+			  (unsigned long)rip);
 		return;
 	}
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
@@ -192,6 +195,72 @@ static void describe_code(struct sbuf *b, const struct vm *vm, uint64_t rip)
 	cs_close(&h);
 }
 
+/*
+ * Why RIP itself may be the problem: 0 (a call through a null function
+ * pointer, most often), or an address the guest has no code at.
+ */
+static void describe_rip(struct sbuf *b, const struct vm *vm, const struct vm_fault *f)
+{
+	unsigned acc = gwalk_user(&vm->mem, f->rip);
+
+	if (f->rip == 0)
+		sb_printf(b, "  rip 0: a call through a null function pointer?\n");
+	else if (!acc)
+		sb_printf(b, "  rip is not in mapped memory\n");
+	else if (!(acc & GWALK_X))
+		sb_printf(b, "  rip is in memory that is not executable (data or stack)\n");
+}
+
+/* A #PF in the guard page under the stack, or RSP already in it: the stack ran out. */
+static void describe_stack(struct sbuf *b, const struct vm *vm, const struct vm_fault *f)
+{
+	uint64_t guard = layout_guard_page(vm->mem.size);
+	int in_guard = f->vector == 14 && !f->triple && f->cr2 >= guard &&
+		       f->cr2 < guard + MVMM_PAGE_SIZE;
+
+	if (in_guard || (f->rsp >= guard && f->rsp < guard + MVMM_PAGE_SIZE))
+		sb_printf(b,
+			  "  stack overflow: %s the guard page below the %u KiB stack "
+			  "(0x%lx-0x%lx)\n",
+			  in_guard ? "the faulting address is in" : "rsp is in",
+			  MVMM_STACK_SIZE >> 10, (unsigned long)guard,
+			  (unsigned long)(guard + MVMM_PAGE_SIZE));
+}
+
+/*
+ * The backtrace, from the layer that knows the program's files (vm->up).
+ * When RIP is not code, the call that went there left its return address
+ * at [rsp]: the walk starts from the caller.
+ */
+static void describe_backtrace(struct sbuf *b, const struct vm *vm, const struct vm_fault *f)
+{
+	uint64_t rip = f->rip, rsp = f->rsp;
+	const uint64_t *ret;
+	char *text;
+
+	if (!vm->up || !vm->up->backtrace)
+		return;
+	if (!(gwalk_user(&vm->mem, rip) & GWALK_X)) {
+		ret = gwalk_user_ptr(&vm->mem, rsp, sizeof(*ret));
+		if (!ret || !(gwalk_user(&vm->mem, *ret) & GWALK_X)) {
+			sb_printf(b, "backtrace:\n  (none: rip is not code and [rsp] holds no "
+				     "return address)\n");
+			return;
+		}
+		rip = *ret;
+		rsp += sizeof(*ret);
+		sb_printf(b, "backtrace (from the return address at [rsp]):\n");
+	} else {
+		sb_printf(b, "backtrace:\n");
+	}
+	text = vm->up->backtrace(vm, f, rip, rsp);
+	if (text)
+		sb_printf(b, "%s", text);
+	else
+		sb_printf(b, "  (unavailable)\n");
+	free(text);
+}
+
 char *fault_format(const struct vm *vm, const struct vm_fault *f)
 {
 	struct sbuf b = {0};
@@ -208,9 +277,12 @@ char *fault_format(const struct vm *vm, const struct vm_fault *f)
 	}
 	sb_symbol(&b, vm, f->rip);
 	sb_printf(&b, "\n");
+	describe_rip(&b, vm, f);
+	describe_stack(&b, vm, f);
 	if (!f->triple)
 		describe_error_code(&b, f);
 	describe_registers(&b, f);
+	describe_backtrace(&b, vm, f);
 	describe_code(&b, vm, f->rip);
 	if (b.failed) {
 		free(b.s);

@@ -346,6 +346,7 @@ void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 	vm->request = cfg->request;
 	vm->exposed = cfg->exposed;
 	vm->shm_grants = cfg->shm;
+	vm->core = cfg->core;
 }
 
 /* After set-up the VM fd is only needed for new memslots: thousands of instances fit the fd limit. */

@@ -75,6 +75,29 @@ struct vm_upcalls {
 	enum exit_action (*syscall)(struct vm *vm);
 	/* The program symbol containing guest address addr and its start, for crash reports. */
 	const char *(*symbol_at)(const struct vm *vm, uint64_t addr, uint64_t *start);
+	/*
+	 * More of a crash report, after the registers: the backtrace from
+	 * (rip, rsp, regs) as fault_format found them, as malloc'd text, or
+	 * NULL for none. Called only when a fault is reported.
+	 */
+	char *(*backtrace)(const struct vm *vm, const struct vm_fault *f, uint64_t rip,
+			   uint64_t rsp);
+};
+
+/*
+ * Where a core file of the guest goes when its run ends in a fault, an
+ * abort or a signal that dumps core on Linux (guestabi/lx_core.c writes
+ * it at the end of the run): name under dirfd (AT_FDCWD: the working
+ * directory), created O_EXCL|O_NOFOLLOW, mode 0600; with per_instance,
+ * name is a prefix and the instance number follows it ("core." -> core.3).
+ * What became of it is added to the result: a line at the end of the
+ * crash report, or to the message of an abort. Not owned by the VM.
+ */
+struct vm_core_file {
+	int dirfd;
+	const char *name;
+	int per_instance;
+	const char *shown; /* the directory as messages name it ("" for none) */
 };
 
 /*
@@ -132,6 +155,7 @@ struct vm_config {
 	const char *const *exposed; /* NULL-terminated host paths the guest may read (--expose) */
 	const struct shm_grant *shm; /* regions the guest may look up by name (shm.h), or NULL */
 	const struct lx_config *lx;  /* a Linux program's directories, cwd, --strace (guestabi/lx.h) */
+	const struct vm_core_file *core; /* a core file on a fault or abort, or NULL */
 };
 
 struct vm {
@@ -166,6 +190,7 @@ struct vm {
 	struct vm_result *res; /* of the run in progress */
 	const char *const *exposed; /* not owned */
 	const struct shm_grant *shm_grants; /* not owned */
+	const struct vm_core_file *core;    /* not owned, or NULL */
 	struct shm_vm *shm;		    /* attachments (mem/shm.c), or NULL */
 	int stop;	       /* vm_stop was called: the run ends at its next exit */
 	/* vm_pause / vm_resume, all under pause_lock: */

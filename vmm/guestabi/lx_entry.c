@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/exit.h"
 #include "core/vcpu_regs.h"
+#include "backtrace.h"
 #include "guest.h"
 #include "hypercall.h"
 #include "load/elfload.h"
@@ -195,4 +196,5 @@ const struct vm_upcalls lx_upcalls = {
 	.hypercall = hypercall_dispatch,
 	.syscall = lx_syscall_entry,
 	.symbol_at = guest_symbol_at,
+	.backtrace = backtrace_format,
 };

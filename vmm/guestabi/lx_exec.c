@@ -31,6 +31,7 @@ static void lx_release(struct vm *vm)
 }
 
 static const struct vm_ext lx_ext = {
+	.run_end = lx_core_run_end,
 	.release = lx_release,
 };
 
@@ -191,5 +192,7 @@ int lx_exec(struct vm *vm, struct image *img, const struct vm_config *cfg)
 	    lx_mem_init(p, vm, img->heap_start, layout_guard_page(vm->mem.size)) < 0 ||
 	    lx_build_stack(vm, img, cfg, &rsp, &p->at_random) < 0)
 		return -1; /* lx_release frees p with the VM */
+	/* argc, argv and envp with their NULLs lie below the auxiliary vector (core files) */
+	p->auxv_gva = rsp + 8 * (3 + lx_count(cfg->argv) + lx_count(cfg->envp));
 	return vm_enter_program_at(vm, img->interp.nsegs ? img->interp.entry : img->prog.entry, rsp);
 }

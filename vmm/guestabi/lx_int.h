@@ -153,6 +153,7 @@ struct lx_proc {
 	int stdin_request;   /* a clone whose stdin is its request (serve, launch, --count) */
 	uint64_t request_off; /* bytes of the request read so far */
 	uint64_t at_random;  /* guest address of AT_RANDOM's 16 bytes */
+	uint64_t auxv_gva;   /* guest address of the auxiliary vector execve left, 0: unknown */
 	int strace;
 	int strace_fd;
 	int strace_numbered; /* prefix each line with "[instance] " */
@@ -190,6 +191,12 @@ extern const struct lx_syscall lx_table[LX_NR_LIMIT];
 struct lx_proc *lx_proc_of(struct vm *vm);
 /* Registers the process state's release with vm (once). */
 int lx_attach(struct vm *vm);
+/*
+ * At the end of a run: when vm->core asks for one and the guest faulted,
+ * aborted or was killed by a signal that dumps core on Linux, writes its
+ * ELF core file (lx_core.c) and adds what became of it to the result.
+ */
+void lx_core_run_end(struct vm *vm);
 
 /* lx_clone.c: the ready point of a Linux template. LX_STOP, or -errno. */
 int64_t lx_freeze_at_read(struct lx_call *c);
