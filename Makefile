@@ -36,7 +36,7 @@ CLI_SAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/%.o)
 
 # Debian packages: the build's, the tests', the benchmarks'.
 DEPS_BUILD := libelf-dev libcapstone-dev libxxhash-dev libseccomp-dev pkg-config musl-tools
-DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils
+DEPS_TEST  := libcriterion-dev busybox-static lua5.4 python3.11 coreutils gdb
 DEPS_BENCH := qemu-system-x86 lua5.4 gnuplot-nox
 DEPS_FUZZ  := clang libclang-rt-14-dev
 

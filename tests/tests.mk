@@ -31,7 +31,7 @@ TEST_LINUX_SRCS := $(wildcard tests/linux/*.c)
 TEST_LINUX      := $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-musl) \
 		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-glibc) \
 		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-sdk) \
-		   $(BUILD)/tests/linux/libc-sdk-pie
+		   $(BUILD)/tests/linux/libc-sdk-pie $(BUILD)/tests/linux/gdbme-debug
 # The SDK's own hello, built as a PIE for the loader and run tests.
 TEST_HELLO_SRC  := $(firstword $(wildcard guest/examples/hello.c guest/hello.c))
 
@@ -86,6 +86,11 @@ $(BUILD)/tests/linux/%-sdk: tests/linux/%.c $(GUEST_SDK_DEPS)
 $(BUILD)/tests/linux/libc-sdk-pie: tests/linux/libc.c $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) -static-pie -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
+# The guest gdb debugs in tests/cli/test_gdb.c: with its source lines, no optimisation.
+$(BUILD)/tests/linux/gdbme-debug: tests/linux/gdbme.c | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	musl-gcc -static -g -O0 -Wall -Wextra -Werror -o $@ $<
 
 # Dynamically linked programs (tests/dynamic): glibc's loader and libc.so come from the host.
 # dep.c is built under a sound name found through $ORIGIN/lib, and under hostile sonames

@@ -1,0 +1,40 @@
+/*
+ * gdbme.c: the guest tests/cli/test_gdb.c debugs (built with -g as gdbme-debug).
+ * main calls ping (in a page of its own), then marker, then ping again, so
+ * that a breakpoint set at marker on ping checks a page that already ran.
+ * Arguments: "crash" writes through NULL after that; "spin" loops until gdb
+ * sets gdb_stop. Exits 42.
+ */
+#include <stdio.h>
+#include <string.h>
+
+volatile unsigned char gdb_bytes[4] = {0xde, 0xad, 0xbe, 0xef};
+volatile int counter;
+volatile int gdb_stop;
+
+__attribute__((noinline, aligned(4096))) int ping(int i)
+{
+	counter += i;
+	return counter;
+}
+
+__attribute__((noinline, aligned(4096))) void marker(void)
+{
+	counter++;
+}
+
+int main(int argc, char **argv)
+{
+	volatile int *volatile nowhere = NULL;
+
+	ping(1);
+	marker();
+	ping(2);
+	if (argc > 1 && !strcmp(argv[1], "crash"))
+		*nowhere = 7;
+	if (argc > 1 && !strcmp(argv[1], "spin"))
+		while (!gdb_stop)
+			counter++;
+	printf("counter %d\n", counter);
+	return 42;
+}
