@@ -676,8 +676,12 @@ int cmd_run(int argc, char **argv)
 		return CLI_STATUS_ERROR;
 	}
 	/* The debugger's socket now: once confined, the process makes no new ones. */
+	/* --dedup pauses every VM for a pass, and one stopped in gdb would hold the pass up. */
 	if (cli_gdb_open(&o.gdb, guests,
-			 o.template ? "--template" : o.from_snapshot ? "--from-snapshot" : NULL) < 0) {
+			 o.template	   ? "--template"
+			 : o.from_snapshot ? "--from-snapshot"
+			 : o.dedup.on	   ? "--dedup"
+					   : NULL) < 0) {
 		cli_shm_destroy(&o.shm);
 		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
