@@ -49,7 +49,9 @@ static void session(struct session *s, int tcp, const char *mvmm_args, const cha
 		 "if [ %d = 1 ]; then\n"
 		 "  t=:$(sed -n 's/.*127\\.0\\.0\\.1:\\([0-9]*\\) .*/\\1/p' $d/err)\n"
 		 "else t=$d/s; echo \"socket mode $(stat -c %%a $d/s)\"; fi\n"
-		 "timeout 60 gdb -batch -nx -ex \"target remote $t\" %s %s </dev/null 2>&1 & g=$!\n"
+		 /* --foreground: timeout passes a SIGINT to gdb only, not again to its group */
+		 "timeout --foreground 60 gdb -batch -nx -ex \"target remote $t\" %s %s </dev/null 2>&1 &\n"
+		 "g=$!\n"
 		 "if [ %d -gt 0 ]; then sleep %.1f; kill -INT $g; fi\n"
 		 "wait $g\n"
 		 "wait $m; echo \"@@status $?\"\n"

@@ -126,6 +126,13 @@ static int gdb_listen_unix(struct cli_gdb *g, const char *path)
 	return 0;
 }
 
+static int gdb_listen(struct cli_gdb *g)
+{
+	if (strncmp(g->spec, "unix:", 5) == 0)
+		return gdb_listen_unix(g, g->spec + 5);
+	return gdb_listen_tcp(g, g->spec);
+}
+
 int cli_gdb_open(struct cli_gdb *g, unsigned count, const char *other)
 {
 	if (!g->spec) {
@@ -153,9 +160,12 @@ int cli_gdb_open(struct cli_gdb *g, unsigned count, const char *other)
 	g->link->conn = -1;
 	g->link->on_fault = g->on_fault;
 	g->link->instance = g->instance;
-	if (strncmp(g->spec, "unix:", 5) == 0)
-		return gdb_listen_unix(g, g->spec + 5);
-	return gdb_listen_tcp(g, g->spec);
+	if (gdb_listen(g) < 0) {
+		free(g->link);
+		g->link = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 void cli_gdb_image(struct cli_gdb *g, const struct image *img)
