@@ -222,14 +222,23 @@ Test(gdb, tcp_and_a_pie_with_its_load_offset)
 	t_proc_free(&s.p);
 }
 
-Test(gdb, one_instance_of_many)
+/*
+ * Instance 1 is debugged; instance 0 calls ping 40 times over 2 s while instance 1's
+ * breakpoint on ping stays inserted (always-inserted, a second in the stop): the byte
+ * lands in instance 1's own copy of the shared image only, or instance 0 would hit it and
+ * fault (#BP, status 123).
+ */
+Test(gdb, one_instance_of_many_and_its_breakpoints_are_its_own)
 {
 	struct session s;
 
-	session(&s, 0, "--count 2 --gdb-instance 1", GUEST, "",
-		"-ex 'break ping' -ex continue -ex 'print i' -ex detach", 0);
+	session(&s, 0, "--count 2 --gdb-instance 1", GUEST, "loop",
+		"-ex 'set breakpoint always-inserted on' -ex 'break ping' -ex continue "
+		"-ex 'print i' -ex 'shell sleep 1' -ex delete -ex detach",
+		0);
 	cr_expect(strstr(s.gdb, "$1 = 1"), "gdb:\n%s", s.gdb);
 	cr_expect_eq(s.status, 42, "both instances end normally; stderr:\n%s", s.err);
+	cr_expect(!strstr(s.err, "breakpoint"), "no #BP in the other instance:\n%s", s.err);
 	t_proc_free(&s.p);
 }
 

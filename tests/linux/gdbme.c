@@ -3,10 +3,12 @@
  * main calls ping (in a page of its own), then marker, then ping again, so
  * that a breakpoint set at marker on ping checks a page that already ran.
  * Arguments: "crash" writes through NULL after that; "spin" loops until gdb
- * sets gdb_stop. Exits 42.
+ * sets gdb_stop; "loop" calls ping 40 more times, 50 ms apart (another
+ * instance's breakpoint on it must not reach this one). Exits 42.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 volatile unsigned char gdb_bytes[4] = {0xde, 0xad, 0xbe, 0xef};
 volatile int counter;
@@ -35,6 +37,14 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "spin"))
 		while (!gdb_stop)
 			counter++;
+	if (argc > 1 && !strcmp(argv[1], "loop")) {
+		struct timespec pause = {0, 50000000};
+
+		for (int n = 0; n < 40; n++) {
+			ping(0);
+			nanosleep(&pause, NULL);
+		}
+	}
 	printf("counter %d\n", counter);
 	return 42;
 }

@@ -675,8 +675,10 @@ int cmd_run(int argc, char **argv)
 		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
 	}
-	/* The debugger's socket now: once confined, the process makes no new ones. */
-	/* --dedup pauses every VM for a pass, and one stopped in gdb would hold the pass up. */
+	/*
+	 * The debugger's socket now: once confined, the process makes no new ones.
+	 * --dedup pauses every VM for a pass, and one stopped in gdb would hold it up.
+	 */
 	if (cli_gdb_open(&o.gdb, guests,
 			 o.template	   ? "--template"
 			 : o.from_snapshot ? "--from-snapshot"

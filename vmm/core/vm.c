@@ -348,6 +348,7 @@ void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 	vm->exposed = cfg->exposed;
 	vm->shm_grants = cfg->shm;
 	/* One instance of a run gets the debugger, whichever thread makes it. */
+	vm->gdb = NULL;
 	if (cfg->gdb && cfg->instance == cfg->gdb->instance &&
 	    !__atomic_exchange_n(&cfg->gdb->claimed, 1, __ATOMIC_SEQ_CST))
 		vm->gdb = cfg->gdb;
