@@ -153,6 +153,20 @@ Test(gdb, breakpoint_in_code_that_already_ran_then_detach)
 	t_proc_free(&p);
 }
 
+/* The CPU masks the trap flag on `syscall`: the step must still end right after it. */
+Test(gdb, stepi_over_a_system_call)
+{
+	struct session s;
+	char want[64];
+
+	session(&s, 0, "", GUEST, "",
+		"-ex 'break *gdb_syscall' -ex continue -ex stepi -ex 'info registers rip' -ex kill",
+		0);
+	snprintf(want, sizeof(want), "rip            0x%llx", nm_addr(GUEST, "gdb_after_syscall"));
+	cr_expect(strstr(s.gdb, want), "stopped right after the syscall (%s):\n%s", want, s.gdb);
+	t_proc_free(&s.p);
+}
+
 Test(gdb, continue_to_the_end_reports_the_exit_code)
 {
 	struct session s;

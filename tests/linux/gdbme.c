@@ -25,10 +25,25 @@ __attribute__((noinline, aligned(4096))) void marker(void)
 	counter++;
 }
 
+/* getpid through a `syscall` at a known address: a stepi over it stops at gdb_after_syscall. */
+__attribute__((noinline)) static long raw_getpid(void)
+{
+	long ret;
+
+	__asm__ volatile(".globl gdb_syscall\ngdb_syscall:\n\tsyscall\n"
+			 ".globl gdb_after_syscall\ngdb_after_syscall:"
+			 : "=a"(ret)
+			 : "a"(39L)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	volatile int *volatile nowhere = NULL;
 
+	if (raw_getpid() <= 0)
+		return 1;
 	ping(1);
 	marker();
 	ping(2);

@@ -34,7 +34,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "exit.h"
+#include "vcpu_regs.h"
 #include "x86.h"
 
 #define RFLAGS_TF 0x100ull
@@ -211,7 +213,11 @@ static int gv_put_regs(struct vm *vm, int step)
 			return -1;
 		l->from_stub = 0;
 	}
-	return ioctl(vm->vcpu_fd, KVM_SET_REGS, &l->regs);
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &l->regs) < 0)
+		return -1;
+	/* These registers win over a system call's answer still pending in kvm_run's copy. */
+	vm->run->kvm_dirty_regs &= ~(uint64_t)KVM_SYNC_X86_REGS;
+	return 0;
 }
 
 /* Serves one stop; what the run does next. */
@@ -338,6 +344,24 @@ enum exit_action gdbvm_fault(struct vm *vm, const struct vm_fault *f)
 	res->end = VM_END_NONE; /* gdb continues (after changing RIP, one hopes) */
 	res->message[0] = '\0';
 	return EXIT_CONTINUE;
+}
+
+enum exit_action gdbvm_after_syscall(struct vm *vm)
+{
+	struct gdb_link *l = vm->gdb;
+	const struct kvm_regs *r;
+
+	if (l->conn < 0)
+		return EXIT_CONTINUE;
+	r = vcpu_regs_get(vm);
+	if (!r)
+		return exit_host_error(vm, "%s", mvmm_errmsg());
+	if (!(r->rflags & RFLAGS_TF))
+		return EXIT_CONTINUE;
+	l->regs = *r;
+	l->regs.rflags &= ~RFLAGS_TF;
+	l->from_stub = 0;
+	return gv_stop(vm, GDB_SIGTRAP, 0);
 }
 
 enum exit_action gdbvm_kicked(struct vm *vm)

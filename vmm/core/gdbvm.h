@@ -54,6 +54,13 @@ enum exit_action gdbvm_trap(struct vm *vm, const struct vm_fault *f);
  */
 enum exit_action gdbvm_fault(struct vm *vm, const struct vm_fault *f);
 
+/*
+ * A system call was answered (the guest resumes after its `syscall`). The
+ * CPU masked the trap flag on the way in (MSR_FMASK), so a single step over
+ * `syscall` would otherwise stop one instruction late: the step ends here.
+ */
+enum exit_action gdbvm_after_syscall(struct vm *vm);
+
 /* KVM_RUN came back interrupted: a Ctrl-C from gdb stops the guest. */
 enum exit_action gdbvm_kicked(struct vm *vm);
 
