@@ -168,9 +168,10 @@ int cli_gdb_open(struct cli_gdb *g, unsigned count, const char *other)
 	return 0;
 }
 
-void cli_gdb_image(struct cli_gdb *g, const struct image *img)
+void cli_gdb_image(struct cli_gdb *g, const struct image *img, unsigned first, unsigned count)
 {
-	if (g->link && img && img->prog.pie) {
+	if (g->link && img && img->prog.pie && g->instance >= first &&
+	    g->instance - first < count) {
 		g->link->has_bias = 1;
 		g->link->load_bias = img->prog.base;
 	}

@@ -36,8 +36,12 @@ int cli_gdb_option(struct cli_gdb *g, int c, const char *arg, const char *cmd);
  */
 int cli_gdb_open(struct cli_gdb *g, unsigned count, const char *other);
 
-/* Tells gdb where img's program was placed (qOffsets), when it is a PIE. */
-void cli_gdb_image(struct cli_gdb *g, const struct image *img);
+/*
+ * Tells gdb where img's program was placed (qOffsets), when it is a PIE and
+ * the debugged instance is one of [first, first + count) (a '---' group's;
+ * groups start in threads of their own: only the debugged one's writes).
+ */
+void cli_gdb_image(struct cli_gdb *g, const struct image *img, unsigned first, unsigned count);
 
 /* What a vCPU thread's filter must allow too (confine.h), 0 without --gdb. */
 unsigned cli_gdb_confine(const struct cli_gdb *g);

@@ -580,7 +580,7 @@ static int run_command(struct run_opts *o)
 		kvm_sys_close(&kvm);
 		return CLI_STATUS_ERROR;
 	}
-	cli_gdb_image(&o->gdb, img);
+	cli_gdb_image(&o->gdb, img, o->first, o->count);
 	if (o->template)
 		status = run_template(&kvm, img, o);
 	else if (o->count == 1 && !o->hold && !o->stats && !o->output_dir && !o->dedup.on &&
