@@ -31,7 +31,7 @@ TEST_LINUX_SRCS := $(wildcard tests/linux/*.c)
 TEST_LINUX      := $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-musl) \
 		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-glibc) \
 		   $(TEST_LINUX_SRCS:tests/linux/%.c=$(BUILD)/tests/linux/%-sdk) \
-		   $(BUILD)/tests/linux/libc-sdk-pie
+		   $(BUILD)/tests/linux/libc-sdk-pie $(BUILD)/tests/linux/gdbme-debug
 # The SDK's own hello, built as a PIE for the loader and run tests.
 TEST_HELLO_SRC  := $(firstword $(wildcard guest/examples/hello.c guest/hello.c))
 
@@ -100,6 +100,11 @@ $(BUILD)/tests/debugged/%-musl: tests/debugged/%.c | $(BUILD)/.deps-TEST
 $(BUILD)/tests/debugged/%-dyn: tests/debugged/%.c | $(BUILD)/.deps-TEST
 	@mkdir -p $(@D)
 	$(CC) -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -o $@ $<
+
+# The guest gdb debugs in tests/cli/test_gdb.c: with its source lines, no optimisation.
+$(BUILD)/tests/linux/gdbme-debug: tests/linux/gdbme.c | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	musl-gcc -static -g -O0 -Wall -Wextra -Werror -o $@ $<
 
 # Dynamically linked programs (tests/dynamic): glibc's loader and libc.so come from the host.
 # dep.c is built under a sound name found through $ORIGIN/lib, and under hostile sonames

@@ -16,6 +16,7 @@
 #include "cli_core.h"
 #include "cli_dedup.h"
 #include "cli_help.h"
+#include "cli_gdb.h"
 #include "cli_linux.h"
 #include "cli_output.h"
 #include "cli_shm.h"
@@ -61,6 +62,7 @@ struct run_opts {
 	struct cli_linux lx; /* --dir, --cwd, --strace, --env-inherit */
 	const char *const *envp; /* the guest's environment: --env, with --env-inherit the host's */
 	struct cli_core core;	 /* --core FILE, --core-dir DIR */
+	struct cli_gdb gdb;	 /* --gdb, --gdb-on-fault, --gdb-instance */
 };
 
 static int run_usage(const char *why)
@@ -124,6 +126,7 @@ const struct option cli_run_longopts[] = {
 	CLI_CACHE_LONGOPTS,
 	CLI_CORE_LONGOPTS,
 	CLI_LINUX_LONGOPTS,
+	CLI_GDB_LONGOPTS,
 	CLI_HELP_LONGOPT,
 	{NULL, 0, NULL, 0},
 };
@@ -257,6 +260,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (cli_linux_option(&o->lx, c, optarg, "run") < 0)
 				return -1;
 			break;
+		case CLI_GDB:
+		case CLI_GDB_ON_FAULT:
+		case CLI_GDB_INSTANCE:
+			if (cli_gdb_option(&o->gdb, c, optarg, "run") < 0)
+				return -1;
+			break;
 		default:
 			return cli_option_error("run", c, argv, longopts);
 		}
@@ -313,6 +322,7 @@ static void run_vm_config(const struct run_opts *o, struct vm_config *cfg)
 	cfg->timeout_ns = o->timeout_ns;
 	cfg->no_share = o->no_share;
 	cfg->core = cli_core_target(&o->core, o->count > 1 || o->grouped);
+	cfg->gdb = o->gdb.link;
 }
 
 /* One instance on this thread: the short path that `mvmm run hello.elf` takes. */
@@ -381,7 +391,7 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	 * holds (seen: the sanitizer allocator's), so groups are never sharded.
 	 */
 	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm &&
-		      !o->shm.n && !o->grouped;
+		      !o->shm.n && !o->grouped && !o->gdb.spec;
 	struct cli_dedup dd;
 	struct fleet f;
 	int *statuses = NULL, status = 0, ret;
@@ -399,7 +409,7 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.count = o->count;
 	fc.hold = o->hold;
 	fc.confine = !o->no_seccomp;
-	fc.confine_extra = o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0;
+	fc.confine_extra = (o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0) | cli_gdb_confine(&o->gdb);
 	if (o->count > 1 || o->output_dir || o->grouped) {
 		fc.hooks = &cli_output_hooks;
 		fc.hooks_ctx = &out;
@@ -615,10 +625,11 @@ static int run_command(struct run_opts *o)
 		kvm_sys_close(&kvm);
 		return CLI_STATUS_ERROR;
 	}
+	cli_gdb_image(&o->gdb, img, o->first, o->count);
 	if (o->template)
 		status = run_template(&kvm, img, o);
 	else if (o->count == 1 && !o->hold && !o->stats && !o->output_dir && !o->dedup.on &&
-		 !o->dedup.ksm && !o->grouped)
+		 !o->dedup.ksm && !o->grouped && !o->gdb.spec) /* gdb: this thread removes its socket */
 		status = run_single(&kvm, img, o);
 	else
 		status = run_many(&kvm, img, NULL, NULL, NULL, o);
@@ -710,10 +721,24 @@ int cmd_run(int argc, char **argv)
 		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
 	}
+	/*
+	 * The debugger's socket now: once confined, the process makes no new ones.
+	 * --dedup pauses every VM for a pass, and one stopped in gdb would hold it up.
+	 */
+	if (cli_gdb_open(&o.gdb, guests,
+			 o.template	   ? "--template"
+			 : o.from_snapshot ? "--from-snapshot"
+			 : o.dedup.on	   ? "--dedup"
+					   : NULL) < 0) {
+		cli_shm_destroy(&o.shm);
+		cli_linux_free(&o.lx);
+		return CLI_STATUS_ERROR;
+	}
 	/* From here on every thread, and every worker process forked, runs under the filter. */
 	if (!o.no_seccomp && confine_process() < 0) {
 		fprintf(stderr, "mvmm: %s (--no-seccomp runs without the filter)\n",
 			mvmm_errmsg());
+		cli_gdb_close(&o.gdb);
 		cli_shm_destroy(&o.shm);
 		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;
@@ -721,6 +746,7 @@ int cmd_run(int argc, char **argv)
 	if (getenv("MVMM_SECCOMP_SELFTEST"))
 		confine_selftest(); /* the test that the filter is on; see confine.h */
 	status = ng ? run_groups(&o, groups, (unsigned)ng) : run_command(&o);
+	cli_gdb_close(&o.gdb);
 	cli_shm_destroy(&o.shm);
 	cli_linux_free(&o.lx);
 	return status;

@@ -97,6 +97,12 @@ static const int confine_vcpu_file_calls[] = {
 	SCMP_SYS(ftruncate), SCMP_SYS(pwrite64),  SCMP_SYS(fchmod),   SCMP_SYS(newfstatat),
 };
 
+/* A debugger's connection (--gdb), on a listening socket made before confinement. */
+static const int confine_vcpu_gdb_calls[] = {
+	SCMP_SYS(accept4),
+	SCMP_SYS(setsockopt), /* TCP_NODELAY: gdb's small packets must not wait for Nagle */
+};
+
 /* The ioctls of a VM's and a vCPU's life after set-up (shells are made in the process list). */
 static const unsigned long confine_vcpu_ioctls[] = {
 	KVM_RUN,	   KVM_GET_REGS,	KVM_SET_REGS,	     KVM_GET_SREGS,
@@ -335,6 +341,8 @@ int confine_vcpu_thread(unsigned extra)
 	    ((extra & CONFINE_VCPU_MAKES_SHELLS) &&
 	     (add_ioctls(ctx, confine_shell_ioctls, COUNT(confine_shell_ioctls)) < 0 ||
 	      add_calls(ctx, confine_shell_calls, COUNT(confine_shell_calls)) < 0)) ||
+	    ((extra & CONFINE_VCPU_DEBUGGER) &&
+	     add_calls(ctx, confine_vcpu_gdb_calls, COUNT(confine_vcpu_gdb_calls)) < 0) ||
 	    add_sanitizer_calls(ctx) < 0) {
 		seccomp_release(ctx);
 		return -1;

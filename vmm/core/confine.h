@@ -26,6 +26,8 @@ int confine_vcpu_thread(unsigned extra);
 #define CONFINE_VCPU_WRITES_FILES 1u
 /* ... or makes VM shells itself (a run through the API when its pool is empty). */
 #define CONFINE_VCPU_MAKES_SHELLS 2u
+/* ... or serves gdb (--gdb): accepts its connection on a socket opened before. */
+#define CONFINE_VCPU_DEBUGGER 4u
 
 /* Whether confine_process ran in this process. */
 int confine_active(void);

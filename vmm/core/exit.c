@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "gdbvm.h"
 #include "mvmm_abi.h"
 #include "x86.h"
 
@@ -51,7 +52,9 @@ static enum exit_action exit_io(struct vm *vm, const struct kvm_run *run)
 		if (!vm->up || !vm->up->syscall)
 			return exit_guest_error(vm, "a Linux system call (the syscall instruction) "
 						    "in a program built for the mvmm SDK");
-		return vm->up->syscall(vm);
+		if (vm->up->syscall(vm) == EXIT_STOP)
+			return EXIT_STOP;
+		return vm->gdb ? gdbvm_after_syscall(vm) : EXIT_CONTINUE;
 	}
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1 ||
 	    port < MVMM_HC_PORT_BASE || port >= MVMM_HC_PORT_BASE + X86_HC_PORT_SLOTS)

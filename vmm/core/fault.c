@@ -11,6 +11,7 @@
 
 #include "gwalk.h"
 #include "layout.h"
+#include "gdbvm.h"
 #include "mvmm_abi.h"
 #include "x86.h"
 
@@ -329,9 +330,11 @@ enum exit_action fault_capture(struct vm *vm, int triple)
 		return exit_guest_error(vm, "malformed exception frame at 0x%llx",
 					(unsigned long long)f->regs.rsp);
 	}
+	if (!triple && gdbvm_traps(vm, f->vector))
+		return gdbvm_trap(vm, f); /* a breakpoint or a step, not a fault */
 	vm->res->end = VM_END_FAULT;
 	snprintf(vm->res->message, sizeof(vm->res->message), "%s at rip 0x%lx",
 		 triple ? "triple fault" : x86_vector_mnemonic(f->vector), (unsigned long)f->rip);
 	vm->res->report = fault_format(vm, f);
-	return EXIT_STOP;
+	return vm->gdb ? gdbvm_fault(vm, f) : EXIT_STOP;
 }

@@ -18,6 +18,7 @@
 #include "cpu.h"
 #include "error.h"
 #include "exit.h"
+#include "gdbvm.h"
 #include "layout.h"
 #include "vcpu_state.h"
 #include "vcpu_regs.h"
@@ -270,7 +271,7 @@ static const uint8_t vm_toucher[] = {
 #define VM_TOUCH_MAX  ((MVMM_PAGE_SIZE - VM_TOUCH_LIST) / 4)
 
 /* Whether the shell's page tables give CPL3 read access to page pg (4 KiB or 2 MiB entry). */
-static int vm_user_readable(struct vm *vm, uint64_t pg)
+int vm_user_readable(const struct vm *vm, uint64_t pg)
 {
 	uint64_t gpa = pg * MVMM_PAGE_SIZE, pde, pte;
 
@@ -347,6 +348,11 @@ void vm_apply_config(struct vm *vm, const struct vm_config *cfg)
 	vm->exposed = cfg->exposed;
 	vm->shm_grants = cfg->shm;
 	vm->core = cfg->core;
+	/* One instance of a run gets the debugger, whichever thread makes it. */
+	vm->gdb = NULL;
+	if (cfg->gdb && cfg->instance == cfg->gdb->instance &&
+	    !__atomic_exchange_n(&cfg->gdb->claimed, 1, __ATOMIC_SEQ_CST))
+		vm->gdb = cfg->gdb;
 }
 
 /* After set-up the VM fd is only needed for new memslots: thousands of instances fit the fd limit. */
@@ -531,6 +537,8 @@ void vm_block_end(struct vm *vm)
 
 static void vm_run_loop(struct vm *vm)
 {
+	if (vm->gdb && gdbvm_start(vm) == EXIT_STOP)
+		return;
 	for (;;) {
 		vm_pause_point(vm);
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
@@ -548,6 +556,8 @@ static void vm_run_loop(struct vm *vm)
 				vm->res->end = VM_END_TIMEOUT;
 				return;
 			}
+			if (vm->gdb && gdbvm_kicked(vm) == EXIT_STOP)
+				return;
 			continue;
 		}
 		vm->res->exits++;
@@ -578,6 +588,8 @@ int vm_run(struct vm *vm, struct vm_result *res)
 	vm->running = 1;
 	pthread_mutex_unlock(&vm->pause_lock);
 	vm_run_loop(vm);
+	if (vm->gdb)
+		gdbvm_end(vm); /* breakpoints out before anything looks at guest memory */
 	vm_ext_run_end(vm); /* shared regions detach all and wake peers waiting on them */
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->running = 0;

@@ -56,6 +56,7 @@ struct image;
 struct shm_grant;
 struct shm_vm;
 struct lx_config;
+struct gdb_link;
 
 /*
  * The core calls the layers above it only through these two tables, which
@@ -156,6 +157,7 @@ struct vm_config {
 	const struct shm_grant *shm; /* regions the guest may look up by name (shm.h), or NULL */
 	const struct lx_config *lx;  /* a Linux program's directories, cwd, --strace (guestabi/lx.h) */
 	const struct vm_core_file *core; /* a core file on a fault or abort, or NULL */
+	struct gdb_link *gdb; /* --gdb: the instance numbered gdb->instance takes it (gdbvm.h) */
 };
 
 struct vm {
@@ -193,6 +195,7 @@ struct vm {
 	const struct vm_core_file *core;    /* not owned, or NULL */
 	struct shm_vm *shm;		    /* attachments (mem/shm.c), or NULL */
 	int stop;	       /* vm_stop was called: the run ends at its next exit */
+	struct gdb_link *gdb;  /* a debugger for this instance (core/gdbvm.h), or NULL */
 	/* vm_pause / vm_resume, all under pause_lock: */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond; /* busy dropped to 0, or pause_req dropped */
@@ -269,6 +272,13 @@ int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge);
  * are left out; the memory is the template's again afterwards.
  */
 int vm_shell_touch(struct vm *vm, const uint32_t *pages, uint32_t n);
+
+/*
+ * Whether guest page pg (a page number) is mapped present and user in the
+ * guest's page tables (which never change after start): what a debugger
+ * may read.
+ */
+int vm_user_readable(const struct vm *vm, uint64_t pg);
 
 /* Builds a request from a NULL-terminated list of strings; vm_request_free releases it. */
 int vm_request_init(struct vm_request *r, const char *const *args);
