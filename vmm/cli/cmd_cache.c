@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_cache.h"
 #include "core/error.h"
+#include "core/log.h"
 
 int cli_cache_option(struct cache_opts *o, int c, const char *arg, const char *cmd)
 {
@@ -39,7 +40,7 @@ int cli_cache_option(struct cache_opts *o, int c, const char *arg, const char *c
 
 void cli_cache_warn(const struct cache_status *st)
 {
-	if (st->warning[0])
+	if (st->warning[0] && vlog_on(VLOG_WARN)) /* not with -q */
 		fprintf(stderr, "mvmm: warning: %s\n", st->warning);
 }
 

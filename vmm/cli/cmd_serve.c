@@ -12,9 +12,11 @@
 #include "cli.h"
 #include "cli_linux.h"
 #include "cli_cache.h"
+#include "cli_log.h"
 #include "core/confine.h"
 #include "core/error.h"
 #include "core/kvm.h"
+#include "core/log.h"
 #include "load/image.h"
 #include "serve/server.h"
 
@@ -50,6 +52,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		{"no-seccomp", no_argument, NULL, 'Z'},
 		CLI_CACHE_LONGOPTS,
 		CLI_LINUX_LONGOPTS,
+		CLI_LOG_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -57,8 +60,14 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 	o->mem_size = MVMM_MEM_DEFAULT;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+" CLI_LOG_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+		case 'v':
+		case CLI_LOG_LEVEL:
+			if (cli_log_option(c, optarg, "serve") < 0)
+				return -1;
+			break;
 		case 'S':
 			o->socket = optarg;
 			break;
@@ -133,6 +142,7 @@ int cmd_serve(int argc, char **argv)
 	struct srv *s;
 	int status = CLI_STATUS_ERROR, sfd;
 
+	vlog_set_level(VLOG_INFO); /* a server's log: its generations (-q: errors only) */
 	if (serve_parse(argc, argv, &o) < 0) {
 		cli_linux_free(&o.lx);
 		return CLI_STATUS_ERROR;

@@ -18,6 +18,8 @@
 #include "clone/template.h"
 #include "core/confine.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "srv_stats.h"
 
 #define SRV_STACK_SIZE	 (1u << 20) /* a clone's run (crash report, disassembly) needs more than 256K */
 #define SRV_DATA_MAX	 (64u << 10) /* guest output bytes per data frame */
@@ -59,6 +61,9 @@ struct srv {
 	uint64_t next_id;
 	int retiring, stopping; /* atomic */
 	char warning[512];
+	uint32_t generation; /* 1, or the replaced server's plus 1 */
+	uint64_t t_start;
+	struct srv_stats stats;
 };
 
 static void srv_wake(struct srv *s)
@@ -189,7 +194,7 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 	struct vm_request req;
 	struct vm_config cfg;
 	struct vm *vm;
-	uint64_t clone_no;
+	uint64_t clone_no, t0 = vm_now_ns();
 
 	if (srv_parse_request(f->data, f->len, &req) < 0) {
 		srv_send_error(c->fd, f->len >= 4 && srv_get32(f->data) != SRV_PROTO_VERSION
@@ -222,6 +227,7 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 		return;
 	}
 	clone_no = vm->clone_no;
+	srv_stats_clone_start(&s->stats);
 	pthread_mutex_lock(&s->lock);
 	c->vm = vm;
 	/* Only hang-ups (EPOLLHUP is always reported): a client may half-close. */
@@ -235,8 +241,34 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 	c->vm = NULL;
 	pthread_mutex_unlock(&s->lock);
 	conn_send_status(c, &res, clone_no);
+	srv_stats_clone_done(&s->stats, vm_now_ns() - t0);
 	vm_result_clear(&res);
 	shell_pool_reap(&s->pool, vm);
+}
+
+/* A status request: counts, latencies, memory (srv_stats.c); no clone is made. */
+static void conn_status(struct srv_conn *c, const struct srv_frame *f)
+{
+	struct srv *s = c->srv;
+	struct srv_info info = {0};
+
+	if (f->len < 4) {
+		srv_send_error(c->fd, SRV_E_MALFORMED, "status: payload shorter than its version");
+		return;
+	}
+	if (srv_get32(f->data) != SRV_PROTO_VERSION) {
+		srv_send_error(c->fd, SRV_E_VERSION, "status: unknown protocol version");
+		return;
+	}
+	info.generation = s->generation;
+	pthread_mutex_lock(&s->pool.lock);
+	info.pool_ready = s->pool.nready;
+	info.pool_target = s->pool.target;
+	pthread_mutex_unlock(&s->pool.lock);
+	info.template_bytes = s->tpl->data_pages * 4096;
+	info.mem_size = s->tpl->mem_size;
+	info.uptime_ns = vm_now_ns() - s->t_start;
+	srv_stats_answer(c->fd, f, &s->stats, &info);
 }
 
 static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
@@ -244,7 +276,8 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	struct srv *s = c->srv;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	uint8_t inflight[4];
+	uint8_t inflight[8];
+	unsigned n;
 
 	if (f->len < 4 || srv_get32(f->data) != SRV_PROTO_VERSION) {
 		srv_send_error(c->fd, SRV_E_VERSION, "retire: unknown protocol version");
@@ -257,8 +290,12 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	}
 	__atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&s->lock);
-	srv_put32(inflight, s->nconns - 1);
+	n = s->nconns - 1;
 	pthread_mutex_unlock(&s->lock);
+	srv_put32(inflight, n);
+	srv_put32(inflight + 4, s->generation);
+	vlog_info("serve: generation %u: retiring, a new generation took %s; %u connection%s "
+		  "in flight to finish", s->generation, s->path, n, n == 1 ? "" : "s");
 	srv_wake(s);
 	srv_send_frame(c->fd, SRV_RETIRED, inflight, sizeof(inflight), NULL, 0);
 }
@@ -282,8 +319,11 @@ static void *conn_main(void *arg)
 			conn_serve_request(c, &f);
 		else if (f.type == SRV_RETIRE)
 			conn_retire(c, &f);
+		else if (f.type == SRV_STATUS_REQ)
+			conn_status(c, &f);
 		else
-			srv_send_error(c->fd, SRV_E_TYPE, "expected a request or retire frame");
+			srv_send_error(c->fd, SRV_E_TYPE,
+				       "expected a request, retire or status request frame");
 		break;
 	case SRV_READ_TOO_BIG:
 		srv_send_error(c->fd, SRV_E_TOO_BIG, mvmm_errmsg());
@@ -512,6 +552,9 @@ int srv_run(struct srv *s)
 			break;
 	}
 	srv_join_done(s);
+	vlog_info("serve: generation %u: %s after %lu clone%s", s->generation,
+		  __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) ? "stopped" : "retired",
+		  (unsigned long)s->stats.served, s->stats.served == 1 ? "" : "s");
 	return 0;
 }
 
@@ -526,8 +569,11 @@ static int srv_watch(struct srv *s, int fd, uint64_t tag)
 	return 0;
 }
 
-/* Asks the server at the other end of fd to retire; waits for its answer. */
-static int srv_retire_old(int fd, const char *path)
+/*
+ * Asks the server at the other end of fd to retire; waits for its answer:
+ * its clones in flight and its generation (0 from a server too old to say).
+ */
+static int srv_retire_old(int fd, const char *path, uint32_t *inflight, uint32_t *generation)
 {
 	struct timeval tv = {.tv_sec = 5};
 	struct srv_frame f = {0};
@@ -538,7 +584,11 @@ static int srv_retire_old(int fd, const char *path)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (srv_send_frame(fd, SRV_RETIRE, ver, sizeof(ver), NULL, 0) < 0)
 		return err_prefix("asking the server at %s to retire", path);
-	ok = srv_read_frame(fd, &f) == SRV_READ_OK && f.type == SRV_RETIRED;
+	ok = srv_read_frame(fd, &f) == SRV_READ_OK && f.type == SRV_RETIRED && f.len >= 4;
+	if (ok) {
+		*inflight = srv_get32(f.data);
+		*generation = f.len >= 8 ? srv_get32(f.data + 4) : 0;
+	}
 	if (!ok && f.type == SRV_ERROR && f.len >= 8)
 		err_set("the server at %s refused to retire: %s", path, (char *)f.data + 8);
 	else if (!ok)
@@ -556,8 +606,9 @@ static int srv_take_path(struct srv *s)
 {
 	struct sockaddr_un sa;
 	char tmp[sizeof(sa.sun_path) + 32];
+	uint32_t old_gen = 0, old_inflight = 0;
 	struct stat st;
-	int old = -1;
+	int old = -1, retired = 0;
 
 	if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode))
 		return err_set("%s exists and is not a socket", s->path);
@@ -592,10 +643,20 @@ static int srv_take_path(struct srv *s)
 		goto fail;
 	}
 	/* The path is ours now: an old server that does not retire only loses its clients. */
-	if (old >= 0 && srv_retire_old(old, s->path) < 0)
-		snprintf(s->warning, sizeof(s->warning), "%s", mvmm_errmsg());
-	if (old >= 0)
+	if (old >= 0) {
+		retired = srv_retire_old(old, s->path, &old_inflight, &old_gen) == 0;
+		if (!retired)
+			snprintf(s->warning, sizeof(s->warning), "%s", mvmm_errmsg());
 		close(old);
+	}
+	/* A generation number the replaced server did not tell is at least 1: ours at least 2. */
+	s->generation = old < 0 ? 1 : old_gen ? old_gen + 1 : 2;
+	if (!retired)
+		vlog_info("serve: generation %u: serving %s", s->generation, s->path);
+	else
+		vlog_info("serve: generation %u: serving %s; generation %u retires with %u "
+			  "connection%s in flight", s->generation, s->path, s->generation - 1,
+			  old_inflight, old_inflight == 1 ? "" : "s");
 	return srv_watch(s, s->listen_fd, SRV_TAG_LISTEN);
 fail:
 	if (old >= 0)
@@ -619,7 +680,9 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	s->listen_fd = s->epfd = s->wake_fd = -1;
 	s->next_id = SRV_FIRST_ID;
 	s->buffer_left = SRV_BUFFER_MAX;
+	s->t_start = vm_now_ns();
 	pthread_mutex_init(&s->lock, NULL);
+	srv_stats_init(&s->stats);
 	s->path = strdup(cfg->path);
 	if (!s->path) {
 		err_set("out of memory");
@@ -679,6 +742,7 @@ void srv_destroy(struct srv *s)
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
 	pthread_mutex_destroy(&s->lock);
+	srv_stats_destroy(&s->stats);
 	free(s->path);
 	free(s);
 }
