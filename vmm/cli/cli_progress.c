@@ -77,17 +77,20 @@ static void progress_draw(struct cli_progress *p)
 	struct fleet_progress c;
 	uint64_t now = vm_now_ns();
 	double s = (double)(now - p->t0) / 1e9;
-	char line[200];
+	char line[200], rate[32] = "";
 	int n;
 
 	c.total = __atomic_load_n(&p->sh->counts.total, __ATOMIC_RELAXED);
 	c.started = __atomic_load_n(&p->sh->counts.started, __ATOMIC_RELAXED);
 	c.held = __atomic_load_n(&p->sh->counts.held, __ATOMIC_RELAXED);
 	c.exited = __atomic_load_n(&p->sh->counts.exited, __ATOMIC_RELAXED);
+	/* the start-up rate, while instances are still starting */
+	if (c.started < c.total && s > 0)
+		snprintf(rate, sizeof(rate), ", %.0f started/s", (double)c.started / s);
 	n = snprintf(line, sizeof(line),
-		     PROGRESS_ERASE "mvmm: %lu/%lu started, %lu held, %lu exited, %.1f s, %.0f/s",
+		     PROGRESS_ERASE "mvmm: %lu/%lu started, %lu held, %lu exited, %.1f s%s",
 		     (unsigned long)c.started, (unsigned long)c.total, (unsigned long)c.held,
-		     (unsigned long)c.exited, s, s > 0 ? (double)c.started / s : 0.0);
+		     (unsigned long)c.exited, s, rate);
 	if (n < 0)
 		return;
 	pthread_mutex_lock(&p->sh->lock);
