@@ -10,6 +10,8 @@ BUILD      := build
 CC         := gcc
 SHARED_INC := shared
 AR         := ar
+LD         := ld
+OBJCOPY    := objcopy
 
 WARN       := -Wall -Wextra -Werror
 CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
@@ -73,14 +75,35 @@ $(BUILD)/asan/%.o: %.c | $(BUILD)/.deps-BUILD
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/libmvmm.a: $(LIB_OBJS)
+# The internal archive, every symbol of every layer: for the command, the suites and the
+# benchmarks, which use the layers' own calls. Installed programs link libmvmm.a below.
+LIB_INT := $(BUILD)/libmvmm-int.a
+$(LIB_INT): $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
+
+# The installed static library: the objects linked into one (ld -r) whose only global symbols
+# are the calls mvmm.h declares (MVMM_API), as the shared library's export map allows; a
+# program linking it statically meets no vm_*, cache_*, exit_* of ours.
+LIB_API_SYMS := $(BUILD)/libmvmm.syms
+$(LIB_API_SYMS): vmm/api/mvmm.h
+	@mkdir -p $(@D)
+	sed -n 's/^MVMM_API .*[ *]\(mvmm_[a-z0-9_]*\)(.*/\1/p' $< >$@.tmp
+	@test -s $@.tmp || { echo "no MVMM_API calls found in $<"; exit 1; }
+	mv $@.tmp $@
+
+$(BUILD)/libmvmm.a: $(LIB_OBJS) $(LIB_API_SYMS)
+	$(LD) -r -o $(BUILD)/libmvmm-all.o $(LIB_OBJS)
+	$(OBJCOPY) --keep-global-symbols=$(LIB_API_SYMS) $(BUILD)/libmvmm-all.o $(BUILD)/libmvmm.o
+	rm -f $@ $(BUILD)/libmvmm-all.o
+	$(AR) rcs $@ $(BUILD)/libmvmm.o
 
 $(BUILD)/libmvmm-asan.a: $(LIB_SAN_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/mvmm: $(CLI_OBJS) $(BUILD)/libmvmm.a
-	$(CC) $(CFLAGS) $(CLI_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmvmm.a $(CLI_LDLIBS)
+$(BUILD)/mvmm: $(CLI_OBJS) $(LIB_INT)
+	$(CC) $(CFLAGS) $(CLI_LDFLAGS) -o $@ $(CLI_OBJS) $(LIB_INT) $(CLI_LDLIBS)
 
 $(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS)

@@ -45,7 +45,7 @@ $(BUILD)/tests/asan-obj/%.o: tests/%.c | $(BUILD)/.deps-TEST
 
 # The option parsers live with the command, not in the library: link their object too.
 $(TEST_BINS) $(HOST_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/obj/%.o $(BUILD)/obj/vmm/cli/cli_parse.o \
-			       $(BUILD)/libmvmm.a
+			       $(LIB_INT)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
@@ -212,11 +212,34 @@ $(API_CASES): tests/harness/cases.c $(API_PREFIX)/.installed
 	@mkdir -p $(@D)
 	$(API_PREFIX)/bin/mvmm-cc -O2 -g -Wall -Wextra -Werror $< -o $@
 
-.PHONY: test-api test-api-asan
-test: test-api test-api-asan
-test-api: all $(API_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
+# The API tests linked statically against the installed libmvmm.a: its one object holds every
+# layer, and a program's own names meet none of ours (only mvmm_* are global in it).
+API_STATIC := $(BUILD)/tests/api/test_api-static
+$(API_STATIC): tests/api/test_api.c $(API_PREFIX)/.installed | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $$($(API_PKG) --cflags mvmm) $(API_PREFIX)/lib/libmvmm.a \
+		$(LIB_PRIVATE) -lcriterion
+
+# What the libraries export: only the mvmm_* calls of mvmm.h, from libmvmm.so and libmvmm.a.
+.PHONY: test-symbols
+test-symbols: $(BUILD)/libmvmm.a $(LIB_SO)
 	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 ~ /^[TDBRVW]$$/ && $$3 !~ /^mvmm_/'); \
 	if [ -n "$$bad" ]; then echo "libmvmm.so exports more than mvmm_*: $$bad"; exit 1; fi
+	@bad=$$(nm -g --defined-only $(BUILD)/libmvmm.a | awk 'NF == 3 && $$3 !~ /^mvmm_/ {print $$3}'); \
+	if [ -n "$$bad" ]; then echo "libmvmm.a exports more than mvmm_*:" $$bad; exit 1; fi
+	@so=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 == "T" {sub(/@.*/, "", $$3); print $$3}' | sort); \
+	a=$$(nm -g --defined-only $(BUILD)/libmvmm.a | awk 'NF == 3 {print $$3}' | sort); \
+	if [ "$$so" != "$$a" ]; then echo "libmvmm.a and libmvmm.so export different calls"; exit 1; fi; \
+	echo "libmvmm.a and libmvmm.so export only the $$(echo "$$a" | wc -l) mvmm_* calls of mvmm.h"
+
+.PHONY: test-api test-api-asan
+test: test-symbols test-api test-api-asan
+test-api: all test-symbols $(API_TESTS) $(API_STATIC) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 	$(call test_run_suites,$(API_TESTS),$(BUILD)/mvmm,MVMM_CASES=$(API_CASES))
+	@for f in 'api/*' 'api_log/*'; do \
+		echo "== $(API_STATIC) --filter $$f"; \
+		MVMM_BIN=$(BUILD)/mvmm MVMM_CASES=$(API_CASES) $(API_STATIC) --jobs $(TEST_JOBS) \
+			--short-filename --filter "$$f" || exit 1; \
+	done
 test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 	$(call test_run_suites,$(API_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV) MVMM_CASES=$(API_CASES))
