@@ -152,6 +152,23 @@ install: all $(LIB_SO) guest-sdk
 	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/mvmm/*.h) \
 		$(INSTALL_ROOT)/include/mvmm/guest/mvmm/
 
+# Removes exactly what install put under the same DESTDIR and PREFIX, then the directories
+# that are mvmm's alone once empty (never bin/, lib/, ...). tests/install.sh checks the pair.
+.PHONY: uninstall
+uninstall:
+	rm -f $(INSTALL_ROOT)/bin/mvmm $(INSTALL_ROOT)/bin/mvmm-cc \
+		$(INSTALL_ROOT)/lib/libmvmm.a $(INSTALL_ROOT)/lib/libmvmm.so.$(LIB_SOVER) \
+		$(INSTALL_ROOT)/lib/$(LIB_SONAME) $(INSTALL_ROOT)/lib/libmvmm.so \
+		$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc $(INSTALL_ROOT)/include/mvmm.h \
+		$(INSTALL_ROOT)/share/man/man1/mvmm.1 \
+		$(addprefix $(INSTALL_ROOT)/lib/mvmm/guest/,$(notdir $(GUEST_LIB) $(GUEST_LDSCRIPT))) \
+		$(INSTALL_ROOT)/include/mvmm/guest/mvmm_abi.h \
+		$(addprefix $(INSTALL_ROOT)/include/mvmm/guest/mvmm/,$(notdir \
+			$(wildcard $(GUEST_SDK_DIR)/include/mvmm/*.h)))
+	@for d in lib/mvmm/guest lib/mvmm include/mvmm/guest/mvmm include/mvmm/guest include/mvmm; do \
+		if [ -d "$(INSTALL_ROOT)/$$d" ]; then rmdir "$(INSTALL_ROOT)/$$d" || exit 1; fi; \
+	done
+
 -include guest/guest.mk
 -include guest/lang/lang.mk
 -include tests/tests.mk

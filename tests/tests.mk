@@ -166,6 +166,12 @@ test-host: test-plain test-asan test-api test-api-asan $(HOST_TESTS) $(HOST_SAN_
 test-layers:
 	@bash tests/layers.sh $(LAYERS) cli
 
+# make install then make uninstall under a scratch DESTDIR (tests/install.sh).
+.PHONY: test-install
+test: test-install
+test-install: all $(LIB_SO) guest-sdk
+	@MAKE="$(MAKE)" bash tests/install.sh
+
 test: test-layers test-plain test-asan
 
 test-plain: all test-build-plain
