@@ -4,6 +4,7 @@
 #   make demo    build and run the demonstration
 #   make test    build and run the Criterion suites, plain and under ASan+UBSan
 #   make bench   run the benchmarks in bench/ (CSV and PNG under build/bench/)
+#   make install / make uninstall   PREFIX (default /usr/local), DESTDIR for packaging
 #   make clean
 
 BUILD      := build

@@ -4,7 +4,9 @@
 # directories stay. Run by make test (test-install), after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make=${MAKE:-make}
+# A make of its own: not the dry run, jobs or -q of a make that runs this.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+make=make
 root=$(mktemp -d /tmp/mvmm-install.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 prefix=/usr/local

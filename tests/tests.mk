@@ -1,6 +1,8 @@
 # tests.mk: the Criterion suites (plain and ASan+UBSan) and their test guests; included by ../Makefile.
 #
-#   make test         the layering check, then both runs below, plain first
+#   make test         the layering check, then both runs below, plain first; the API tests;
+#                     make install/uninstall (test-install); the libraries' exports
+#                     (test-symbols); last, that nothing would be built again (test-rebuild)
 #   make test-plain   every build/tests/LAYER/test_* against build/mvmm
 #   make test-asan    every build/tests/asan/LAYER/test_* against build/mvmm-asan
 #
@@ -170,7 +172,7 @@ test-layers:
 .PHONY: test-install
 test: test-install
 test-install: all $(LIB_SO) guest-sdk
-	@MAKE="$(MAKE)" bash tests/install.sh
+	@bash tests/install.sh
 
 test: test-layers test-plain test-asan
 
@@ -249,3 +251,17 @@ test-api: all test-symbols $(API_TESTS) $(API_STATIC) $(API_CASES) $(TEST_GUESTS
 	done
 test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 	$(call test_run_suites,$(API_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV) MVMM_CASES=$(API_CASES))
+
+# A second make test rebuilds nothing: once the suites have run, everything make test builds is
+# up to date (make -q), else the check names what would be built again.
+TEST_BUILT = test-build $(LIB_SO) $(HOST_TESTS) $(HOST_SAN_TESTS) $(API_TESTS) $(API_SAN_TESTS) \
+	     $(API_STATIC) $(API_CASES)
+.PHONY: test-rebuild
+test: test-rebuild
+test-rebuild: test-layers test-install test-symbols test-plain test-asan test-api test-api-asan \
+	      test-host
+	@if ! $(MAKE) -q --no-print-directory $(TEST_BUILT); then \
+		echo "a second make test would build again:"; \
+		$(MAKE) -n --no-print-directory $(TEST_BUILT) | grep -v '^make'; exit 1; \
+	fi; \
+	echo "a second make test builds nothing"
