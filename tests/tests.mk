@@ -255,11 +255,11 @@ test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 # A second make test rebuilds nothing: once the suites have run, everything make test builds is
 # up to date (make -q), else the check names what would be built again.
 TEST_BUILT = test-build $(LIB_SO) $(HOST_TESTS) $(HOST_SAN_TESTS) $(API_TESTS) $(API_SAN_TESTS) \
-	     $(API_STATIC) $(API_CASES)
+	     $(API_STATIC) $(API_CASES) fuzz-build
 .PHONY: test-rebuild
 test: test-rebuild
 test-rebuild: test-layers test-install test-symbols test-plain test-asan test-api test-api-asan \
-	      test-host
+	      test-host test-fuzz
 	@if ! $(MAKE) -q --no-print-directory $(TEST_BUILT); then \
 		echo "a second make test would build again:"; \
 		$(MAKE) -n --no-print-directory $(TEST_BUILT) | grep -v '^make'; exit 1; \

@@ -30,7 +30,8 @@
  * Errors. Every call that can fail returns 0 on success or a negative
  * MVMM_ERR_* code, and then mvmm_last_error() returns one line naming the
  * cause. The line belongs to the calling thread and stays valid until that
- * thread's next failing call. The library never prints and never exits.
+ * thread's next failing call. The library never exits, and prints nothing
+ * unless mvmm_set_log_level() asks it to (see "log" below).
  * What a guest does (exits non-zero, faults, aborts, breaks the hypercall
  * ABI, runs past its timeout) is not an error of mvmm_run: the call
  * returns 0 and the result says how the guest ended.

@@ -209,8 +209,7 @@ static void lookup_log(const struct lookup *l, const struct cache_status *st)
 		[CACHE_OFF] = "not used",
 		[CACHE_HIT] = "hit: mapped",
 		[CACHE_BUILT] = "miss (no entry): built and stored",
-		[CACHE_REPLACED] = "miss (the entry was made for another mvmm, CPU, key or set of "
-				   "files): built and stored over it",
+		[CACHE_REPLACED] = "miss (an entry of another mvmm, CPU, key or files): replaced",
 		[CACHE_REBUILT] = "damaged entry removed: built and stored",
 	};
 	const char *kind = l->key.kind == CACHE_TEMPLATE ? "template" : "image";
