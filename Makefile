@@ -4,12 +4,15 @@
 #   make demo    build and run the demonstration
 #   make test    build and run the Criterion suites, plain and under ASan+UBSan
 #   make bench   run the benchmarks in bench/ (CSV and PNG under build/bench/)
+#   make install / make uninstall   PREFIX (default /usr/local), DESTDIR for packaging
 #   make clean
 
 BUILD      := build
 CC         := gcc
 SHARED_INC := shared
 AR         := ar
+LD         := ld
+OBJCOPY    := objcopy
 
 WARN       := -Wall -Wextra -Werror
 CFLAGS     := -std=c11 $(WARN) -O2 -g -fno-omit-frame-pointer
@@ -79,14 +82,35 @@ $(BUILD)/asan/%.o: %.c | $(BUILD)/.deps-BUILD
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/libmvmm.a: $(LIB_OBJS)
+# The internal archive, every symbol of every layer: for the command, the suites and the
+# benchmarks, which use the layers' own calls. Installed programs link libmvmm.a below.
+LIB_INT := $(BUILD)/libmvmm-int.a
+$(LIB_INT): $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
+
+# The installed static library: the objects linked into one (ld -r) whose only global symbols
+# are the calls mvmm.h declares (MVMM_API), as the shared library's export map allows; a
+# program linking it statically meets no vm_*, cache_*, exit_* of ours.
+LIB_API_SYMS := $(BUILD)/libmvmm.syms
+$(LIB_API_SYMS): vmm/api/mvmm.h
+	@mkdir -p $(@D)
+	sed -n 's/^MVMM_API .*[ *]\(mvmm_[a-z0-9_]*\)(.*/\1/p' $< >$@.tmp
+	@test -s $@.tmp || { echo "no MVMM_API calls found in $<"; exit 1; }
+	mv $@.tmp $@
+
+$(BUILD)/libmvmm.a: $(LIB_OBJS) $(LIB_API_SYMS)
+	$(LD) -r -o $(BUILD)/libmvmm-all.o $(LIB_OBJS)
+	$(OBJCOPY) --keep-global-symbols=$(LIB_API_SYMS) $(BUILD)/libmvmm-all.o $(BUILD)/libmvmm.o
+	rm -f $@ $(BUILD)/libmvmm-all.o
+	$(AR) rcs $@ $(BUILD)/libmvmm.o
 
 $(BUILD)/libmvmm-asan.a: $(LIB_SAN_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/mvmm: $(CLI_OBJS) $(BUILD)/libmvmm.a
-	$(CC) $(CFLAGS) $(CLI_LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libmvmm.a $(CLI_LDLIBS)
+$(BUILD)/mvmm: $(CLI_OBJS) $(LIB_INT)
+	$(CC) $(CFLAGS) $(CLI_LDFLAGS) -o $@ $(CLI_OBJS) $(LIB_INT) $(CLI_LDLIBS)
 
 $(BUILD)/mvmm-asan: $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $(CLI_SAN_OBJS) $(BUILD)/libmvmm-asan.a $(LDLIBS) -ljson-c
@@ -155,6 +179,24 @@ install: all $(LIB_SO) guest-sdk
 	install -m 644 $(SHARED_INC)/mvmm_abi.h $(INSTALL_ROOT)/include/mvmm/guest/
 	install -m 644 $(wildcard $(GUEST_SDK_DIR)/include/mvmm/*.h) \
 		$(INSTALL_ROOT)/include/mvmm/guest/mvmm/
+
+# Removes exactly what install put under the same DESTDIR and PREFIX, then the directories
+# that are mvmm's alone once empty (never bin/, lib/, ...). tests/install.sh checks the pair.
+.PHONY: uninstall
+uninstall:
+	rm -f $(INSTALL_ROOT)/bin/mvmm $(INSTALL_ROOT)/bin/mvmm-cc \
+		$(INSTALL_ROOT)/lib/libmvmm.a $(INSTALL_ROOT)/lib/libmvmm.so.$(LIB_SOVER) \
+		$(INSTALL_ROOT)/lib/$(LIB_SONAME) $(INSTALL_ROOT)/lib/libmvmm.so \
+		$(INSTALL_ROOT)/lib/pkgconfig/mvmm.pc $(INSTALL_ROOT)/include/mvmm.h \
+		$(addprefix $(INSTALL_ROOT)/share/man/man1/,$(notdir $(MAN_PAGES))) \
+		$(INSTALL_ROOT)/share/bash-completion/completions/mvmm \
+		$(addprefix $(INSTALL_ROOT)/lib/mvmm/guest/,$(notdir $(GUEST_LIB) $(GUEST_LDSCRIPT))) \
+		$(INSTALL_ROOT)/include/mvmm/guest/mvmm_abi.h \
+		$(addprefix $(INSTALL_ROOT)/include/mvmm/guest/mvmm/,$(notdir \
+			$(wildcard $(GUEST_SDK_DIR)/include/mvmm/*.h)))
+	@for d in lib/mvmm/guest lib/mvmm include/mvmm/guest/mvmm include/mvmm/guest include/mvmm; do \
+		if [ -d "$(INSTALL_ROOT)/$$d" ]; then rmdir "$(INSTALL_ROOT)/$$d" || exit 1; fi; \
+	done
 
 -include guest/guest.mk
 -include guest/lang/lang.mk

@@ -36,14 +36,14 @@ bench-startup: $(BUILD)/mvmm $(BUILD)/guest/hello.elf $(BENCH_STARTUP_DEPS)
 	BUILD=$(BUILD) bash bench/startup.sh
 
 # In-process clone latency and throughput (links the library).
-$(BENCH_DIR)/clone: bench/clone.c bench/bench_image.h $(BUILD)/libmvmm.a
+$(BENCH_DIR)/clone: bench/clone.c bench/bench_image.h $(LIB_INT)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_INT) $(LDLIBS)
 
 # Lua guest: clone+run latency, server, host lua5.4 and cold runs; compute scripts.
-$(BENCH_DIR)/lua_clone: bench/lua_clone.c bench/bench_image.h $(BUILD)/libmvmm.a
+$(BENCH_DIR)/lua_clone: bench/lua_clone.c bench/bench_image.h $(LIB_INT)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_INT) $(LDLIBS)
 
 .PHONY: bench-lua
 bench-lua: $(BENCH_DIR)/lua_clone $(BENCH_DIR)/spawn_time $(BENCH_DIR)/touch_floor $(BUILD)/mvmm \
@@ -73,9 +73,9 @@ bench-harness: $(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf
 	$(BENCH_DIR)/harness $(BUILD)/tests/harness/cases.elf 10000 2
 
 # mvmm's dedup pass against KSM (needs root for /sys/kernel/mm/ksm).
-$(BENCH_DIR)/dedup: bench/dedup.c $(BUILD)/libmvmm.a
+$(BENCH_DIR)/dedup: bench/dedup.c $(LIB_INT)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_INT) $(LDLIBS)
 
 .PHONY: bench-dedup
 bench-dedup: $(BENCH_DIR)/dedup $(BUILD)/guest/dupfill.elf
@@ -86,10 +86,10 @@ bench-dedup: $(BENCH_DIR)/dedup $(BUILD)/guest/dupfill.elf
 bench-cache: $(BUILD)/mvmm $(BUILD)/guest/bigimage.elf
 	BUILD=$(BUILD) bash bench/cache.sh
 
-# Guest-to-guest messages over a shared region, against a pipe and a Unix socket (links libmvmm.a).
-$(BENCH_DIR)/ipc: bench/ipc.c $(BUILD)/libmvmm.a
+# Guest-to-guest messages over a shared region, against a pipe and a Unix socket (links the internal archive).
+$(BENCH_DIR)/ipc: bench/ipc.c $(LIB_INT)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmvmm.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_INT) $(LDLIBS)
 
 $(BENCH_DIR)/ipc_pingpong.elf: bench/ipc_pingpong.c $(GUEST_SDK_DEPS)
 	@mkdir -p $(@D)

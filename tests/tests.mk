@@ -1,6 +1,8 @@
 # tests.mk: the Criterion suites (plain and ASan+UBSan) and their test guests; included by ../Makefile.
 #
-#   make test         the layering check, then both runs below, plain first
+#   make test         the layering check, then both runs below, plain first; the API tests;
+#                     make install/uninstall (test-install); the libraries' exports
+#                     (test-symbols); last, that nothing would be built again (test-rebuild)
 #   make test-plain   every build/tests/LAYER/test_* against build/mvmm
 #   make test-asan    every build/tests/asan/LAYER/test_* against build/mvmm-asan
 #
@@ -45,7 +47,7 @@ $(BUILD)/tests/asan-obj/%.o: tests/%.c | $(BUILD)/.deps-TEST
 
 # The option parsers live with the command, not in the library: link their object too.
 $(TEST_BINS) $(HOST_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/obj/%.o $(BUILD)/obj/vmm/cli/cli_parse.o \
-			       $(BUILD)/libmvmm.a
+			       $(LIB_INT)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
@@ -186,6 +188,12 @@ test-host: test-plain test-asan test-api test-api-asan $(HOST_TESTS) $(HOST_SAN_
 test-layers:
 	@bash tests/layers.sh $(LAYERS) cli
 
+# make install then make uninstall under a scratch DESTDIR (tests/install.sh).
+.PHONY: test-install
+test: test-install
+test-install: all $(LIB_SO) guest-sdk $(MAN_PAGES) $(COMPLETION)
+	@bash tests/install.sh
+
 test: test-layers test-plain test-asan
 
 test-plain: all test-build-plain
@@ -232,11 +240,48 @@ $(API_CASES): tests/harness/cases.c $(API_PREFIX)/.installed
 	@mkdir -p $(@D)
 	$(API_PREFIX)/bin/mvmm-cc -O2 -g -Wall -Wextra -Werror $< -o $@
 
-.PHONY: test-api test-api-asan
-test: test-api test-api-asan
-test-api: all $(API_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
+# The API tests linked statically against the installed libmvmm.a: its one object holds every
+# layer, and a program's own names meet none of ours (only mvmm_* are global in it).
+API_STATIC := $(BUILD)/tests/api/test_api-static
+$(API_STATIC): tests/api/test_api.c $(API_PREFIX)/.installed | $(BUILD)/.deps-TEST
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $$($(API_PKG) --cflags mvmm) $(API_PREFIX)/lib/libmvmm.a \
+		$(LIB_PRIVATE) -lcriterion
+
+# What the libraries export: only the mvmm_* calls of mvmm.h, from libmvmm.so and libmvmm.a.
+.PHONY: test-symbols
+test-symbols: $(BUILD)/libmvmm.a $(LIB_SO)
 	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 ~ /^[TDBRVW]$$/ && $$3 !~ /^mvmm_/'); \
 	if [ -n "$$bad" ]; then echo "libmvmm.so exports more than mvmm_*: $$bad"; exit 1; fi
+	@bad=$$(nm -g --defined-only $(BUILD)/libmvmm.a | awk 'NF == 3 && $$3 !~ /^mvmm_/ {print $$3}'); \
+	if [ -n "$$bad" ]; then echo "libmvmm.a exports more than mvmm_*:" $$bad; exit 1; fi
+	@so=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 == "T" {sub(/@.*/, "", $$3); print $$3}' | sort); \
+	a=$$(nm -g --defined-only $(BUILD)/libmvmm.a | awk 'NF == 3 {print $$3}' | sort); \
+	if [ "$$so" != "$$a" ]; then echo "libmvmm.a and libmvmm.so export different calls"; exit 1; fi; \
+	echo "libmvmm.a and libmvmm.so export only the $$(echo "$$a" | wc -l) mvmm_* calls of mvmm.h"
+
+.PHONY: test-api test-api-asan
+test: test-symbols test-api test-api-asan
+test-api: all test-symbols $(API_TESTS) $(API_STATIC) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 	$(call test_run_suites,$(API_TESTS),$(BUILD)/mvmm,MVMM_CASES=$(API_CASES))
+	@for f in 'api/*' 'api_log/*'; do \
+		echo "== $(API_STATIC) --filter $$f"; \
+		MVMM_BIN=$(BUILD)/mvmm MVMM_CASES=$(API_CASES) $(API_STATIC) --jobs $(TEST_JOBS) \
+			--short-filename --filter "$$f" || exit 1; \
+	done
 test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 	$(call test_run_suites,$(API_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV) MVMM_CASES=$(API_CASES))
+
+# A second make test rebuilds nothing: once the suites have run, everything make test builds is
+# up to date (make -q), else the check names what would be built again.
+TEST_BUILT = test-build $(LIB_SO) $(HOST_TESTS) $(HOST_SAN_TESTS) $(API_TESTS) $(API_SAN_TESTS) \
+	     $(API_STATIC) $(API_CASES) fuzz-build
+.PHONY: test-rebuild
+test: test-rebuild
+test-rebuild: test-layers test-install test-symbols test-plain test-asan test-api test-api-asan \
+	      test-host test-fuzz
+	@if ! $(MAKE) -q --no-print-directory $(TEST_BUILT); then \
+		echo "a second make test would build again:"; \
+		$(MAKE) -n --no-print-directory $(TEST_BUILT) | grep -v '^make'; exit 1; \
+	fi; \
+	echo "a second make test builds nothing"

@@ -809,3 +809,58 @@ Test(api_linux, template_life_leaks_no_fds_mappings_or_memory)
 	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks");
 #endif
 }
+
+/* ---- the log: levels and a handler ---- */
+
+struct log_lines {
+	char text[8192];
+	int n, max_level;
+};
+
+static void log_collect(void *ctx, int level, const char *line)
+{
+	struct log_lines *l = ctx;
+	size_t len = strlen(l->text);
+
+	snprintf(l->text + len, sizeof(l->text) - len, "%s\n", line);
+	l->n++;
+	if (level > l->max_level)
+		l->max_level = level;
+}
+
+static void log_make_template(void)
+{
+	struct mvmm_runtime *r;
+	struct mvmm_image *i;
+	struct mvmm_template *t;
+
+	cr_assert_eq(mvmm_runtime_new(&r), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_image_load_file(CASES_ELF, 0, &i), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_template_new(r, i, NULL, 10000, &t), 0, "%s", mvmm_last_error());
+	mvmm_template_free(t);
+	mvmm_image_free(i);
+	mvmm_runtime_free(r);
+}
+
+Test(api_log, silent_by_default_info_lines_through_the_handler)
+{
+	struct log_lines l = {.max_level = -1};
+
+	mvmm_set_log_handler(log_collect, &l);
+	log_make_template(); /* the default level, warn: the library says nothing */
+	cr_expect_eq(l.n, 0, "lines at the default level: %s", l.text);
+	mvmm_set_log_level(MVMM_LOG_INFO);
+	log_make_template();
+	cr_expect(strstr(l.text, "mvmm: info: template: booted to its ready call in "),
+		  "no template line: %s", l.text);
+	cr_expect_leq(l.max_level, MVMM_LOG_INFO, "%s", l.text);
+	mvmm_set_log_level(MVMM_LOG_ERROR);
+	l.n = 0;
+	log_make_template();
+	cr_expect_eq(l.n, 0, "lines at level error: %s", l.text);
+	mvmm_set_log_level(99); /* clamped to debug */
+	log_make_template();
+	cr_expect_gt(l.n, 0);
+	mvmm_set_log_handler(NULL, NULL);
+	mvmm_set_log_level(MVMM_LOG_WARN);
+}

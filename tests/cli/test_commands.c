@@ -218,8 +218,8 @@ Test(commands, errors_name_the_command_and_the_option)
 	T_MVMM(&p, LIMIT_MS, "run", "--hold=yes", T_GUEST("hello"));
 	expect_usage_error(&p, "option '--hold' takes no value");
 	t_proc_free(&p);
-	T_MVMM(&p, LIMIT_MS, "run", "-q", T_GUEST("hello"));
-	expect_usage_error(&p, "unknown option '-q'");
+	T_MVMM(&p, LIMIT_MS, "run", "-k", T_GUEST("hello"));
+	expect_usage_error(&p, "unknown option '-k'");
 	t_proc_free(&p);
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "core/log.h"
 #include "core/vm.h"
 #include "load/image.h"
 
@@ -37,6 +38,21 @@ MVMM_API const char *mvmm_strerror(int code)
 	if (code > 0 || -code >= (int)(sizeof(names) / sizeof(names[0])))
 		return "unknown error";
 	return names[-code];
+}
+
+_Static_assert((int)MVMM_LOG_ERROR == (int)VLOG_ERROR && (int)MVMM_LOG_WARN == (int)VLOG_WARN &&
+		       (int)MVMM_LOG_INFO == (int)VLOG_INFO &&
+		       (int)MVMM_LOG_DEBUG == (int)VLOG_DEBUG,
+	       "mvmm.h's log levels are core/log.h's");
+
+MVMM_API void mvmm_set_log_level(int level)
+{
+	vlog_set_level(level);
+}
+
+MVMM_API void mvmm_set_log_handler(mvmm_log_fn fn, void *ctx)
+{
+	vlog_set_sink(fn, ctx);
 }
 
 MVMM_API const char *mvmm_version(void)

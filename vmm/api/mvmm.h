@@ -30,7 +30,8 @@
  * Errors. Every call that can fail returns 0 on success or a negative
  * MVMM_ERR_* code, and then mvmm_last_error() returns one line naming the
  * cause. The line belongs to the calling thread and stays valid until that
- * thread's next failing call. The library never prints and never exits.
+ * thread's next failing call. The library never exits, and prints nothing
+ * unless mvmm_set_log_level() asks it to (see "log" below).
  * What a guest does (exits non-zero, faults, aborts, breaks the hypercall
  * ABI, runs past its timeout) is not an error of mvmm_run: the call
  * returns 0 and the result says how the guest ended.
@@ -97,6 +98,31 @@ MVMM_API const char *mvmm_last_error(void);
 MVMM_API const char *mvmm_strerror(int code);
 /* "0.1.0" */
 MVMM_API const char *mvmm_version(void);
+
+/* ---- log -------------------------------------------------------------- */
+
+/*
+ * What the library decided, one line each: a template booted, the
+ * huge-page backing chosen, the image cache's hit or miss and why, dedup
+ * passes. The library logs only at MVMM_LOG_INFO and MVMM_LOG_DEBUG, and
+ * the level is MVMM_LOG_WARN until changed, so by default it prints
+ * nothing. Lines read "mvmm: info: ..." and go to stderr in one write,
+ * unless a handler is set. Process-wide; set both before starting threads.
+ */
+enum mvmm_log_level {
+	MVMM_LOG_ERROR = 0,
+	MVMM_LOG_WARN = 1,
+	MVMM_LOG_INFO = 2,
+	MVMM_LOG_DEBUG = 3,
+};
+/* Lines at level or more severe are written; out-of-range values are clamped. */
+MVMM_API void mvmm_set_log_level(int level);
+/*
+ * fn gets each line (no newline) instead of stderr, from whatever thread
+ * logged it; NULL restores stderr.
+ */
+typedef void (*mvmm_log_fn)(void *ctx, int level, const char *line);
+MVMM_API void mvmm_set_log_handler(mvmm_log_fn fn, void *ctx);
 
 /* ---- runtime ---------------------------------------------------------- */
 

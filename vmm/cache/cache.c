@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/layout.h"
+#include "core/log.h"
 #include "guestabi/lx.h"
 #include "load/dynlink.h"
 #include "mvmm_abi.h"
@@ -108,6 +109,8 @@ struct lookup {
 	struct elf_src src;
 	struct dl_needed needed; /* a dynamic program's closure (lookup_closure), for its image */
 	uint64_t t0;
+	const char *elf;     /* for the log line */
+	const char *why_off; /* why the cache is not used, for the log line; or NULL */
 };
 
 static uint64_t round_mem(uint64_t mem_size)
@@ -166,20 +169,27 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 	l->t0 = now_ns();
 	memset(st, 0, sizeof(*st));
 	st->outcome = CACHE_OFF;
+	l->key.kind = kind;
+	l->elf = elf_path;
 	args_shown[0] = '\0';
+	l->why_off = o->off ? "--no-cache" : "a memory size outside the cache's range";
 	if (o->off || mem_size < MVMM_MEM_MIN || mem_size > MVMM_MEM_MAX)
 		return -1;
+	l->why_off = NULL; /* the warning says why */
 	l->dir = cache_dir_path(o);
 	if (!l->dir || cache_dir_prepare(l->dir) < 0) {
 		warn_add(st, "cache: %s; running without the cache", mvmm_errmsg());
 		return -1;
 	}
 	mkdir(strcat(strcpy(l->path, l->dir), "/ids"), 0700); /* memo of ELF hashes */
+	l->why_off = "the guest file could not be read";
 	if (cache_elf_open(elf_path, &l->src) < 0)
 		return -1; /* the loader will name the problem */
 	cache_elf_hash(l->dir, &l->src, l->key.elf_hash);
+	l->why_off = "the program's libraries could not be found";
 	if (lookup_closure(l, elf_path) < 0)
 		return -1;
+	l->why_off = NULL;
 	l->key.mem_size = round_mem(mem_size);
 	l->key.kind = kind;
 	l->key.huge_tables = l->backing != HUGE_BACKING_NONE;
@@ -192,12 +202,38 @@ static int lookup_begin(struct lookup *l, const struct cache_opts *o, const char
 	return 0;
 }
 
+/* What the lookup decided, on the info level: hit or miss, and why. */
+static void lookup_log(const struct lookup *l, const struct cache_status *st)
+{
+	static const char *const what[] = {
+		[CACHE_OFF] = "not used",
+		[CACHE_HIT] = "hit: mapped",
+		[CACHE_BUILT] = "miss (no entry): built and stored",
+		[CACHE_REPLACED] = "miss (an entry of another mvmm, CPU, key or files): replaced",
+		[CACHE_REBUILT] = "damaged entry removed: built and stored",
+	};
+	const char *kind = l->key.kind == CACHE_TEMPLATE ? "template" : "image";
+
+	if (!vlog_on(VLOG_INFO))
+		return;
+	if (st->outcome == CACHE_OFF) {
+		vlog_info("cache: %s of %s: not used (%s)", kind, l->elf ? l->elf : "?",
+			  l->why_off	   ? l->why_off
+			  : st->warning[0] ? "see the warning"
+					   : "the cache does not take this run");
+		return;
+	}
+	vlog_info("cache: %s of %s: %s%s in %.1f ms (%s)", kind, l->elf, what[st->outcome],
+		  st->verified_now ? ", data checked" : "", (double)st->load_ns / 1e6, st->path);
+}
+
 static void lookup_end(struct lookup *l, struct cache_status *st)
 {
 	cache_elf_close(&l->src);
 	dl_needed_free(&l->needed);
 	free(l->dir);
 	st->load_ns = now_ns() - l->t0;
+	lookup_log(l, st);
 }
 
 /* Looks the entry up: E_OK with e open and checked (data included), else why not. */

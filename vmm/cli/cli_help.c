@@ -94,6 +94,16 @@
 
 #define HELP_HELP_OPT "  -h, --help          print this help and exit\n"
 
+/* What mvmm says on stderr: run and serve. */
+#define HELP_LOG_OPTS                                                                       \
+	"  -q, --quiet         errors only: no warnings, no progress (serve still says\n"     \
+	"                      'ready on PATH')\n"                                            \
+	"  -v, --verbose       say what mvmm decided (cache hit or miss and why, huge\n"     \
+	"                      pages, worker processes, dedup passes, template boot) as\n"   \
+	"                      'mvmm: info: ...' lines; twice: 'mvmm: debug: ...' too\n"      \
+	"  --log-level=LEVEL   error, warn (the default of run), info (the default of\n"     \
+	"                      serve) or debug\n"
+
 /* ---- the commands --------------------------------------------------------------------- */
 
 static const char run_text[] =
@@ -180,7 +190,17 @@ static const char run_text[] =
 	"  --core-dir DIR      the same as DIR/core.I for instance I; DIR (created if\n"
 	"                      missing) must be yours and writable by nobody else (or\n"
 	"                      sticky, as /tmp): if not, a warning and no core files\n"
+	HELP_LOG_OPTS
 	HELP_HELP_OPT
+	"\n"
+	"progress:\n"
+	"When stderr is a terminal and the level is warn or more, a run of --count\n"
+	"instances (in one process or over worker processes) that lasts over a second\n"
+	"shows one line on stderr, redrawn in place at most every 150 ms: instances\n"
+	"started, held and exited, the time, and the start rate while they start.\n"
+	"Guest output and log lines bound for the terminal erase it first (it comes\n"
+	"back after a second without such output); it is erased at the end, before\n"
+	"the run's results. On a pipe or a file, or with -q, nothing is shown.\n"
 	"\n"
 	"crash reports:\n"
 	"A guest that faults (status 123) gets a report on stderr: the exception, its\n"
@@ -210,7 +230,14 @@ static const char serve_text[] =
 	"  --replace           take PATH over from a running server, which finishes its\n"
 	"                      clones in flight and exits (no request fails meanwhile)\n"
 	HELP_GUEST_OPTS
+	HELP_LOG_OPTS
 	HELP_HELP_OPT
+	"\n"
+	"log:\n"
+	"The server logs one line per generation change: 'mvmm: info: serve:\n"
+	"generation N: serving PATH' (with --replace, the generation it replaces and\n"
+	"its connections in flight), and when a generation retires or stops, with the\n"
+	"clones it served. mvmm launch --socket PATH --status prints its status.\n"
 	"\n"
 	HELP_CACHE_SECTION
 	"\n"
@@ -224,6 +251,7 @@ static const char serve_text[] =
 
 static const char launch_text[] =
 	"usage: mvmm launch --socket PATH [--] [ARGS...]\n"
+	"       mvmm launch --socket PATH --status[=json]\n"
 	"\n"
 	"Asks the mvmm serve on PATH for one clone with ARGS as the clone's request,\n"
 	"relays its stdout and stderr, and exits with its status. Put -- before ARGS\n"
@@ -232,6 +260,11 @@ static const char launch_text[] =
 	"\n"
 	"options:\n"
 	"  --socket PATH       the server's Unix socket (required)\n"
+	"  --status[=json]     instead of a clone, print the server's status: generation,\n"
+	"                      clones served and in flight, shell pool, p50/p90/p99\n"
+	"                      latency of its last 1,024 clones at most (request read to\n"
+	"                      status sent), its RSS and PSS, the template's frozen\n"
+	"                      memory; =json: one JSON object with the same figures\n"
 	HELP_HELP_OPT
 	"\n"
 	HELP_EXIT_STATUS

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_progress.h"
 #include "core/error.h"
 #include "core/fdio.h"
 
@@ -160,6 +161,7 @@ static void emit_line(struct cli_output *o, struct vm *vm, uint64_t instance, in
 		goto out;
 	memcpy(line, prefix, (size_t)n);
 	memcpy(line + n, s, len);
+	cli_progress_before_output(fd);
 	if (vm ? output_write(vm, fd, line, (size_t)n + len) < 0
 	       : fd_write_all(fd, line, (size_t)n + len) < 0)
 		o->stalled |= errno == EINTR; /* given up at a deadline: the reader is stuck */

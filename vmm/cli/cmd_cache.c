@@ -11,6 +11,7 @@
 #include "cli_cache.h"
 #include "cli_help.h"
 #include "core/error.h"
+#include "core/log.h"
 
 #define CLI_CACHE_JSON 0x1a0
 
@@ -51,7 +52,7 @@ int cli_cache_option(struct cache_opts *o, int c, const char *arg, const char *c
 
 void cli_cache_warn(const struct cache_status *st)
 {
-	if (st->warning[0])
+	if (st->warning[0] && vlog_on(VLOG_WARN)) /* not with -q */
 		fprintf(stderr, "mvmm: warning: %s\n", st->warning);
 }
 

@@ -18,7 +18,9 @@
 #include "cli_help.h"
 #include "cli_gdb.h"
 #include "cli_linux.h"
+#include "cli_log.h"
 #include "cli_output.h"
+#include "cli_progress.h"
 #include "cli_shm.h"
 #include "cli_stats.h"
 #include "clone/shellpool.h"
@@ -127,6 +129,7 @@ const struct option cli_run_longopts[] = {
 	CLI_CORE_LONGOPTS,
 	CLI_LINUX_LONGOPTS,
 	CLI_GDB_LONGOPTS,
+	CLI_LOG_LONGOPTS,
 	CLI_HELP_LONGOPT,
 	{NULL, 0, NULL, 0},
 };
@@ -158,11 +161,17 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	optind = 0; /* full re-initialisation of getopt for the subcommand's argv */
 	opterr = 0;
 	/* '+': stop at GUEST.elf; what follows belongs to the guest. */
-	while ((c = getopt_long(argc, argv, "+:h", longopts, &li)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h" CLI_LOG_SHORTOPTS, longopts, &li)) != -1) {
 		switch (c) {
 		case 'h':
 			cli_help_print("run", stdout);
 			return 1;
+		case 'q':
+		case 'v':
+		case CLI_LOG_LEVEL:
+			if (cli_log_option(c, optarg, "run") < 0)
+				return -1;
+			break;
 		case 'm':
 			if (cli_parse_mem(optarg, &o->mem_size) < 0)
 				return run_usage("--mem needs a size such as 64 (MiB), 64M or 1G");
@@ -392,6 +401,7 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	 */
 	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm &&
 		      !o->shm.n && !o->grouped && !o->gdb.spec;
+	struct cli_progress *prog = cli_progress_start(o->count);
 	struct cli_dedup dd;
 	struct fleet f;
 	int *statuses = NULL, status = 0, ret;
@@ -416,20 +426,25 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	}
 	fc.on_hold = cli_stats_on_hold;
 	fc.on_hold_ctx = &stats;
-	if (cli_dedup_setup(&dd, &o->dedup, &fc, &stats) < 0)
+	fc.progress = cli_progress_counts(prog);
+	if (cli_dedup_setup(&dd, &o->dedup, &fc, &stats) < 0) {
+		cli_progress_stop(prog);
 		return CLI_STATUS_ERROR;
+	}
 	cli_stats_begin(&stats);
 	if (sharded) {
 		ret = fleet_run_sharded(&f, &fc, per, &shard);
 	} else {
 		if (run_output_init(&out, &fc) < 0) {
 			cli_dedup_finish(&dd);
+			cli_progress_stop(prog);
 			return CLI_STATUS_ERROR;
 		}
 		ret = fleet_run(&f, &fc);
 		cli_output_finish(&out);
 	}
 	cli_dedup_finish(&dd);
+	cli_progress_stop(prog); /* erased before the results below */
 	if (ret < 0)
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 

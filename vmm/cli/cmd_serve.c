@@ -13,9 +13,11 @@
 #include "cli_cache.h"
 #include "cli_help.h"
 #include "cli_linux.h"
+#include "cli_log.h"
 #include "core/confine.h"
 #include "core/error.h"
 #include "core/kvm.h"
+#include "core/log.h"
 #include "load/image.h"
 #include "serve/server.h"
 
@@ -49,6 +51,7 @@ const struct option cli_serve_longopts[] = {
 	{"no-seccomp", no_argument, NULL, 'Z'},
 	CLI_CACHE_LONGOPTS,
 	CLI_LINUX_LONGOPTS,
+	CLI_LOG_LONGOPTS,
 	CLI_HELP_LONGOPT,
 	{NULL, 0, NULL, 0},
 };
@@ -62,11 +65,17 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 	o->mem_size = MVMM_MEM_DEFAULT;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h" CLI_LOG_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			cli_help_print("serve", stdout);
 			return 1;
+		case 'q':
+		case 'v':
+		case CLI_LOG_LEVEL:
+			if (cli_log_option(c, optarg, "serve") < 0)
+				return -1;
+			break;
 		case 'S':
 			o->socket = optarg;
 			break;
@@ -147,6 +156,7 @@ int cmd_serve(int argc, char **argv)
 	struct srv *s;
 	int status = CLI_STATUS_ERROR, sfd;
 
+	vlog_set_level(VLOG_INFO); /* a server's log: its generations (-q: errors only) */
 	status = serve_parse(argc, argv, &o);
 	if (status) {
 		cli_linux_free(&o.lx);

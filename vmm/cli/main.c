@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli_help.h"
+#include "cli_log.h"
 #include "core/hugepage.h"
 #include "mvmm_abi.h"
 
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 		return CLI_STATUS_ERROR;
 	}
 	huge_hints_enable();
+	cli_log_init();
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "core/log.h"
 #include "core/x86.h"
 #include "guestabi/guest.h"
 #include "guestabi/lx.h"
@@ -170,8 +171,13 @@ struct template *template_create(struct kvm_sys *kvm, struct image *img,
 		return NULL;
 	if (vm_run(vm, res) == 0 && res->end == VM_END_READY) {
 		tpl = template_freeze(vm);
-		if (tpl)
+		if (tpl) {
 			tpl->boot_ns = vm_now_ns() - t0;
+			vlog_info("template: booted to its ready call in %.1f ms; %lu pages of "
+				  "%lu MiB captured", (double)tpl->boot_ns / 1e6,
+				  (unsigned long)tpl->data_pages,
+				  (unsigned long)(tpl->mem_size >> 20));
+		}
 	} else if (res->end != VM_END_HOST_ERROR) {
 		err_set("the template guest ended before calling ready");
 	}

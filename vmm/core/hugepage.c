@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "log.h"
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -134,14 +136,31 @@ static void hint_print(void)
 		HINT_THP);
 }
 
+/* The decision, once per process and backing: a run chooses for its cache key and its image. */
+static void __attribute__((format(printf, 2, 3))) huge_log(enum huge_backing b, const char *fmt, ...)
+{
+	static int said[3]; /* atomic, by enum huge_backing */
+	va_list ap;
+
+	if ((unsigned)b >= 3 || __atomic_exchange_n(&said[b], 1, __ATOMIC_RELAXED))
+		return;
+	va_start(ap, fmt);
+	vlogv(VLOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
 int huge_choose(enum huge_mode mode, uint64_t chunks, enum huge_backing *backing)
 {
 	*backing = HUGE_BACKING_NONE;
-	if (mode == HUGE_MODE_OFF || chunks == 0)
+	if (mode == HUGE_MODE_OFF || chunks == 0) {
+		vlog_debug("huge pages: off%s", mode == HUGE_MODE_OFF ? " (--huge-pages=off)" : "");
 		return 0;
+	}
 	if (mode == HUGE_MODE_THP || mode == HUGE_MODE_AUTO) {
 		if (huge_host_thp()) {
 			*backing = HUGE_BACKING_THP;
+			huge_log(*backing, "huge pages: shmem transparent huge pages back the "
+				 "guest memory (%lu chunks of 2 MiB)", (unsigned long)chunks);
 			return 0;
 		}
 		if (mode == HUGE_MODE_THP)
@@ -151,12 +170,16 @@ int huge_choose(enum huge_mode mode, uint64_t chunks, enum huge_backing *backing
 	}
 	if (huge_host_free() >= chunks) {
 		*backing = HUGE_BACKING_HUGETLB;
+		huge_log(*backing, "huge pages: hugetlbfs pages back the guest memory (%lu needed, "
+			 "%lu free)", (unsigned long)chunks, (unsigned long)huge_host_free());
 		return 0;
 	}
 	if (mode == HUGE_MODE_HUGETLB)
 		return err_set("--huge-pages=hugetlb: %lu free 2 MiB pages needed, %lu free (%s)",
 			       (unsigned long)chunks, (unsigned long)huge_host_free(),
 			       HINT_HUGETLB);
+	huge_log(*backing, "huge pages: none available (no shmem THP, %lu free 2 MiB pages): "
+		 "4 KiB pages", (unsigned long)huge_host_free());
 	pthread_once(&hint_once, hint_print);
 	return 0;
 }

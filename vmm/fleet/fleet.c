@@ -14,6 +14,7 @@
 #include "clone/template.h"
 #include "core/confine.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "guestabi/guest.h"
 #include "guestabi/lx.h"
 
@@ -23,6 +24,13 @@ struct fleet_arg {
 	struct fleet *f;
 	unsigned i;
 };
+
+/* Bumps one of the caller's progress counts (fleet_config.progress), if it asked for them. */
+#define fleet_count(f, what)                                                          \
+	do {                                                                          \
+		if ((f)->cfg.progress)                                                \
+			__atomic_add_fetch(&(f)->cfg.progress->what, 1, __ATOMIC_RELAXED); \
+	} while (0)
 
 static int64_t fleet_output(void *ctx, struct vm *vm, int stream, const void *buf, uint64_t len)
 {
@@ -39,6 +47,7 @@ static int fleet_wait(void *ctx, struct vm *vm)
 
 	if (!f->cfg.hold)
 		return 0;
+	fleet_count(f, held);
 	pthread_mutex_lock(&f->lock);
 	in->waiting = 1;
 	f->waiting++;
@@ -86,6 +95,7 @@ static void fleet_creator_leave(struct fleet *f)
 
 static void fleet_instance_end(struct fleet *f, struct fleet_instance *in)
 {
+	fleet_count(f, exited);
 	pthread_mutex_lock(&f->lock);
 	in->ended = 1;
 	f->ended++;
@@ -119,6 +129,7 @@ static void *fleet_instance_main(void *p)
 		vm_destroy(in->vm);
 		in->vm = NULL;
 	} else {
+		fleet_count(f, started);
 		if (f->cfg.on_vm)
 			f->cfg.on_vm(f->cfg.on_vm_ctx, f, a->i, in->vm, 1);
 		vm_run(in->vm, &in->res);
@@ -230,6 +241,10 @@ int fleet_run(struct fleet *f, const struct fleet_config *cfg)
 	pthread_cond_init(&f->release, NULL);
 	pthread_cond_init(&f->creator, NULL);
 	f->t_start_ns = vm_now_ns();
+	vlog_debug("fleet: %u instance%s (numbers %u..%u) on threads of this process, %d created "
+		   "at once%s", cfg->count, cfg->count == 1 ? "" : "s", cfg->first_instance,
+		   cfg->first_instance + cfg->count - 1, f->max_creators,
+		   cfg->tpl ? ", clones of a template" : "");
 	ret = fleet_start_threads(f);
 	for (i = 0; i < cfg->count; i++)
 		started += f->inst[i].thread_ok;

@@ -25,6 +25,19 @@ struct fleet;
 struct template;
 struct shell_pool;
 
+/*
+ * Counts a caller may poll while a fleet runs (progress on a terminal).
+ * Updated atomically by every instance thread; for fleet_run_sharded put
+ * them in memory shared with the worker processes (MAP_SHARED), as they
+ * are bumped there.
+ */
+struct fleet_progress {
+	uint64_t total;	  /* instances of the run: the caller sets it */
+	uint64_t started; /* VMs created (or cloned) */
+	uint64_t held;	  /* reached the hold point (--hold) */
+	uint64_t exited;  /* runs ended, failed creations included */
+};
+
 struct fleet_config {
 	struct kvm_sys *kvm;
 	struct image *img;
@@ -53,6 +66,7 @@ struct fleet_config {
 	 */
 	void (*on_vm)(void *ctx, struct fleet *f, unsigned i, struct vm *vm, int live);
 	void *on_vm_ctx;
+	struct fleet_progress *progress; /* counts to bump, or NULL */
 };
 
 struct fleet {

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "core/log.h"
 #include "fleet.h"
 
 #define SHARD_HELD    'H'
@@ -184,6 +185,10 @@ static int shard_start(struct fleet *f, const struct fleet_config *cfg, unsigned
 		links[w].up = up[0];
 		links[w].down = down[1];
 		f->workers[w] = pid;
+		vlog_debug("fleet: worker %u (pid %d): instances %u..%u", w, (int)pid,
+			   cfg->first_instance + w * per,
+			   cfg->first_instance + w * per +
+				   (cfg->count - w * per < per ? cfg->count - w * per : per) - 1);
 	}
 	return 0;
 }
@@ -214,6 +219,8 @@ int fleet_run_sharded(struct fleet *f, const struct fleet_config *cfg, unsigned 
 	f->t_start_ns = vm_now_ns();
 	/* stdout is shared with the workers: nothing buffered may be written twice. */
 	fflush(NULL);
+	vlog_info("fleet: %u instances over %u worker process%s of at most %u each", n, f->nworkers,
+		  f->nworkers == 1 ? "" : "es", per_process);
 	ret = shard_start(f, cfg, per_process, hooks, links);
 	if (cfg->hold) {
 		for (w = 0; w < f->nworkers; w++) {

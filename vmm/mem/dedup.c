@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "load/image.h"
 
 static uint64_t thread_cpu_ns(void)
@@ -224,6 +225,7 @@ static void round_end(struct dedup *d)
 int dedup_pass(struct dedup *d, uint64_t budget_ns, unsigned flags)
 {
 	uint64_t t0 = vm_now_ns(), c0 = thread_cpu_ns(), dt;
+	struct dedup_stats st;
 	int ret = 0;
 
 	pthread_mutex_lock(&d->lock);
@@ -267,7 +269,15 @@ int dedup_pass(struct dedup *d, uint64_t budget_ns, unsigned flags)
 		d->st.max_pass_ms = d->st.last_pass_ms;
 	d->st.total_pass_ms += d->st.last_pass_ms;
 	d->st.cpu_ms += (double)(thread_cpu_ns() - c0) / 1e6;
+	st = d->st;
 	pthread_mutex_unlock(&d->lock);
+	/* a full pass is asked for; the periodic ones come every period: debug */
+	vlog(flags & DEDUP_FULL ? VLOG_INFO : VLOG_DEBUG,
+	     "dedup: pass %lu%s in %.1f ms: pages scanned in all %lu, merged in all %lu, "
+	     "zero pages reclaimed in all %lu, private pages saved now %lu",
+	     (unsigned long)st.passes, flags & DEDUP_FULL ? " (full)" : "", st.last_pass_ms,
+	     (unsigned long)st.pages_scanned, (unsigned long)st.merged,
+	     (unsigned long)st.zero_reclaimed, (unsigned long)st.saved_pages);
 	return ret;
 }
 

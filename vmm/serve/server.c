@@ -18,48 +18,14 @@
 #include "clone/template.h"
 #include "core/confine.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "srv_int.h"
+#include "srv_stats.h"
 
 #define SRV_STACK_SIZE	 (1u << 20) /* a clone's run (crash report, disassembly) needs more than 256K */
 #define SRV_DATA_MAX	 (64u << 10) /* guest output bytes per data frame */
 #define SRV_SEND_TIMEOUT_S 30	     /* a client that reads nothing this long is gone */
 #define SRV_DRAIN_QUIET_NS 100000000ull /* retiring: close the listener after 100 ms without connects */
-
-/* epoll tags; connection ids start above them. */
-enum { SRV_TAG_LISTEN = 1, SRV_TAG_WAKE, SRV_TAG_STOP, SRV_FIRST_ID = 16 };
-
-/* ---- the server ---- */
-
-struct srv_conn {
-	struct srv *srv;
-	int fd;
-	uint64_t id;
-	pthread_t thread;
-	uid_t uid;     /* the peer's, from SO_PEERCRED */
-	struct vm *vm; /* while its clone runs; under srv->lock */
-	int gone;      /* the client left (atomic) */
-	pthread_mutex_t send_lock;
-	struct srv_conn *next, *prev;
-};
-
-struct srv {
-	struct srv_config cfg;
-	struct kvm_sys *kvm;
-	struct template *tpl;
-	struct shell_pool pool;
-	int pool_ok;
-	char *path;
-	int listen_fd, epfd, wake_fd;
-	dev_t dev;
-	ino_t ino;
-	pthread_mutex_t lock;
-	struct srv_conn *conns; /* connections being served */
-	struct srv_conn *done;	/* threads that ended, to join */
-	unsigned nconns;
-	uint64_t buffer_left; /* request bytes connections may still buffer (atomic) */
-	uint64_t next_id;
-	int retiring, stopping; /* atomic */
-	char warning[512];
-};
 
 static void srv_wake(struct srv *s)
 {
@@ -189,7 +155,7 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 	struct vm_request req;
 	struct vm_config cfg;
 	struct vm *vm;
-	uint64_t clone_no;
+	uint64_t clone_no, t0 = vm_now_ns();
 
 	if (srv_parse_request(f->data, f->len, &req) < 0) {
 		srv_send_error(c->fd, f->len >= 4 && srv_get32(f->data) != SRV_PROTO_VERSION
@@ -222,6 +188,7 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 		return;
 	}
 	clone_no = vm->clone_no;
+	srv_stats_clone_start(&s->stats);
 	pthread_mutex_lock(&s->lock);
 	c->vm = vm;
 	/* Only hang-ups (EPOLLHUP is always reported): a client may half-close. */
@@ -235,8 +202,34 @@ static void conn_serve_request(struct srv_conn *c, const struct srv_frame *f)
 	c->vm = NULL;
 	pthread_mutex_unlock(&s->lock);
 	conn_send_status(c, &res, clone_no);
+	srv_stats_clone_done(&s->stats, vm_now_ns() - t0);
 	vm_result_clear(&res);
 	shell_pool_reap(&s->pool, vm);
+}
+
+/* A status request: counts, latencies, memory (srv_stats.c); no clone is made. */
+static void conn_status(struct srv_conn *c, const struct srv_frame *f)
+{
+	struct srv *s = c->srv;
+	struct srv_info info = {0};
+
+	if (f->len < 4) {
+		srv_send_error(c->fd, SRV_E_MALFORMED, "status: payload shorter than its version");
+		return;
+	}
+	if (srv_get32(f->data) != SRV_PROTO_VERSION) {
+		srv_send_error(c->fd, SRV_E_VERSION, "status: unknown protocol version");
+		return;
+	}
+	info.generation = s->generation;
+	pthread_mutex_lock(&s->pool.lock);
+	info.pool_ready = s->pool.nready;
+	info.pool_target = s->pool.target;
+	pthread_mutex_unlock(&s->pool.lock);
+	info.template_bytes = s->tpl->data_pages * 4096;
+	info.mem_size = s->tpl->mem_size;
+	info.uptime_ns = vm_now_ns() - s->t_start;
+	srv_stats_answer(c->fd, f, &s->stats, &info);
 }
 
 static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
@@ -244,7 +237,8 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	struct srv *s = c->srv;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	uint8_t inflight[4];
+	uint8_t inflight[8];
+	unsigned n;
 
 	if (f->len < 4 || srv_get32(f->data) != SRV_PROTO_VERSION) {
 		srv_send_error(c->fd, SRV_E_VERSION, "retire: unknown protocol version");
@@ -257,8 +251,12 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	}
 	__atomic_store_n(&s->retiring, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&s->lock);
-	srv_put32(inflight, s->nconns - 1);
+	n = s->nconns - 1;
 	pthread_mutex_unlock(&s->lock);
+	srv_put32(inflight, n);
+	srv_put32(inflight + 4, s->generation);
+	vlog_info("serve: generation %u: retiring, a new generation took %s; %u connection%s "
+		  "in flight to finish", s->generation, s->path, n, n == 1 ? "" : "s");
 	srv_wake(s);
 	srv_send_frame(c->fd, SRV_RETIRED, inflight, sizeof(inflight), NULL, 0);
 }
@@ -282,8 +280,11 @@ static void *conn_main(void *arg)
 			conn_serve_request(c, &f);
 		else if (f.type == SRV_RETIRE)
 			conn_retire(c, &f);
+		else if (f.type == SRV_STATUS_REQ)
+			conn_status(c, &f);
 		else
-			srv_send_error(c->fd, SRV_E_TYPE, "expected a request or retire frame");
+			srv_send_error(c->fd, SRV_E_TYPE,
+				       "expected a request, retire or status request frame");
 		break;
 	case SRV_READ_TOO_BIG:
 		srv_send_error(c->fd, SRV_E_TOO_BIG, mvmm_errmsg());
@@ -442,7 +443,7 @@ static void srv_stop_all(struct srv *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void srv_close_listener(struct srv *s, int unlink_path)
+void srv_close_listener(struct srv *s, int unlink_path)
 {
 	struct stat st;
 
@@ -512,173 +513,8 @@ int srv_run(struct srv *s)
 			break;
 	}
 	srv_join_done(s);
+	vlog_info("serve: generation %u: %s after %lu clone%s", s->generation,
+		  __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) ? "stopped" : "retired",
+		  (unsigned long)s->stats.served, s->stats.served == 1 ? "" : "s");
 	return 0;
-}
-
-/* ---- start-up: the socket, and taking the path over ---- */
-
-static int srv_watch(struct srv *s, int fd, uint64_t tag)
-{
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
-
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return err_sys("epoll_ctl");
-	return 0;
-}
-
-/* Asks the server at the other end of fd to retire; waits for its answer. */
-static int srv_retire_old(int fd, const char *path)
-{
-	struct timeval tv = {.tv_sec = 5};
-	struct srv_frame f = {0};
-	uint8_t ver[4];
-	int ok;
-
-	srv_put32(ver, SRV_PROTO_VERSION);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (srv_send_frame(fd, SRV_RETIRE, ver, sizeof(ver), NULL, 0) < 0)
-		return err_prefix("asking the server at %s to retire", path);
-	ok = srv_read_frame(fd, &f) == SRV_READ_OK && f.type == SRV_RETIRED;
-	if (!ok && f.type == SRV_ERROR && f.len >= 8)
-		err_set("the server at %s refused to retire: %s", path, (char *)f.data + 8);
-	else if (!ok)
-		err_set("the server at %s did not confirm its retirement", path);
-	srv_frame_free(&f);
-	return ok ? 0 : -1;
-}
-
-/*
- * Binds and listens at a temporary name next to the path, then renames it
- * over the path: a client connecting at any moment finds a listening
- * socket, the old one or ours.
- */
-static int srv_take_path(struct srv *s)
-{
-	struct sockaddr_un sa;
-	char tmp[sizeof(sa.sun_path) + 32];
-	struct stat st;
-	int old = -1;
-
-	if (lstat(s->path, &st) == 0 && !S_ISSOCK(st.st_mode))
-		return err_set("%s exists and is not a socket", s->path);
-	if (lstat(s->path, &st) == 0) {
-		old = srv_connect(s->path);
-		if (old >= 0 && !s->cfg.replace) {
-			close(old);
-			return err_set("a server is already listening on %s (use --replace)",
-				       s->path);
-		}
-	}
-	snprintf(tmp, sizeof(tmp), "%s.%d.new", s->path, (int)getpid());
-	if (srv_address(tmp, &sa) < 0)
-		goto fail;
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->listen_fd < 0) {
-		err_sys("socket");
-		goto fail;
-	}
-	unlink(tmp);
-	if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s->listen_fd, SOMAXCONN) < 0 || stat(tmp, &st) < 0) {
-		err_sys("binding %s", tmp);
-		unlink(tmp);
-		goto fail;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	if (rename(tmp, s->path) < 0) {
-		err_sys("renaming %s over %s", tmp, s->path);
-		unlink(tmp);
-		goto fail;
-	}
-	/* The path is ours now: an old server that does not retire only loses its clients. */
-	if (old >= 0 && srv_retire_old(old, s->path) < 0)
-		snprintf(s->warning, sizeof(s->warning), "%s", mvmm_errmsg());
-	if (old >= 0)
-		close(old);
-	return srv_watch(s, s->listen_fd, SRV_TAG_LISTEN);
-fail:
-	if (old >= 0)
-		close(old);
-	return -1;
-}
-
-struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_config *cfg,
-		       struct vm_result *tpl_res)
-{
-	struct srv *s = calloc(1, sizeof(*s));
-	struct vm_config vc = {0};
-
-	memset(tpl_res, 0, sizeof(*tpl_res));
-	if (!s) {
-		err_set("out of memory");
-		return NULL;
-	}
-	s->cfg = *cfg;
-	s->kvm = kvm;
-	s->listen_fd = s->epfd = s->wake_fd = -1;
-	s->next_id = SRV_FIRST_ID;
-	s->buffer_left = SRV_BUFFER_MAX;
-	pthread_mutex_init(&s->lock, NULL);
-	s->path = strdup(cfg->path);
-	if (!s->path) {
-		err_set("out of memory");
-		goto fail;
-	}
-	vc.argv = cfg->argv;
-	vc.envp = cfg->envp;
-	vc.in_fd = -1;
-	vc.out_fd = STDOUT_FILENO;
-	vc.err_fd = STDERR_FILENO;
-	vc.timeout_ns = cfg->timeout_ns;
-	vc.lx = cfg->lx;
-	s->tpl = cfg->tpl ? template_get(cfg->tpl) : template_create(kvm, img, &vc, tpl_res);
-	if (!s->tpl)
-		goto fail;
-	if (shell_pool_start(&s->pool, kvm, img->mem_size, cfg->shells ? cfg->shells : 8,
-			     s->tpl) < 0)
-		goto fail;
-	s->pool_ok = 1;
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->epfd < 0 || s->wake_fd < 0) {
-		err_sys("epoll/eventfd");
-		goto fail;
-	}
-	if (srv_watch(s, s->wake_fd, SRV_TAG_WAKE) < 0 ||
-	    (cfg->stop_fd >= 0 && srv_watch(s, cfg->stop_fd, SRV_TAG_STOP) < 0) ||
-	    srv_take_path(s) < 0)
-		goto fail;
-	return s;
-fail:
-	srv_destroy(s);
-	return NULL;
-}
-
-const char *srv_warning(const struct srv *s)
-{
-	return s->warning[0] ? s->warning : NULL;
-}
-
-uint64_t srv_boot_ns(const struct srv *s)
-{
-	return s->tpl->boot_ns;
-}
-
-void srv_destroy(struct srv *s)
-{
-	if (!s)
-		return;
-	srv_close_listener(s, 0);
-	if (s->pool_ok)
-		shell_pool_stop(&s->pool);
-	if (s->tpl)
-		template_put(s->tpl);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
-	pthread_mutex_destroy(&s->lock);
-	free(s->path);
-	free(s);
 }

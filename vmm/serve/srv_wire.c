@@ -231,6 +231,65 @@ int srv_parse_status(const uint8_t *p, size_t len, struct srv_status *st)
 	return 0;
 }
 
+static void put64(uint8_t *p, uint64_t v)
+{
+	srv_put32(p, (uint32_t)v);
+	srv_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)srv_get32(p) | (uint64_t)srv_get32(p + 4) << 32;
+}
+
+void srv_info_encode(const struct srv_info *in, uint8_t out[SRV_INFO_SIZE])
+{
+	srv_put32(out, SRV_PROTO_VERSION);
+	srv_put32(out + 4, in->generation);
+	put64(out + 8, in->served);
+	srv_put32(out + 16, in->in_flight);
+	srv_put32(out + 20, in->pool_ready);
+	srv_put32(out + 24, in->pool_target);
+	srv_put32(out + 28, in->samples);
+	put64(out + 32, in->p50_ns);
+	put64(out + 40, in->p90_ns);
+	put64(out + 48, in->p99_ns);
+	put64(out + 56, in->rss_kb);
+	put64(out + 64, in->pss_kb);
+	put64(out + 72, in->template_bytes);
+	put64(out + 80, in->mem_size);
+	put64(out + 88, in->uptime_ns);
+	srv_put32(out + 96, 0);
+}
+
+int srv_parse_info(const uint8_t *p, size_t len, struct srv_info *out)
+{
+	if (len < SRV_INFO_SIZE)
+		return err_set("status answer of %zu bytes, at least %u expected", len,
+			       SRV_INFO_SIZE);
+	if (srv_get32(p) != SRV_PROTO_VERSION)
+		return err_set("status answer of protocol version %u, this client speaks %u",
+			       srv_get32(p), SRV_PROTO_VERSION);
+	out->generation = srv_get32(p + 4);
+	out->served = get64(p + 8);
+	out->in_flight = srv_get32(p + 16);
+	out->pool_ready = srv_get32(p + 20);
+	out->pool_target = srv_get32(p + 24);
+	out->samples = srv_get32(p + 28);
+	out->p50_ns = get64(p + 32);
+	out->p90_ns = get64(p + 40);
+	out->p99_ns = get64(p + 48);
+	out->rss_kb = get64(p + 56);
+	out->pss_kb = get64(p + 64);
+	out->template_bytes = get64(p + 72);
+	out->mem_size = get64(p + 80);
+	out->uptime_ns = get64(p + 88);
+	if (out->samples > SRV_LATENCY_RING)
+		return err_set("status answer with %u latency samples, at most %u", out->samples,
+			       SRV_LATENCY_RING);
+	return 0;
+}
+
 int srv_address(const char *path, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));

@@ -27,6 +27,9 @@
  *                       listen backlog is drained, finishes the clones in
  *                       flight, and exits. Sent by `serve --replace` after it
  *                       has renamed its own socket over the path.
+ *   SRV_STATUS_REQ (0x03) u32 version. Asks how the server is doing; the
+ *                       answer is one SRV_INFO frame. Any user that may
+ *                       connect may ask (it tells counts, not requests).
  *
  * The server answers a request with any number of data frames, in the order
  * the clone wrote them, then one final frame, then closes the connection:
@@ -45,7 +48,21 @@
  *                       a malformed, truncated or oversized frame, an unknown
  *                       type or version, when no clone could be made, or when
  *                       the server is stopping. The server carries on.
- *   SRV_RETIRED (0x14)  the answer to SRV_RETIRE: u32 clones in flight.
+ *   SRV_RETIRED (0x14)  the answer to SRV_RETIRE: u32 clones in flight, then
+ *                       (servers since the status request) u32 the retiring
+ *                       server's generation; a new server's is that plus 1.
+ *   SRV_INFO    (0x15)  the answer to SRV_STATUS_REQ: SRV_INFO_SIZE bytes or
+ *                       more (later fields may follow; a client ignores them):
+ *                         u32 version, u32 generation (1 for a server that
+ *                         replaced none), u64 clones served (status sent),
+ *                         u32 clones in flight, u32 shells ready in the pool,
+ *                         u32 the pool's target size, u32 latency samples
+ *                         (the last SRV_LATENCY_RING clones at most), then
+ *                         u64 each: latency p50, p90, p99 in ns (request read
+ *                         to status sent), the server's RSS and PSS in KiB
+ *                         (/proc/self/smaps_rollup; 0 if unreadable), the
+ *                         template's frozen memory in bytes, guest memory
+ *                         size in bytes, time since the server started in ns.
  *
  * A client that closes its connection (fully; a half-close is allowed)
  * before the final frame has its clone stopped and freed. A client whose
@@ -85,11 +102,13 @@ static inline uint32_t srv_get32(const uint8_t *p)
 enum srv_frame_type {
 	SRV_REQUEST = 0x01,
 	SRV_RETIRE = 0x02,
+	SRV_STATUS_REQ = 0x03,
 	SRV_STDOUT = 0x10,
 	SRV_STDERR = 0x11,
 	SRV_STATUS = 0x12,
 	SRV_ERROR = 0x13,
 	SRV_RETIRED = 0x14,
+	SRV_INFO = 0x15,
 };
 
 /* How a clone ended, on the wire (stable; not enum vm_end). */
@@ -106,7 +125,7 @@ enum srv_error {
 	SRV_E_MALFORMED = 1, /* bad payload, or a frame cut short */
 	SRV_E_TOO_BIG = 2,   /* length 0 or over SRV_FRAME_MAX */
 	SRV_E_VERSION = 3,   /* unknown protocol version */
-	SRV_E_TYPE = 4,	     /* not a request or retire frame */
+	SRV_E_TYPE = 4,	     /* not a request, retire or status request frame */
 	SRV_E_BUSY = 5,	     /* too many connections, or the server is stopping */
 	SRV_E_CLONE = 6,     /* the clone could not be made */
 	SRV_E_DENIED = 7,    /* retire from another user */
@@ -166,6 +185,28 @@ struct srv_status {
 
 /* Decodes a SRV_STATUS payload; -1 when malformed. */
 int srv_parse_status(const uint8_t *p, size_t len, struct srv_status *st);
+
+#define SRV_LATENCY_RING 1024 /* recent clones the latency percentiles are taken over */
+#define SRV_INFO_SIZE	 100u
+
+/* A server's answer to SRV_STATUS_REQ. */
+struct srv_info {
+	uint32_t generation;
+	uint64_t served;
+	uint32_t in_flight;
+	uint32_t pool_ready, pool_target;
+	uint32_t samples;
+	uint64_t p50_ns, p90_ns, p99_ns;
+	uint64_t rss_kb, pss_kb;
+	uint64_t template_bytes;
+	uint64_t mem_size;
+	uint64_t uptime_ns;
+};
+
+/* The SRV_INFO payload of in (SRV_INFO_SIZE bytes). */
+void srv_info_encode(const struct srv_info *in, uint8_t out[SRV_INFO_SIZE]);
+/* Decodes a SRV_INFO payload; -1 when short or of another version (errmsg set). */
+int srv_parse_info(const uint8_t *p, size_t len, struct srv_info *out);
 
 /* Connects to the server socket at path; -1 with errmsg set. */
 int srv_connect(const char *path);
