@@ -202,8 +202,9 @@ test-asan: all test-build-asan
 # mvmm-cc. test-api-asan links the same tests against libmvmm-asan.a (installed header only).
 API_PREFIX  := $(abspath $(BUILD)/prefix)
 API_PKG     := PKG_CONFIG_PATH=$(API_PREFIX)/lib/pkgconfig pkg-config
-API_TESTS   := $(BUILD)/tests/api/test_api $(BUILD)/tests/harness/test_harness
-API_SAN_TESTS := $(BUILD)/tests/asan/api/test_api $(BUILD)/tests/asan/harness/test_harness
+API_SUITES  := $(patsubst tests/api/%.c,%,$(sort $(wildcard tests/api/test_*.c)))
+API_TESTS   := $(API_SUITES:%=$(BUILD)/tests/api/%) $(BUILD)/tests/harness/test_harness
+API_SAN_TESTS := $(API_SUITES:%=$(BUILD)/tests/asan/api/%) $(BUILD)/tests/asan/harness/test_harness
 API_CASES   := $(BUILD)/tests/harness/cases.elf
 
 $(API_PREFIX)/.installed: $(LIB_SO) $(BUILD)/libmvmm.a $(BUILD)/mvmm vmm/api/mvmm.h $(GUEST_SDK_DEPS)
