@@ -239,5 +239,5 @@ test-api: all $(API_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
 	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 ~ /^[TDBRVW]$$/ && $$3 !~ /^mvmm_/'); \
 	if [ -n "$$bad" ]; then echo "libmvmm.so exports more than mvmm_*: $$bad"; exit 1; fi
 	$(call test_run_suites,$(API_TESTS),$(BUILD)/mvmm,MVMM_CASES=$(API_CASES))
-test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
+test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX) $(BUILD)/mvmm-asan
 	$(call test_run_suites,$(API_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV) MVMM_CASES=$(API_CASES))

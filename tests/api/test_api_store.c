@@ -191,7 +191,7 @@ static int child_outcome(int template)
 			_exit(info.outcome);
 		}
 		if (mvmm_runtime_new(&crt) < 0 ||
-		    mvmm_template_new_cached(crt, CASES_ELF, 0, NULL, 10000, &c, &t, &info) < 0)
+		    mvmm_template_new_cached(crt, CASES_ELF, 0, NULL, 10000, NULL, &c, &t, &info) < 0)
 			_exit(100);
 		mvmm_runtime_free(crt);
 		_exit(info.outcome);
@@ -231,13 +231,13 @@ Test(api_store, cache_template_second_load_is_a_hit)
 	struct mvmm_cache_info info;
 	struct mvmm_template *t;
 
-	cr_assert_eq(mvmm_template_new_cached(rt, CASES_ELF, 0, NULL, 10000, &c, &t, &info), 0,
+	cr_assert_eq(mvmm_template_new_cached(rt, CASES_ELF, 0, NULL, 10000, NULL, &c, &t, &info), 0,
 		     "%s", mvmm_last_error());
 	cr_assert_eq(info.outcome, MVMM_CACHE_BUILT, "%d %s", info.outcome, info.warning);
 	assert_adds(t);
 	mvmm_template_free(t);
 	cr_assert_eq(child_outcome(1), MVMM_CACHE_HIT, "another process maps it from the cache");
-	cr_assert_eq(mvmm_template_new_cached(rt, CASES_ELF, 0, NULL, 10000, &c, &t, &info), 0,
+	cr_assert_eq(mvmm_template_new_cached(rt, CASES_ELF, 0, NULL, 10000, NULL, &c, &t, &info), 0,
 		     "%s", mvmm_last_error());
 	cr_assert_eq(info.outcome, MVMM_CACHE_HIT, "%d %s", info.outcome, info.warning);
 	assert_adds(t);
@@ -257,10 +257,10 @@ Test(api_store, cache_bad_arguments)
 	c.dir = dir;
 	cr_assert_eq(mvmm_image_load_cached("/nonexistent/guest.elf", 0, &c, &img, NULL),
 		     MVMM_ERR_IO);
-	cr_assert_eq(mvmm_template_new_cached(rt, "/nonexistent/guest.elf", 0, NULL, 0, &c, &t,
+	cr_assert_eq(mvmm_template_new_cached(rt, "/nonexistent/guest.elf", 0, NULL, 0, NULL, &c, &t,
 					      NULL),
 		     MVMM_ERR_IO);
 	cr_assert_null(t);
-	cr_assert_eq(mvmm_template_new_cached(NULL, CASES_ELF, 0, NULL, 0, &c, &t, NULL),
+	cr_assert_eq(mvmm_template_new_cached(NULL, CASES_ELF, 0, NULL, 0, NULL, &c, &t, NULL),
 		     MVMM_ERR_INVAL);
 }

@@ -255,10 +255,28 @@ void api_boot_config(struct vm_config *cfg, const char *const *argv, uint64_t ti
 				   .lx = &api_linux_template };
 }
 
-MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
-			       const char *const *argv, uint64_t timeout_ms,
-			       struct mvmm_template **out)
+/*
+ * After the boot only what clones use stays: the exposed files and
+ * strace. The directories were opened and the cwd copied by the boot.
+ */
+void api_guest_keep(struct mvmm_template *t, struct api_guest *ag)
 {
+	t->guest = *ag;
+	free(t->guest.dirs);
+	t->guest.dirs = NULL;
+	t->guest.lx.dirs = NULL;
+	t->guest.lx.ndirs = 0;
+	t->guest.lx.cwd = NULL;
+	t->guest.envp = NULL;
+	memset(ag, 0, sizeof(*ag));
+}
+
+MVMM_API int mvmm_template_new_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				    const char *const *argv, uint64_t timeout_ms,
+				    const struct mvmm_guest_options *guest,
+				    struct mvmm_template **out)
+{
+	struct api_guest ag;
 	struct vm_config cfg;
 	struct template *tpl;
 	struct vm_result res;
@@ -270,15 +288,32 @@ MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image 
 	if (!rt || !image)
 		return api_fail(MVMM_ERR_INVAL, rt ? "mvmm_template_new: image"
 						   : "mvmm_template_new: runtime");
+	code = api_guest_config(guest, "mvmm_template_new", &ag);
+	if (code < 0)
+		return code;
 	api_boot_config(&cfg, argv, timeout_ms);
+	api_guest_apply(&ag, &cfg);
 	tpl = template_create(&rt->kvm, image->img, &cfg, &res);
 	if (!tpl) {
 		code = api_boot_failure(&res, timeout_ms);
 		vm_result_clear(&res);
+		api_guest_free(&ag);
 		return code;
 	}
 	vm_result_clear(&res);
-	return api_template_wrap(rt, tpl, image->path, out);
+	code = api_template_wrap(rt, tpl, image->path, out);
+	if (code < 0)
+		api_guest_free(&ag);
+	else
+		api_guest_keep(*out, &ag);
+	return code;
+}
+
+MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
+			       const char *const *argv, uint64_t timeout_ms,
+			       struct mvmm_template **out)
+{
+	return mvmm_template_new_opts(rt, image, argv, timeout_ms, NULL, out);
 }
 
 MVMM_API void mvmm_template_free(struct mvmm_template *t)
@@ -298,6 +333,7 @@ MVMM_API void mvmm_template_free(struct mvmm_template *t)
 	pthread_mutex_destroy(&t->lock);
 	template_put(t->tpl);
 	free(t->elf_path);
+	api_guest_free(&t->guest);
 	free(t);
 }
 
@@ -497,6 +533,7 @@ struct api_source {
 	struct mvmm_runtime *rt;
 	const struct mvmm_image *image;
 	const char *const *argv;
+	const struct api_guest *guest; /* mvmm_run_image_opts, or NULL */
 };
 
 static int api_source_check(const struct api_source *src)
@@ -529,9 +566,16 @@ static int api_run_from(const struct api_source *src, const struct mvmm_run_opts
 		goto done;
 	memset(&res, 0, sizeof(res));
 	if (!src->from_image) {
+		/* what the template's clones keep of its guest options: exposed files, strace */
+		if (src->tpl->guest.exposed || src->tpl->guest.lx.strace) {
+			cfg.lx = &src->tpl->guest.lx;
+			cfg.exposed = (const char *const *)src->tpl->guest.exposed;
+		}
 		vm = api_clone(src->tpl, &cfg);
 	} else {
 		cfg.argv = src->argv ? src->argv : api_default_argv;
+		if (src->guest)
+			api_guest_apply(src->guest, &cfg);
 		vm = vm_create(&src->rt->kvm, src->image->img, &cfg);
 	}
 	if (!vm) {
@@ -616,6 +660,27 @@ MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *im
 	struct api_source src = {.from_image = 1, .rt = rt, .image = image, .argv = argv};
 
 	return api_run_from(&src, opts, out, NULL);
+}
+
+MVMM_API int mvmm_run_image_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				 const char *const *argv, const struct mvmm_guest_options *guest,
+				 const struct mvmm_run_opts *opts, struct mvmm_result **out)
+{
+	struct api_source src = {.from_image = 1, .rt = rt, .image = image, .argv = argv};
+	struct api_guest ag;
+	int code;
+
+	if (out)
+		*out = NULL;
+	code = api_guest_config(guest, "mvmm_run_image", &ag);
+	if (code < 0)
+		return code;
+	/* A Linux program that reads stdin is not frozen there: this is no template. */
+	ag.lx.ready_on_stdin = 0;
+	src.guest = &ag;
+	code = api_run_from(&src, opts, out, NULL);
+	api_guest_free(&ag);
+	return code;
 }
 
 MVMM_API void mvmm_result_free(struct mvmm_result *res)

@@ -13,6 +13,7 @@
 
 #include "clone/shellpool.h"
 #include "core/kvm.h"
+#include "guestabi/lx.h"
 
 #define API_SPARE_MAX 8u /* finished clones kept for reuse per template */
 
@@ -34,6 +35,18 @@ struct mvmm_runtime {
 };
 
 /*
+ * mvmm_guest_options as the VM wants them (api_guest.c): the Linux
+ * configuration, the directories (pointing into the caller's strings),
+ * an owned copy of the exposed files (a VM reads them while it runs).
+ */
+struct api_guest {
+	struct lx_config lx;
+	struct lx_dir *dirs;
+	char **exposed;
+	const char *const *envp; /* the caller's */
+};
+
+/*
  * A template and the VMs it runs clones in: shells from its pool, and
  * spare VMs, finished clones reset and kept for the next run (a reset is
  * ~10x cheaper than tearing a VM down and creating another).
@@ -47,6 +60,7 @@ struct mvmm_template {
 	unsigned nspare;
 	struct mvmm_template *next, **pprev; /* in rt->templates */
 	char *elf_path; /* the guest ELF, for snapshots' symbols (owned), or NULL */
+	struct api_guest guest; /* its clones' exposed files and strace (mvmm_template_new_opts) */
 };
 
 /* A finished run kept with its memory (mvmm_run_hold). */
@@ -80,6 +94,14 @@ void api_boot_config(struct vm_config *cfg, const char *const *argv, uint64_t ti
  * or when there are none (*code 0).
  */
 struct shm_grant *api_shm_grants(struct mvmm_shm *const *shm, size_t n, int *code);
+
+/* Checks and converts g (NULL: the defaults); who names the call in messages. */
+int api_guest_config(const struct mvmm_guest_options *g, const char *who, struct api_guest *out);
+/* Points cfg's environment, Linux configuration and exposed files at ag. */
+void api_guest_apply(const struct api_guest *ag, struct vm_config *cfg);
+void api_guest_free(struct api_guest *ag);
+/* Moves what t's clones need of ag (after the boot) into t; ag is left empty. */
+void api_guest_keep(struct mvmm_template *t, struct api_guest *ag);
 
 /* Detaches a held run from its dedup store (api_share.c; no-op if none). */
 void api_held_detach(struct mvmm_held *h);

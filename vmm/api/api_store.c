@@ -140,6 +140,7 @@ MVMM_API int mvmm_image_load_cached(const char *path, uint64_t mem_size,
 MVMM_API int mvmm_template_new_cached(struct mvmm_runtime *rt, const char *path,
 				      uint64_t mem_size, const char *const *argv,
 				      uint64_t timeout_ms,
+				      const struct mvmm_guest_options *guest,
 				      const struct mvmm_cache_options *cache,
 				      struct mvmm_template **out, struct mvmm_cache_info *info)
 {
@@ -147,6 +148,7 @@ MVMM_API int mvmm_template_new_cached(struct mvmm_runtime *rt, const char *path,
 	struct vm_result res = {0};
 	struct vm_config cfg;
 	struct template *tpl;
+	struct api_guest ag;
 	struct cache_opts o;
 	char *abs;
 	int code;
@@ -160,20 +162,29 @@ MVMM_API int mvmm_template_new_cached(struct mvmm_runtime *rt, const char *path,
 	code = api_cache_opts(cache, "mvmm_template_new_cached", &o);
 	if (code == 0)
 		code = api_check_file(path);
+	if (code == 0)
+		code = api_guest_config(guest, "mvmm_template_new_cached", &ag);
 	if (code < 0)
 		return code;
+	o.off = ag.exposed != NULL; /* as the command: its start may read them */
 	api_boot_config(&cfg, argv, timeout_ms);
+	api_guest_apply(&ag, &cfg);
 	tpl = cache_load_template(&o, &rt->kvm, path, mem_size ? mem_size : MVMM_MEM_DEFAULT, &cfg,
 				  &res, &st);
 	api_cache_info(&st, info);
 	if (!tpl) {
 		code = res.end ? api_boot_failure(&res, timeout_ms) : MVMM_ERR_IMAGE;
 		vm_result_clear(&res);
+		api_guest_free(&ag);
 		return code;
 	}
 	vm_result_clear(&res);
 	abs = realpath(path, NULL);
 	code = api_template_wrap(rt, tpl, abs, out);
 	free(abs);
+	if (code < 0)
+		api_guest_free(&ag);
+	else
+		api_guest_keep(*out, &ag);
 	return code;
 }

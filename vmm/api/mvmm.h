@@ -54,10 +54,21 @@
  * runtime in the process that runs the guests (with Criterion, in the test
  * or its .init, not before the runner forks).
  *
- * Not here yet: shared memory regions between host and guests, and the
- * deduplication pass over templates, are open issues of their own; they
- * will add their calls to this header. This header declares only what
- * exists.
+ * Sharing. Shared-memory regions between the host program and guests
+ * (mvmm_shm_*), dedup of identical pages over held runs (mvmm_run_hold,
+ * mvmm_dedup_*), template snapshots (mvmm_template_snapshot,
+ * mvmm_template_from_snapshot) and the image cache (mvmm_image_load_cached,
+ * mvmm_template_new_cached) are the command's --shm, --dedup, --snapshot,
+ * --from-snapshot and --cache-dir.
+ *
+ * Not here yet (the command has them, the library not): snapshot diffs at
+ * the guest's checkpoints (--snapshot with --count 1; the library restores
+ * chains the command wrote); dedup as a background thread over running
+ * guests (--dedup=MS, --dedup-budget: the library's runs end within the
+ * call, so a pass runs over held runs on the caller's thread) and --ksm;
+ * fleets (--count, --hold barriers, --per-process worker processes,
+ * --output-dir, --stats): a program runs clones from its own threads;
+ * --gdb; --no-share. This header declares only what exists.
  */
 
 #include <stddef.h>
@@ -328,6 +339,48 @@ MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *im
 /* Frees a result and everything it points to. NULL is ignored. */
 MVMM_API void mvmm_result_free(struct mvmm_result *res);
 
+/* ---- a guest's environment, files and tracing ------------------------ */
+
+/* A host directory tree the guest sees (`--dir HOST[:GUEST][:rw]`). */
+struct mvmm_dir {
+	const char *host;  /* the host directory */
+	const char *guest; /* where the guest sees it: an absolute path (NULL: the same as host) */
+	int rw;		   /* 1: writable; 0: the guest's writes fail with EROFS */
+};
+
+/*
+ * What the command's options for Linux programs give a guest besides argv
+ * (zero-initialise, then set what you want; strings are read during the
+ * call only, but for expose, which is copied):
+ */
+struct mvmm_guest_options {
+	/* The environment, NULL-terminated "NAME=VALUE" (`--env`; NULL: empty; environ: `--env-inherit`). */
+	const char *const *envp;
+	const struct mvmm_dir *dirs; /* `--dir`, at most 64 */
+	size_t ndirs;
+	const char *cwd;	     /* `--cwd`: the working directory (NULL: "/") */
+	const char *const *expose;   /* `--expose`: NULL-terminated host files the guest may read */
+	int strace;		     /* `--strace`: one line per system call, written to strace_fd */
+	int strace_fd;		     /* an fd the caller keeps open while runs use it */
+};
+
+/*
+ * mvmm_template_new with guest options (NULL: none): the template boots
+ * with guest's environment, directories and cwd; its clones inherit the
+ * process state (open files, cwd) it had at ready, and each reads guest's
+ * exposed files and traces to strace_fd as the template did.
+ * Errors: as mvmm_template_new; MVMM_ERR_INVAL for a bad option,
+ * MVMM_ERR_HOST when a directory cannot be opened (the message names it).
+ */
+MVMM_API int mvmm_template_new_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				    const char *const *argv, uint64_t timeout_ms,
+				    const struct mvmm_guest_options *guest,
+				    struct mvmm_template **out);
+/* mvmm_run_image with guest options (NULL: none). Returns as mvmm_run_image. */
+MVMM_API int mvmm_run_image_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				 const char *const *argv, const struct mvmm_guest_options *guest,
+				 const struct mvmm_run_opts *opts, struct mvmm_result **out);
+
 /* ---- held runs --------------------------------------------------------- */
 
 /*
@@ -375,8 +428,9 @@ MVMM_API uint64_t mvmm_shm_notify(struct mvmm_shm *shm);
 MVMM_API unsigned mvmm_shm_attached(const struct mvmm_shm *shm);
 /*
  * Revokes the region: later lookups and attaches by guests fail, waiters
- * wake with -MVMM_EPIPE, the host mapping goes. A guest that has it
- * attached keeps its mapping until its run ends. NULL is ignored.
+ * wake with -MVMM_EPIPE, and the pointer mvmm_shm_host gave must not be
+ * used any more. A guest that has it attached keeps its mapping until its
+ * run ends; the memory goes with the last attachment. NULL is ignored.
  */
 MVMM_API void mvmm_shm_free(struct mvmm_shm *shm);
 
@@ -484,13 +538,19 @@ MVMM_API int mvmm_image_load_cached(const char *path, uint64_t mem_size,
 				    const struct mvmm_cache_options *cache,
 				    struct mvmm_image **out, struct mvmm_cache_info *info);
 /*
- * mvmm_template_new of the ELF at path (mem_size as for images) through
- * the cache: argv, and the guest's ready point, are part of the key.
- * Errors: as mvmm_image_load_file and mvmm_template_new.
+ * mvmm_template_new_opts of the ELF at path (mem_size as for images)
+ * through the cache: argv, the guest options (environment, directories,
+ * cwd) and the guest's ready point are part of the key. A guest given
+ * exposed files is not cached (its start may read them; the key cannot
+ * see them): info->outcome is then MVMM_CACHE_OFF. Files the guest reads
+ * and closes while it starts are not in the key either: after changing
+ * one, use another directory or empty it. Errors: as mvmm_image_load_file
+ * and mvmm_template_new.
  */
 MVMM_API int mvmm_template_new_cached(struct mvmm_runtime *rt, const char *path,
 				      uint64_t mem_size, const char *const *argv,
 				      uint64_t timeout_ms,
+				      const struct mvmm_guest_options *guest,
 				      const struct mvmm_cache_options *cache,
 				      struct mvmm_template **out, struct mvmm_cache_info *info);
 
