@@ -59,7 +59,8 @@
  * mvmm_dedup_*), template snapshots (mvmm_template_snapshot,
  * mvmm_template_from_snapshot) and the image cache (mvmm_image_load_cached,
  * mvmm_template_new_cached) are the command's --shm, --dedup, --snapshot,
- * --from-snapshot and --cache-dir.
+ * --from-snapshot and --cache-dir; mvmm_guest_options its --env,
+ * --env-inherit, --dir, --cwd, --expose and --strace for Linux programs.
  *
  * Not here yet (the command has them, the library not): snapshot diffs at
  * the guest's checkpoints (--snapshot with --count 1; the library restores
@@ -68,7 +69,9 @@
  * call, so a pass runs over held runs on the caller's thread) and --ksm;
  * fleets (--count, --hold barriers, --per-process worker processes,
  * --output-dir, --stats): a program runs clones from its own threads;
- * --gdb; --no-share. This header declares only what exists.
+ * --gdb; --no-share; --ready-on=ready (a template freezes at mvmm_ready()
+ * or, for a program that never calls it, at its first read of stdin).
+ * This header declares only what exists.
  */
 
 #include <stddef.h>
