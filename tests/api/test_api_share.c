@@ -290,3 +290,37 @@ Test(api_share, dedup_store_freed_before_its_runs)
 	cr_assert_eq(mvmm_dedup_stats(NULL, &st, sizeof(st)), MVMM_ERR_INVAL);
 	mvmm_dedup_free(NULL);
 }
+
+/* Under the runtime's seccomp filter for vCPU threads, a guest still attaches a region. */
+Test(api_share, shm_under_the_seccomp_filter)
+{
+	const char *args[] = { "shm", "sec", "write", NULL };
+	struct mvmm_runtime_options ro = { .seccomp = 1 };
+	struct mvmm_run_opts o = { .args = args, .timeout_ms = 5000, .flags = MVMM_RUN_SHM,
+				   .nshm = 1 };
+	struct mvmm_runtime *srt;
+	struct mvmm_template *st;
+	struct mvmm_result *r;
+	struct mvmm_shm *s;
+	char *p, want[64];
+	int i;
+
+	cr_assert_eq(mvmm_runtime_new_opts(&ro, &srt), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_template_new(srt, img, NULL, 10000, &st), 0, "%s", mvmm_last_error());
+	cr_assert_eq(mvmm_shm_new("sec", 4096 * 2, 0, &s), 0);
+	p = mvmm_shm_host(s, NULL);
+	cr_assert_not_null(p);
+	strcpy(p, "confined");
+	o.shm = &s;
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(mvmm_run(st, &o, &r), 0, "%s", mvmm_last_error());
+		cr_assert_eq(r->status, 0, "%s %s", mvmm_end_name(r->end), r->out);
+		cr_assert_str_eq(r->out, "read confined size 8192\n");
+		snprintf(want, sizeof(want), "guest %lu was here", (unsigned long)r->stats.clone_no);
+		cr_assert_str_eq(p + 4096, want);
+		mvmm_result_free(r);
+	}
+	mvmm_shm_free(s);
+	mvmm_template_free(st);
+	mvmm_runtime_free(srt);
+}

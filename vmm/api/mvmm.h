@@ -525,7 +525,10 @@ enum mvmm_cache_outcome {
 	MVMM_CACHE_REPLACED = 4, /* incompatible (version, ABI, CPU): built and stored over it */
 	MVMM_CACHE_REBUILT = 5,	 /* damaged: removed, built and stored (warning set) */
 };
-/* What a cached load did (caller-owned; filled even when the load fails). */
+/*
+ * What a cached load did (caller-owned; filled even when the load fails).
+ * Its size is part of the ABI: later information comes with new calls.
+ */
 struct mvmm_cache_info {
 	int outcome;	       /* enum mvmm_cache_outcome */
 	int verified_now;      /* a hit whose data hash was checked on this use */
