@@ -236,6 +236,10 @@ Test(api_guest, bad_options)
 	g.strace_fd = -1;
 	cr_assert_eq(mvmm_run_image_opts(rt, img, argv, &g, NULL, &r), MVMM_ERR_INVAL);
 	g.strace = 0;
+	g.flags = 1;
+	cr_assert_eq(mvmm_run_image_opts(rt, img, argv, &g, NULL, &r), MVMM_ERR_INVAL);
+	cr_assert_not_null(strstr(mvmm_last_error(), "unknown flags"), "%s", mvmm_last_error());
+	g.flags = 0;
 	/* a directory that does not exist: the template cannot start, the message names it */
 	cr_assert_eq(mvmm_template_new_opts(rt, img, argv, 1000, &g, &t), MVMM_ERR_HOST);
 	cr_assert_not_null(strstr(mvmm_last_error(), "/nonexistent/mvmm-dir"), "%s",

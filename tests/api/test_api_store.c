@@ -255,6 +255,9 @@ Test(api_store, cache_bad_arguments)
 	cr_assert_eq(mvmm_image_load_cached(CASES_ELF, 0, NULL, &img, NULL), MVMM_ERR_INVAL);
 	cr_assert_eq(mvmm_image_load_cached(CASES_ELF, 0, &bad, &img, NULL), MVMM_ERR_INVAL);
 	c.dir = dir;
+	c.flags = 2;
+	cr_assert_eq(mvmm_image_load_cached(CASES_ELF, 0, &c, &img, NULL), MVMM_ERR_INVAL);
+	c.flags = 0;
 	cr_assert_eq(mvmm_image_load_cached("/nonexistent/guest.elf", 0, &c, &img, NULL),
 		     MVMM_ERR_IO);
 	cr_assert_eq(mvmm_template_new_cached(rt, "/nonexistent/guest.elf", 0, NULL, 0, NULL, &c, &t,

@@ -57,6 +57,10 @@ int api_guest_config(const struct mvmm_guest_options *g, const char *who, struct
 		err_set("%s: dirs: %zu entries (at most %u)", who, g->ndirs, API_DIRS_MAX);
 		return MVMM_ERR_INVAL;
 	}
+	if (g->flags) {
+		err_set("%s: unknown flags 0x%x", who, g->flags);
+		return MVMM_ERR_INVAL;
+	}
 	if (g->strace && g->strace_fd < 0) {
 		err_set("%s: strace_fd %d", who, g->strace_fd);
 		return MVMM_ERR_INVAL;

@@ -68,6 +68,10 @@ static int api_cache_opts(const struct mvmm_cache_options *c, const char *who,
 		err_set("%s: cache options without a directory", who);
 		return MVMM_ERR_INVAL;
 	}
+	if (c->flags) {
+		err_set("%s: unknown flags 0x%x", who, c->flags);
+		return MVMM_ERR_INVAL;
+	}
 	if (c->huge_pages < MVMM_HUGE_AUTO || c->huge_pages > MVMM_HUGE_OFF) {
 		err_set("%s: huge_pages %d is not an enum mvmm_huge_pages", who, c->huge_pages);
 		return MVMM_ERR_INVAL;

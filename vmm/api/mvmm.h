@@ -365,6 +365,11 @@ struct mvmm_guest_options {
 	const char *const *expose;   /* `--expose`: NULL-terminated host files the guest may read */
 	int strace;		     /* `--strace`: one line per system call, written to strace_fd */
 	int strace_fd;		     /* an fd the caller keeps open while runs use it */
+	/*
+	 * 0. Options added later go after it, each read only when a flag of
+	 * its own is set here, so that callers built before it keep working.
+	 */
+	unsigned flags;
 };
 
 /*
@@ -517,6 +522,7 @@ struct mvmm_cache_options {
 	const char *dir;    /* the cache directory (required; made if missing) */
 	uint64_t max_bytes; /* evict least recently used entries past this (0: 4 GiB) */
 	int huge_pages;	    /* enum mvmm_huge_pages for what it builds and maps */
+	unsigned flags;	    /* 0 (as mvmm_guest_options.flags: for options added later) */
 };
 enum mvmm_cache_outcome {
 	MVMM_CACHE_OFF = 1,	 /* the cache could not be used (see warning) */
