@@ -210,8 +210,9 @@ test-asan: all test-build-asan
 # mvmm-cc. test-api-asan links the same tests against libmvmm-asan.a (installed header only).
 API_PREFIX  := $(abspath $(BUILD)/prefix)
 API_PKG     := PKG_CONFIG_PATH=$(API_PREFIX)/lib/pkgconfig pkg-config
-API_TESTS   := $(BUILD)/tests/api/test_api $(BUILD)/tests/harness/test_harness
-API_SAN_TESTS := $(BUILD)/tests/asan/api/test_api $(BUILD)/tests/asan/harness/test_harness
+API_SUITES  := $(patsubst tests/api/%.c,%,$(sort $(wildcard tests/api/test_*.c)))
+API_TESTS   := $(API_SUITES:%=$(BUILD)/tests/api/%) $(BUILD)/tests/harness/test_harness
+API_SAN_TESTS := $(API_SUITES:%=$(BUILD)/tests/asan/api/%) $(BUILD)/tests/asan/harness/test_harness
 API_CASES   := $(BUILD)/tests/harness/cases.elf
 
 $(API_PREFIX)/.installed: $(LIB_SO) $(BUILD)/libmvmm.a $(BUILD)/mvmm vmm/api/mvmm.h $(GUEST_SDK_DEPS)
@@ -269,7 +270,8 @@ test-api: all test-symbols $(API_TESTS) $(API_STATIC) $(API_CASES) $(TEST_GUESTS
 		MVMM_BIN=$(BUILD)/mvmm MVMM_CASES=$(API_CASES) $(API_STATIC) --jobs $(TEST_JOBS) \
 			--short-filename --filter "$$f" || exit 1; \
 	done
-test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX)
+test-api-asan: all $(API_SAN_TESTS) $(API_CASES) $(TEST_GUESTS) $(TEST_LINUX) \
+	       $(BUILD)/mvmm-asan
 	$(call test_run_suites,$(API_SAN_TESTS),$(BUILD)/mvmm-asan,$(TEST_SAN_ENV) MVMM_CASES=$(API_CASES))
 
 # A second make test rebuilds nothing: once the suites have run, everything make test builds is

@@ -28,32 +28,9 @@
 #define API_MS		   1000000ull /* ns per ms */
 #define API_OUTPUT_DEFAULT (16u << 20)
 #define API_POOL_SHELLS	   2u /* shells a template's pool keeps ready */
-#define API_SPARE_MAX	   8u /* finished clones kept for reuse per template */
-
-struct mvmm_runtime {
-	struct kvm_sys kvm;
-	pthread_mutex_t lock; /* guards the template list */
-	struct mvmm_template *templates;
-	int seccomp; /* mvmm_runtime_options.seccomp */
-};
 
 /* Whether this thread is under the vCPU filter already (mvmm_runtime_options.seccomp). */
 static _Thread_local int api_thread_confined;
-
-/*
- * A template and the VMs it runs clones in: shells from its pool, and
- * spare VMs, finished clones reset and kept for the next run (a reset is
- * ~10x cheaper than tearing a VM down and creating another).
- */
-struct mvmm_template {
-	struct mvmm_runtime *rt;
-	struct template *tpl;
-	struct shell_pool pool;
-	pthread_mutex_t lock; /* guards spare */
-	struct vm *spare[API_SPARE_MAX];
-	unsigned nspare;
-	struct mvmm_template *next, **pprev; /* in rt->templates */
-};
 
 /* A growable capture buffer for one output stream. */
 struct api_buf {
@@ -76,6 +53,7 @@ struct api_run {
 	const uint8_t *input;
 	size_t input_len, input_off;
 	struct vm_core_file core; /* MVMM_RUN_CORE */
+	struct shm_grant *grants; /* MVMM_RUN_SHM (owned), or NULL */
 };
 
 static const char api_empty[1];
@@ -203,8 +181,7 @@ static void api_first_line(const char *report, char *line, size_t size)
 	line[n] = '\0';
 }
 
-/* The error code and message for a template guest that did not reach ready. */
-static int api_boot_failure(const struct vm_result *res, uint64_t timeout_ms)
+int api_boot_failure(const struct vm_result *res, uint64_t timeout_ms)
 {
 	char line[256];
 
@@ -237,43 +214,24 @@ static int api_boot_failure(const struct vm_result *res, uint64_t timeout_ms)
 /* The ready point: mvmm_ready(), or for a program that never calls it its first read of stdin. */
 static const struct lx_config api_linux_template = {.ready_on_stdin = 1, .strace_fd = -1};
 
-MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
-			       const char *const *argv, uint64_t timeout_ms,
-			       struct mvmm_template **out)
+int api_template_wrap(struct mvmm_runtime *rt, struct template *tpl, const char *elf_path,
+		      struct mvmm_template **out)
 {
-	struct vm_config cfg = { .argv = argv ? argv : api_default_argv,
-				 .in_fd = -1,
-				 .out_fd = -1,
-				 .err_fd = -1,
-				 .timeout_ns = timeout_ms * API_MS,
-				 .hooks = &api_boot_hooks,
-				 .lx = &api_linux_template };
-	struct mvmm_template *t;
-	struct vm_result res;
-	int code;
+	struct mvmm_template *t = calloc(1, sizeof(*t));
 
-	if (!out)
-		return api_fail(MVMM_ERR_INVAL, "mvmm_template_new: out");
-	*out = NULL;
-	if (!rt || !image)
-		return api_fail(MVMM_ERR_INVAL, rt ? "mvmm_template_new: image"
-						   : "mvmm_template_new: runtime");
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return api_fail(MVMM_ERR_NOMEM, "mvmm_template_new");
+	if (!t || (elf_path && !(t->elf_path = strdup(elf_path)))) {
+		free(t);
+		template_put(tpl);
+		return api_fail(MVMM_ERR_NOMEM, "making a template");
+	}
 	t->rt = rt;
-	t->tpl = template_create(&rt->kvm, image->img, &cfg, &res);
-	if (!t->tpl) {
-		code = api_boot_failure(&res, timeout_ms);
-		goto fail;
+	t->tpl = tpl;
+	if (shell_pool_start(&t->pool, &rt->kvm, tpl->mem_size, API_POOL_SHELLS, tpl) < 0) {
+		template_put(tpl);
+		free(t->elf_path);
+		free(t);
+		return MVMM_ERR_HOST;
 	}
-	if (shell_pool_start(&t->pool, &rt->kvm, t->tpl->mem_size, API_POOL_SHELLS,
-			     t->tpl) < 0) {
-		code = MVMM_ERR_HOST;
-		template_put(t->tpl);
-		goto fail;
-	}
-	vm_result_clear(&res);
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_lock(&rt->lock);
 	t->next = rt->templates;
@@ -284,10 +242,78 @@ MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image 
 	pthread_mutex_unlock(&rt->lock);
 	*out = t;
 	return 0;
-fail:
+}
+
+void api_boot_config(struct vm_config *cfg, const char *const *argv, uint64_t timeout_ms)
+{
+	*cfg = (struct vm_config){ .argv = argv ? argv : api_default_argv,
+				   .in_fd = -1,
+				   .out_fd = -1,
+				   .err_fd = -1,
+				   .timeout_ns = timeout_ms * API_MS,
+				   .hooks = &api_boot_hooks,
+				   .lx = &api_linux_template };
+}
+
+/*
+ * After the boot only what clones use stays: the exposed files and
+ * strace. The directories were opened and the cwd copied by the boot.
+ */
+void api_guest_keep(struct mvmm_template *t, struct api_guest *ag)
+{
+	t->guest = *ag;
+	free(t->guest.dirs);
+	t->guest.dirs = NULL;
+	t->guest.lx.dirs = NULL;
+	t->guest.lx.ndirs = 0;
+	t->guest.lx.cwd = NULL;
+	t->guest.envp = NULL;
+	memset(ag, 0, sizeof(*ag));
+}
+
+MVMM_API int mvmm_template_new_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				    const char *const *argv, uint64_t timeout_ms,
+				    const struct mvmm_guest_options *guest,
+				    struct mvmm_template **out)
+{
+	struct api_guest ag;
+	struct vm_config cfg;
+	struct template *tpl;
+	struct vm_result res;
+	int code;
+
+	if (!out)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_template_new: out");
+	*out = NULL;
+	if (!rt || !image)
+		return api_fail(MVMM_ERR_INVAL, rt ? "mvmm_template_new: image"
+						   : "mvmm_template_new: runtime");
+	code = api_guest_config(guest, "mvmm_template_new", &ag);
+	if (code < 0)
+		return code;
+	api_boot_config(&cfg, argv, timeout_ms);
+	api_guest_apply(&ag, &cfg);
+	tpl = template_create(&rt->kvm, image->img, &cfg, &res);
+	if (!tpl) {
+		code = api_boot_failure(&res, timeout_ms);
+		vm_result_clear(&res);
+		api_guest_free(&ag);
+		return code;
+	}
 	vm_result_clear(&res);
-	free(t);
+	code = api_template_wrap(rt, tpl, image->path, out);
+	if (code < 0)
+		api_guest_free(&ag);
+	else
+		api_guest_keep(*out, &ag);
 	return code;
+}
+
+MVMM_API int mvmm_template_new(struct mvmm_runtime *rt, const struct mvmm_image *image,
+			       const char *const *argv, uint64_t timeout_ms,
+			       struct mvmm_template **out)
+{
+	return mvmm_template_new_opts(rt, image, argv, timeout_ms, NULL, out);
 }
 
 MVMM_API void mvmm_template_free(struct mvmm_template *t)
@@ -306,7 +332,14 @@ MVMM_API void mvmm_template_free(struct mvmm_template *t)
 	shell_pool_stop(&t->pool);
 	pthread_mutex_destroy(&t->lock);
 	template_put(t->tpl);
+	free(t->elf_path);
+	api_guest_free(&t->guest);
 	free(t);
+}
+
+void api_reap(struct mvmm_template *t, struct vm *vm)
+{
+	shell_pool_reap(&t->pool, vm);
 }
 
 /* ---- clones: fresh, or a finished clone reset ---------------------------- */
@@ -450,12 +483,22 @@ static int api_run_prepare(const struct mvmm_run_opts **o, struct mvmm_result **
 	if (((*o)->flags & MVMM_RUN_CORE) && (!(*o)->core_path || !*(*o)->core_path))
 		return api_fail(MVMM_ERR_INVAL, "mvmm_run: core_path");
 	memset(req, 0, sizeof(*req));
-	if ((*o)->args && vm_request_init(req, (*o)->args) < 0)
-		return MVMM_ERR_NOMEM;
 	memset(run, 0, sizeof(*run));
+	if ((*o)->flags & MVMM_RUN_SHM) {
+		int code;
+
+		run->grants = api_shm_grants((*o)->shm, (*o)->nshm, &code);
+		if (!run->grants && code < 0)
+			return code;
+	}
+	if ((*o)->args && vm_request_init(req, (*o)->args) < 0) {
+		free(run->grants);
+		return MVMM_ERR_NOMEM;
+	}
 	run->r = api_result_new(*o);
 	if (!run->r) {
 		vm_request_free(req);
+		free(run->grants);
 		return api_fail(MVMM_ERR_NOMEM, "mvmm_run");
 	}
 	run->input = (*o)->input;
@@ -466,6 +509,7 @@ static int api_run_prepare(const struct mvmm_run_opts **o, struct mvmm_result **
 	cfg->hooks = &api_run_hooks;
 	cfg->hooks_ctx = run;
 	cfg->request = (*o)->args ? req : NULL;
+	cfg->shm = run->grants;
 	if ((*o)->flags & MVMM_RUN_CORE) {
 		run->core = (struct vm_core_file){AT_FDCWD, (*o)->core_path, 0, ""};
 		cfg->core = &run->core;
@@ -489,6 +533,7 @@ struct api_source {
 	struct mvmm_runtime *rt;
 	const struct mvmm_image *image;
 	const char *const *argv;
+	const struct api_guest *guest; /* mvmm_run_image_opts, or NULL */
 };
 
 static int api_source_check(const struct api_source *src)
@@ -501,8 +546,9 @@ static int api_source_check(const struct api_source *src)
 	return 0;
 }
 
+/* keep: a template's run whose VM is kept (mvmm_run_hold), else NULL. */
 static int api_run_from(const struct api_source *src, const struct mvmm_run_opts *opts,
-			struct mvmm_result **out)
+			struct mvmm_result **out, struct vm **keep)
 {
 	uint64_t t0 = vm_now_ns();
 	struct vm_request req;
@@ -520,9 +566,16 @@ static int api_run_from(const struct api_source *src, const struct mvmm_run_opts
 		goto done;
 	memset(&res, 0, sizeof(res));
 	if (!src->from_image) {
+		/* what the template's clones keep of its guest options: exposed files, strace */
+		if (src->tpl->guest.exposed || src->tpl->guest.lx.strace) {
+			cfg.lx = &src->tpl->guest.lx;
+			cfg.exposed = (const char *const *)src->tpl->guest.exposed;
+		}
 		vm = api_clone(src->tpl, &cfg);
 	} else {
 		cfg.argv = src->argv ? src->argv : api_default_argv;
+		if (src->guest)
+			api_guest_apply(src->guest, &cfg);
 		vm = vm_create(&src->rt->kvm, src->image->img, &cfg);
 	}
 	if (!vm) {
@@ -532,13 +585,24 @@ static int api_run_from(const struct api_source *src, const struct mvmm_run_opts
 	code = api_confine(src->from_image ? src->rt : src->tpl->rt);
 	if (code == 0)
 		code = api_run_vm(vm, &run, opts, t0, &res);
-	if (!src->from_image)
+	/* The run is over: the grants array may go, and a kept VM must not point at it. */
+	vm->shm_grants = NULL;
+	if (keep && code == 0) {
+		vm->request = NULL;
+		vm->hooks_ctx = NULL;
+		vm->core = NULL;
+		*keep = vm;
+	} else if (keep) {
+		api_reap(src->tpl, vm);
+	} else if (!src->from_image) {
 		api_release(src->tpl, vm, &res);
-	else
+	} else {
 		vm_destroy(vm);
+	}
 	vm_result_clear(&res);
 done:
 	vm_request_free(&req);
+	free(run.grants);
 	if (code < 0) {
 		mvmm_result_free(&run.r->pub);
 		return code;
@@ -552,7 +616,41 @@ MVMM_API int mvmm_run(struct mvmm_template *t, const struct mvmm_run_opts *opts,
 {
 	struct api_source src = {.tpl = t};
 
-	return api_run_from(&src, opts, out);
+	return api_run_from(&src, opts, out, NULL);
+}
+
+MVMM_API int mvmm_run_hold(struct mvmm_template *t, const struct mvmm_run_opts *opts,
+			   struct mvmm_result **out, struct mvmm_held **held)
+{
+	struct api_source src = {.tpl = t};
+	struct mvmm_held *h;
+	struct vm *vm = NULL;
+	int code;
+
+	if (!held)
+		return api_fail(MVMM_ERR_INVAL, "mvmm_run_hold: held");
+	*held = NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return api_fail(MVMM_ERR_NOMEM, "mvmm_run_hold");
+	code = api_run_from(&src, opts, out, &vm);
+	if (code < 0) {
+		free(h);
+		return code;
+	}
+	h->tpl = t;
+	h->vm = vm;
+	*held = h;
+	return 0;
+}
+
+MVMM_API void mvmm_held_free(struct mvmm_held *h)
+{
+	if (!h)
+		return;
+	api_held_detach(h);
+	api_reap(h->tpl, h->vm);
+	free(h);
 }
 
 MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *image,
@@ -561,7 +659,28 @@ MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *im
 {
 	struct api_source src = {.from_image = 1, .rt = rt, .image = image, .argv = argv};
 
-	return api_run_from(&src, opts, out);
+	return api_run_from(&src, opts, out, NULL);
+}
+
+MVMM_API int mvmm_run_image_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				 const char *const *argv, const struct mvmm_guest_options *guest,
+				 const struct mvmm_run_opts *opts, struct mvmm_result **out)
+{
+	struct api_source src = {.from_image = 1, .rt = rt, .image = image, .argv = argv};
+	struct api_guest ag;
+	int code;
+
+	if (out)
+		*out = NULL;
+	code = api_guest_config(guest, "mvmm_run_image", &ag);
+	if (code < 0)
+		return code;
+	/* A Linux program that reads stdin is not frozen there: this is no template. */
+	ag.lx.ready_on_stdin = 0;
+	src.guest = &ag;
+	code = api_run_from(&src, opts, out, NULL);
+	api_guest_free(&ag);
+	return code;
 }
 
 MVMM_API void mvmm_result_free(struct mvmm_result *res)

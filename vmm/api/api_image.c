@@ -87,14 +87,16 @@ int api_fail(int code, const char *what)
 
 /* ---- images ----------------------------------------------------------- */
 
-static int api_image_out(struct image *img, struct mvmm_image **out)
+/* path: the ELF file (its absolute path is kept for snapshots), or NULL for a buffer. */
+static int api_image_out(struct image *img, const char *path, struct mvmm_image **out)
 {
 	struct mvmm_image *h;
 
 	if (!img)
 		return MVMM_ERR_IMAGE;
-	h = malloc(sizeof(*h));
-	if (!h) {
+	h = calloc(1, sizeof(*h));
+	if (!h || (path && !(h->path = realpath(path, NULL)))) {
+		free(h);
 		image_put(img);
 		return api_fail(MVMM_ERR_NOMEM, "loading an image");
 	}
@@ -140,7 +142,7 @@ MVMM_API int mvmm_image_load_file_opts(const char *path, const struct mvmm_image
 		return MVMM_ERR_IO;
 	}
 	close(fd);
-	return api_image_out(image_load_file_with(path, &p), out);
+	return api_image_out(image_load_file_with(path, &p), path, out);
 }
 
 MVMM_API int mvmm_image_load_file(const char *path, uint64_t mem_size, struct mvmm_image **out)
@@ -163,7 +165,7 @@ MVMM_API int mvmm_image_load_buffer_opts(const void *elf, size_t len,
 		return api_fail(MVMM_ERR_INVAL, "mvmm_image_load_buffer: elf");
 	if (api_image_params(opts, "mvmm_image_load_buffer", &p) < 0)
 		return MVMM_ERR_INVAL;
-	return api_image_out(image_load_buffer_with(elf, len, "buffer", &p), out);
+	return api_image_out(image_load_buffer_with(elf, len, "buffer", &p), NULL, out);
 }
 
 MVMM_API int mvmm_image_load_buffer(const void *elf, size_t len, uint64_t mem_size,
@@ -186,6 +188,7 @@ MVMM_API void mvmm_image_free(struct mvmm_image *img)
 	if (!img)
 		return;
 	image_put(img->img);
+	free(img->path);
 	free(img);
 }
 

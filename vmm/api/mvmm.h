@@ -55,10 +55,24 @@
  * runtime in the process that runs the guests (with Criterion, in the test
  * or its .init, not before the runner forks).
  *
- * Not here yet: shared memory regions between host and guests, and the
- * deduplication pass over templates, are open issues of their own; they
- * will add their calls to this header. This header declares only what
- * exists.
+ * Sharing. Shared-memory regions between the host program and guests
+ * (mvmm_shm_*), dedup of identical pages over held runs (mvmm_run_hold,
+ * mvmm_dedup_*), template snapshots (mvmm_template_snapshot,
+ * mvmm_template_from_snapshot) and the image cache (mvmm_image_load_cached,
+ * mvmm_template_new_cached) are the command's --shm, --dedup, --snapshot,
+ * --from-snapshot and --cache-dir; mvmm_guest_options its --env,
+ * --env-inherit, --dir, --cwd, --expose and --strace for Linux programs.
+ *
+ * Not here yet (the command has them, the library not): snapshot diffs at
+ * the guest's checkpoints (--snapshot with --count 1; the library restores
+ * chains the command wrote); dedup as a background thread over running
+ * guests (--dedup=MS, --dedup-budget: the library's runs end within the
+ * call, so a pass runs over held runs on the caller's thread) and --ksm;
+ * fleets (--count, --hold barriers, --per-process worker processes,
+ * --output-dir, --stats): a program runs clones from its own threads;
+ * --gdb; --no-share; --ready-on=ready (a template freezes at mvmm_ready()
+ * or, for a program that never calls it, at its first read of stdin).
+ * This header declares only what exists.
  */
 
 #include <stddef.h>
@@ -259,6 +273,15 @@ MVMM_API const char *mvmm_end_name(int end);
  * keep working.
  */
 #define MVMM_RUN_CORE 0x2u
+/*
+ * Give the guest the regions shm[0..nshm) (at most 64, distinct names):
+ * it finds each by its name (mvmm_shm_lookup or mvmm_shm_open of the
+ * guest SDK's <mvmm/shm.h>) and attaches it, as with `mvmm run --shm`.
+ * The regions must outlive the call. Only read when this flag is set.
+ */
+#define MVMM_RUN_SHM 0x4u
+
+struct mvmm_shm; /* a shared-memory region: see "shared-memory regions" below */
 
 struct mvmm_run_opts {
 	/*
@@ -273,6 +296,8 @@ struct mvmm_run_opts {
 	size_t output_limit;  /* bytes kept per stream (0: 16 MiB); the rest is dropped */
 	unsigned flags;	      /* MVMM_RUN_* */
 	const char *core_path; /* MVMM_RUN_CORE: where the core file goes (relative: to the cwd) */
+	struct mvmm_shm *const *shm; /* MVMM_RUN_SHM: the regions the guest may look up */
+	size_t nshm;
 };
 
 /* A fault: the CPU exception that stopped the guest. */
@@ -342,6 +367,230 @@ MVMM_API int mvmm_run_image(struct mvmm_runtime *rt, const struct mvmm_image *im
 
 /* Frees a result and everything it points to. NULL is ignored. */
 MVMM_API void mvmm_result_free(struct mvmm_result *res);
+
+/* ---- a guest's environment, files and tracing ------------------------ */
+
+/* A host directory tree the guest sees (`--dir HOST[:GUEST][:rw]`). */
+struct mvmm_dir {
+	const char *host;  /* the host directory */
+	const char *guest; /* where the guest sees it: an absolute path (NULL: the same as host) */
+	int rw;		   /* 1: writable; 0: the guest's writes fail with EROFS */
+};
+
+/*
+ * What the command's options for Linux programs give a guest besides argv
+ * (zero-initialise, then set what you want; strings are read during the
+ * call only, but for expose, which is copied):
+ */
+struct mvmm_guest_options {
+	/* The environment, NULL-terminated "NAME=VALUE" (`--env`; NULL: empty; environ: `--env-inherit`). */
+	const char *const *envp;
+	const struct mvmm_dir *dirs; /* `--dir`, at most 64 */
+	size_t ndirs;
+	const char *cwd;	     /* `--cwd`: the working directory (NULL: "/") */
+	const char *const *expose;   /* `--expose`: NULL-terminated host files the guest may read */
+	int strace;		     /* `--strace`: one line per system call, written to strace_fd */
+	int strace_fd;		     /* an fd the caller keeps open while runs use it */
+	/*
+	 * 0. Options added later go after it, each read only when a flag of
+	 * its own is set here, so that callers built before it keep working.
+	 */
+	unsigned flags;
+};
+
+/*
+ * mvmm_template_new with guest options (NULL: none): the template boots
+ * with guest's environment, directories and cwd; its clones inherit the
+ * process state (open files, cwd) it had at ready, and each reads guest's
+ * exposed files and traces to strace_fd as the template did.
+ * Errors: as mvmm_template_new; MVMM_ERR_INVAL for a bad option,
+ * MVMM_ERR_HOST when a directory cannot be opened (the message names it).
+ */
+MVMM_API int mvmm_template_new_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				    const char *const *argv, uint64_t timeout_ms,
+				    const struct mvmm_guest_options *guest,
+				    struct mvmm_template **out);
+/* mvmm_run_image with guest options (NULL: none). Returns as mvmm_run_image. */
+MVMM_API int mvmm_run_image_opts(struct mvmm_runtime *rt, const struct mvmm_image *image,
+				 const char *const *argv, const struct mvmm_guest_options *guest,
+				 const struct mvmm_run_opts *opts, struct mvmm_result **out);
+
+/* ---- held runs --------------------------------------------------------- */
+
+/*
+ * mvmm_run, but the clone's VM is kept, memory and all, as the guest left
+ * it when it ended (`mvmm run --hold` keeps instances the same way): for
+ * mvmm_dedup_add, or to hold many instances' memory at once. *out is the
+ * result as for mvmm_run; *held the kept VM (only when the call returns 0).
+ * A held run uses no thread and no CPU. Free it with mvmm_held_free before
+ * its template. Threads: as mvmm_run; a held run is then used by one
+ * thread at a time.
+ */
+struct mvmm_held;
+MVMM_API int mvmm_run_hold(struct mvmm_template *tpl, const struct mvmm_run_opts *opts,
+			   struct mvmm_result **out, struct mvmm_held **held);
+/* Detaches it from its dedup store, if any, and tears the VM down. NULL is ignored. */
+MVMM_API void mvmm_held_free(struct mvmm_held *held);
+
+/* ---- shared-memory regions --------------------------------------------- */
+
+/*
+ * A region of zero-filled memory shared between the host program and
+ * guests, as `mvmm run --shm NAME:SIZE[:ro]` makes: a guest given it
+ * (MVMM_RUN_SHM) looks it up by name and attaches it (the guest SDK's
+ * <mvmm/shm.h>); every guest that attaches it and the host see the same
+ * bytes. name: 1-63 letters, digits, _ - . (what the guest looks up);
+ * size: a multiple of 4 KiB, at most 512 MiB. flags: MVMM_SHM_GUEST_RO
+ * gives guests only the read-only handle (their writes fault; the host may
+ * still write). Errors: MVMM_ERR_INVAL, MVMM_ERR_HOST (out of memory or fds).
+ * Threads: every call may come from any thread, while runs use the region.
+ * Regions are process-wide and need no runtime. A region may be given to
+ * any number of runs, at once or one after another.
+ */
+#define MVMM_SHM_GUEST_RO 0x1u
+MVMM_API int mvmm_shm_new(const char *name, uint64_t size, unsigned flags,
+			  struct mvmm_shm **out);
+/*
+ * The region mapped shared in this process (read-write), and its size in
+ * *size (may be NULL): a host-guest channel. The mapping belongs to the
+ * region and stays valid until mvmm_shm_free. NULL on failure (message set).
+ */
+MVMM_API void *mvmm_shm_host(struct mvmm_shm *shm, uint64_t *size);
+/* Rings the region's doorbell (guests waiting in mvmm_shm_wait wake); returns the new count. */
+MVMM_API uint64_t mvmm_shm_notify(struct mvmm_shm *shm);
+/* How many guests have it attached now. */
+MVMM_API unsigned mvmm_shm_attached(const struct mvmm_shm *shm);
+/*
+ * Revokes the region: later lookups and attaches by guests fail, waiters
+ * wake with -MVMM_EPIPE, and the pointer mvmm_shm_host gave must not be
+ * used any more. A guest that has it attached keeps its mapping until its
+ * run ends; the memory goes with the last attachment. NULL is ignored.
+ */
+MVMM_API void mvmm_shm_free(struct mvmm_shm *shm);
+
+/* ---- dedup ------------------------------------------------------------- */
+
+/*
+ * Merges identical memory pages of held runs into one shared copy-on-write
+ * page (`mvmm run --dedup` does it over a live fleet): a store of merged
+ * pages plus the held runs added to it. A pass reads each run's private
+ * pages (pages its guest wrote), hashes them, and maps every set of equal
+ * pages (compared byte for byte) from one store page; all-zero pages go
+ * back to the zero state. The guests' next write copies the page again.
+ * Runs merge only with runs added with the same domain: page sharing is a
+ * timing side channel between the guests that share (as with KSM), so put
+ * guests that do not trust each other in different domains.
+ * Threads: one thread at a time per store; mvmm_run on the templates goes on
+ * meanwhile. Errors: MVMM_ERR_INVAL, MVMM_ERR_HOST.
+ */
+struct mvmm_dedup;
+MVMM_API int mvmm_dedup_new(struct mvmm_dedup **out);
+/* Adds a held run (in at most one store) in domain (0 for all trusted). */
+MVMM_API int mvmm_dedup_add(struct mvmm_dedup *d, struct mvmm_held *held, unsigned domain);
+/* One full pass over every run added; returns when it is done. */
+MVMM_API int mvmm_dedup_pass(struct mvmm_dedup *d);
+
+/* Totals since mvmm_dedup_new. New fields are added at the end only. */
+struct mvmm_dedup_stats {
+	uint64_t passes;
+	uint64_t pages_scanned;	 /* private pages read and hashed */
+	uint64_t merged;	 /* pages remapped to a store page, in all */
+	uint64_t zero_reclaimed; /* all-zero pages returned to the zero state, in all */
+	uint64_t unmerged;	 /* merged or zeroed pages written again since (seen by a pass) */
+	uint64_t store_pages;	 /* store pages alive now: the one copy of each merged content */
+	uint64_t saved_pages;	 /* pages saved now: merged + zeroed - store pages */
+	uint64_t last_pass_ns, total_pass_ns;
+};
+/*
+ * Fills *st with size bytes of the stats (pass sizeof(*st): a caller built
+ * against an older header gets the fields it knows).
+ */
+MVMM_API int mvmm_dedup_stats(struct mvmm_dedup *d, struct mvmm_dedup_stats *st, size_t size);
+/* Detaches every run still added (they keep their merged pages) and frees the store. */
+MVMM_API void mvmm_dedup_free(struct mvmm_dedup *d);
+
+/* ---- snapshots --------------------------------------------------------- */
+
+/*
+ * Writes the template's ready state to path as a base snapshot (the file
+ * `mvmm run --template --snapshot PATH --count 0` writes; atomically: a
+ * temporary file renamed over path). The guest ELF's path is recorded for
+ * symbols when the image was loaded from a file. Errors: MVMM_ERR_INVAL,
+ * MVMM_ERR_IO (the file, or a state that cannot be saved: the message
+ * says which). Threads: may run while mvmm_run runs on tpl.
+ */
+MVMM_API int mvmm_template_snapshot(struct mvmm_template *tpl, const char *path);
+/*
+ * A template from a snapshot chain "BASE[,DIFF...]" (`mvmm run
+ * --from-snapshot`): every file is verified and the chain checked first;
+ * mvmm_run clones its last state (a base resumes from mvmm_ready(), a diff
+ * after its checkpoint call). huge_pages: enum mvmm_huge_pages for its read-only
+ * pages (not MVMM_HUGE_OFF needs the ELF still at its recorded path; AUTO
+ * falls back to 4 KiB pages). Errors: MVMM_ERR_INVAL, MVMM_ERR_IMAGE (a
+ * file missing, damaged, of another version or not of this chain: the
+ * message names it), MVMM_ERR_HOST.
+ */
+MVMM_API int mvmm_template_from_snapshot(struct mvmm_runtime *rt, const char *chain,
+					 int huge_pages, struct mvmm_template **out);
+
+/* ---- the image cache --------------------------------------------------- */
+
+/*
+ * Images and booted templates kept in files of a cache directory (`mvmm
+ * run --cache-dir DIR --cache-max N`), so that a later load, in this
+ * process or another, maps the prepared memory from the file instead of
+ * loading the ELF or booting the template again. Trouble with the cache (an
+ * unwritable or full directory, a damaged entry) never fails a load: the
+ * guest is loaded from its ELF and info->warning says what happened.
+ * Threads: any, also several processes on one directory at once.
+ */
+struct mvmm_cache_options {
+	const char *dir;    /* the cache directory (required; made if missing) */
+	uint64_t max_bytes; /* evict least recently used entries past this (0: 4 GiB) */
+	int huge_pages;	    /* enum mvmm_huge_pages for what it builds and maps */
+	unsigned flags;	    /* 0 (as mvmm_guest_options.flags: for options added later) */
+};
+enum mvmm_cache_outcome {
+	MVMM_CACHE_OFF = 1,	 /* the cache could not be used (see warning) */
+	MVMM_CACHE_HIT = 2,	 /* mapped from a compatible entry */
+	MVMM_CACHE_BUILT = 3,	 /* missing: built and stored */
+	MVMM_CACHE_REPLACED = 4, /* incompatible (version, ABI, CPU): built and stored over it */
+	MVMM_CACHE_REBUILT = 5,	 /* damaged: removed, built and stored (warning set) */
+};
+/*
+ * What a cached load did (caller-owned; filled even when the load fails).
+ * Its size is part of the ABI: later information comes with new calls.
+ */
+struct mvmm_cache_info {
+	int outcome;	       /* enum mvmm_cache_outcome */
+	int verified_now;      /* a hit whose data hash was checked on this use */
+	uint64_t load_ns;      /* the lookup, and the build on a miss */
+	char path[1104];       /* the entry's file */
+	char warning[768];     /* one line when something went wrong with the cache, else "" */
+};
+/*
+ * mvmm_image_load_file through the cache (info may be NULL). Errors: as
+ * mvmm_image_load_file, and MVMM_ERR_INVAL for options without a directory.
+ */
+MVMM_API int mvmm_image_load_cached(const char *path, uint64_t mem_size,
+				    const struct mvmm_cache_options *cache,
+				    struct mvmm_image **out, struct mvmm_cache_info *info);
+/*
+ * mvmm_template_new_opts of the ELF at path (mem_size as for images)
+ * through the cache: argv, the guest options (environment, directories,
+ * cwd) and the guest's ready point are part of the key. A guest given
+ * exposed files is not cached (its start may read them; the key cannot
+ * see them): info->outcome is then MVMM_CACHE_OFF. Files the guest reads
+ * and closes while it starts are not in the key either: after changing
+ * one, use another directory or empty it. Errors: as mvmm_image_load_file
+ * and mvmm_template_new.
+ */
+MVMM_API int mvmm_template_new_cached(struct mvmm_runtime *rt, const char *path,
+				      uint64_t mem_size, const char *const *argv,
+				      uint64_t timeout_ms,
+				      const struct mvmm_guest_options *guest,
+				      const struct mvmm_cache_options *cache,
+				      struct mvmm_template **out, struct mvmm_cache_info *info);
 
 #ifdef __cplusplus
 }

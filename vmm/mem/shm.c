@@ -421,6 +421,12 @@ void shm_vm_end(struct vm *vm)
 	for (i = 0; i < MVMM_SHM_ATTACH_MAX; i++)
 		if (vm->shm->at[i].r)
 			shm_detach_at(vm, i, 1);
+	/*
+	 * A VM reused for another clone (the library keeps finished clones)
+	 * gets its memory back from the template, without the links: the next
+	 * attach must write them again (rewriting links still there is harmless).
+	 */
+	vm->shm->tables_linked = 0;
 	shm_grants_end(vm);
 }
 
