@@ -18,6 +18,8 @@
 
 #define SNAP_SEALS     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 #define SNAP_CHAIN_MAX 4096
+/* Runs of diff pages a restore maps over the base (each a mapping in every clone) at most */
+#define SNAP_OVL_RUNS 256
 
 static int fill_pwrite(int fd, const uint8_t *src, uint64_t len, uint64_t off)
 {
@@ -26,14 +28,19 @@ static int fill_pwrite(int fd, const uint8_t *src, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* Applies one file's pages to memfd: runs of consecutive stored pages in one write each. */
-static int apply_file(int memfd, const struct snap_file *f, uint8_t *data_map)
+/*
+ * Applies one file's pages to memfd: runs of consecutive stored pages in one
+ * write each; marks every page the file names in touched (unless NULL).
+ */
+static int apply_file(int memfd, const struct snap_file *f, uint8_t *data_map, uint8_t *touched)
 {
 	uint64_t i = 0, d = 0, n = f->hdr.index_entries;
 
 	while (i < n) {
 		uint64_t page = f->index[i] & ~SNAP_ZERO_PAGE, j = i + 1;
 
+		if (touched)
+			touched[page >> 3] |= (uint8_t)(1u << (page & 7));
 		if (f->index[i] & SNAP_ZERO_PAGE) {
 			if (fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				      (off_t)(page * PAGE), PAGE) < 0)
@@ -44,10 +51,14 @@ static int apply_file(int memfd, const struct snap_file *f, uint8_t *data_map)
 		}
 		while (j < n && !(f->index[j] & SNAP_ZERO_PAGE) && f->index[j] == page + (j - i))
 			j++;
-		if (fill_pwrite(memfd, f->data + d * PAGE, (j - i) * PAGE, page * PAGE) < 0)
+		/* consecutive pages lie together in both layouts (a base's and a diff's) */
+		if (fill_pwrite(memfd, snap_page(f, page, d), (j - i) * PAGE, page * PAGE) < 0)
 			return -1;
-		for (; i < j; i++, d++, page++)
+		for (; i < j; i++, d++, page++) {
 			data_map[page >> 3] |= (uint8_t)(1u << (page & 7));
+			if (touched)
+				touched[page >> 3] |= (uint8_t)(1u << (page & 7));
+		}
 	}
 	return 0;
 }
@@ -184,7 +195,7 @@ static struct template *restore_build(struct snap_file *files, size_t n, const c
 		goto fail;
 	}
 	for (i = 0; i < n; i++)
-		if (apply_file(memfd, &files[i], data_map) < 0)
+		if (apply_file(memfd, &files[i], data_map, NULL) < 0)
 			goto fail;
 	if (fcntl(memfd, F_ADD_SEALS, SNAP_SEALS) < 0) {
 		err_sys("sealing the restored memory");
@@ -218,6 +229,152 @@ fail:
 	return NULL;
 }
 
+/* The runs of set bits in map (npages bits) into *out; -1 past SNAP_OVL_RUNS. */
+static int overlay_runs(const uint8_t *map, uint64_t npages, uint64_t (**out)[2], uint32_t *n)
+{
+	uint64_t(*runs)[2] = calloc(SNAP_OVL_RUNS, sizeof(*runs));
+	uint64_t p = 0, q;
+
+	*n = 0;
+	*out = runs;
+	if (!runs)
+		return err_set("out of memory");
+	while (p < npages) {
+		if (!data_map_test(map, p)) {
+			p++;
+			continue;
+		}
+		for (q = p; q < npages && data_map_test(map, q); q++)
+			;
+		if (*n == SNAP_OVL_RUNS)
+			return 1;
+		runs[*n][0] = p;
+		runs[(*n)++][1] = q - p;
+		p = q;
+	}
+	return 0;
+}
+
+/* The pages of mvmm's system area a template's file is checked for (x86_system_is_ours). */
+static int in_system_area(uint64_t page)
+{
+	uint64_t gpa = page * PAGE;
+
+	return (gpa >= MVMM_GDT_GPA && gpa < MVMM_STUBS_GPA + PAGE) || gpa == MVMM_SYSCALL_GPA;
+}
+
+/*
+ * The diffs of a chain into a new sealed memfd (pages at their guest
+ * offsets) and the runs of pages they name, data_map updated. 1 when they
+ * scatter over more than SNAP_OVL_RUNS runs (each run is a mapping in every
+ * clone): the caller copies the chain instead.
+ */
+static int build_overlay(struct snap_file *files, size_t n, const char *const *paths,
+			 uint8_t *data_map, int *fd, uint64_t (**runs)[2], uint32_t *nruns)
+{
+	const struct snap_header *base = &files[0].hdr;
+	uint64_t npages = base->mem_size / PAGE, p;
+	uint8_t *touched = calloc((npages + 7) / 8, 1);
+	int r = -1;
+	size_t i;
+
+	*runs = NULL;
+	*fd = memfd_create("mvmm-snapshot-diffs", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (!touched || *fd < 0 || ftruncate(*fd, (off_t)base->mem_size) < 0) {
+		err_sys("restoring a snapshot's diffs");
+		goto done;
+	}
+	for (i = 1; i < n; i++)
+		if (apply_file(*fd, &files[i], data_map, touched) < 0)
+			goto done;
+	for (p = 0; p < npages; p++)
+		if (data_map_test(touched, p) && in_system_area(p)) {
+			err_set("snapshot %s: changes mvmm's system area (guest page %lu)",
+				paths[n - 1], (unsigned long)p);
+			goto done;
+		}
+	if (fcntl(*fd, F_ADD_SEALS, SNAP_SEALS) < 0) {
+		err_sys("sealing the restored diffs");
+		goto done;
+	}
+	r = overlay_runs(touched, npages, runs, nruns);
+done:
+	free(touched);
+	if (r != 0) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		free(*runs);
+		*runs = NULL;
+	}
+	return r;
+}
+
+/*
+ * The chain with its base mapped from the file (guest page 0 at the base's
+ * data_offset) and its diffs in an overlay: every process restoring it
+ * shares the base's page-cache pages; only the diffs are its own. 1 when it
+ * cannot be (the caller copies the chain into a memfd instead).
+ */
+static int restore_mapped(struct snap_file *files, size_t n, const char *const *paths,
+			  const struct vm_config *cfg, struct template **out)
+{
+	const struct snap_header *base = &files[0].hdr, *last = &files[n - 1].hdr;
+	uint64_t npages = base->mem_size / PAGE, i, (*runs)[2] = NULL;
+	uint8_t *data_map = calloc((npages + 7) / 8, 1), *tpl_map = NULL;
+	struct template *tpl;
+	struct image *img;
+	int ovl = -1, fd, r;
+	uint32_t nruns = 0;
+
+	*out = NULL;
+	if (!data_map)
+		return err_set("out of memory");
+	for (i = 0; i < base->index_entries; i++)
+		if (!(files[0].index[i] & SNAP_ZERO_PAGE))
+			data_map[files[0].index[i] >> 3] |= (uint8_t)(1u << (files[0].index[i] & 7));
+	if (n > 1) {
+		r = build_overlay(files, n, paths, data_map, &ovl, &runs, &nruns);
+		if (r != 0) {
+			free(data_map);
+			return r;
+		}
+	}
+	tpl_map = malloc((npages + 7) / 8);
+	fd = fcntl(files[0].fd, F_DUPFD_CLOEXEC, 0);
+	if (!tpl_map || fd < 0) {
+		err_sys("restoring a snapshot");
+		goto fail;
+	}
+	memcpy(tpl_map, data_map, (npages + 7) / 8);
+	img = restore_image(base, fd, data_map, paths[0]);
+	data_map = NULL;
+	if (!img)
+		goto fail;
+	tpl = template_from_file(img, fd, base->data_offset, ovl, runs, nruns, tpl_map,
+				 &last->state, last->resume_gpa);
+	image_put(img);
+	if (!tpl)
+		return -1;
+	if (last->resume_kind == SNAP_RESUME_CHECKPOINT)
+		tpl->resume_ret = last->resume_ret;
+	if (restore_lx(tpl, &files[n - 1], paths[0], cfg) < 0) {
+		template_put(tpl);
+		return -1;
+	}
+	*out = tpl;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (nruns)
+		close(ovl);
+	free(runs);
+	free(tpl_map);
+	free(data_map);
+	return -1;
+}
+
 struct template *snap_restore(const char *const *paths, size_t n)
 {
 	return snap_restore_with(paths, n, HUGE_MODE_OFF);
@@ -247,8 +404,17 @@ struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_
 	for (loaded = 0; loaded < n; loaded++)
 		if (snap_file_load(paths[loaded], &files[loaded]) < 0)
 			goto done;
-	if (check_chain(files, paths, n) == 0)
-		tpl = restore_build(files, n, paths[0], huge, cfg);
+	if (check_chain(files, paths, n) < 0)
+		goto done;
+	/*
+	 * Mapped from the file when it may be (snap_file_load) and no huge
+	 * pages are asked for (those are filled from a copy of the memory).
+	 */
+	if (files[0].mappable && huge == HUGE_MODE_OFF) {
+		if (restore_mapped(files, n, paths, cfg, &tpl) <= 0)
+			goto done;
+	}
+	tpl = restore_build(files, n, paths[0], huge, cfg);
 done:
 	for (i = 0; i < loaded; i++)
 		snap_file_free(&files[i]);
