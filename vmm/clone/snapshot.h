@@ -254,4 +254,20 @@ struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_
 struct template *snap_restore_list(const char *list, enum huge_mode huge,
 				   const struct vm_config *cfg);
 
+/*
+ * Writes to out the diff that takes the last state of chain a_list
+ * ("BASE[,DIFF...]") to the last state of chain b_list: the pages of B that
+ * differ from A (by exact comparison; a page that became zero is a zero
+ * entry), B's vCPU and process state and resume point; its parent is A's
+ * last file, so that restoring a_list,out resumes B. A and B may be
+ * snapshots of different VMs, of one guest program (the ELF recorded in
+ * the bases) and one memory size: others are refused. info may be NULL.
+ */
+struct snap_diff_info {
+	uint64_t data_pages, zero_pages;
+	uint8_t hash[16];
+};
+
+int snap_diff(const char *a_list, const char *b_list, const char *out, struct snap_diff_info *info);
+
 #endif

@@ -40,4 +40,15 @@ typedef const uint8_t *(*snap_page_fn)(void *ctx, uint64_t page);
 int snap_write(const char *path, struct snap_header *h, const uint64_t *entries, uint64_t n,
 	       snap_page_fn src, void *ctx, const uint8_t *lx, size_t lx_len);
 
+/* A chain "BASE[,DIFF...]" loaded, every file verified and the chain checked. */
+struct snap_chain {
+	char *copy;	    /* the list, its commas cut */
+	const char **paths; /* into copy */
+	struct snap_file *files;
+	size_t n;
+};
+
+int snap_chain_load(const char *list, struct snap_chain *c);
+void snap_chain_free(struct snap_chain *c);
+
 #endif

@@ -422,27 +422,73 @@ done:
 	return tpl;
 }
 
+/* Splits "BASE[,DIFF...]" into c->paths (c->copy holds them). */
+static int chain_split(const char *list, struct snap_chain *c)
+{
+	char *save = NULL, *tok;
+
+	c->copy = strdup(list);
+	c->paths = calloc(SNAP_CHAIN_MAX, sizeof(*c->paths));
+	if (!c->copy || !c->paths)
+		return err_set("out of memory");
+	for (tok = strtok_r(c->copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (c->n == SNAP_CHAIN_MAX)
+			return err_set("more than %u snapshot files", SNAP_CHAIN_MAX);
+		c->paths[c->n++] = tok;
+	}
+	if (!c->n)
+		return err_set("a snapshot chain needs 1 to %u files", SNAP_CHAIN_MAX);
+	return 0;
+}
+
+int snap_chain_load(const char *list, struct snap_chain *c)
+{
+	size_t loaded;
+
+	memset(c, 0, sizeof(*c));
+	if (chain_split(list, c) < 0)
+		goto fail;
+	c->files = calloc(c->n, sizeof(*c->files));
+	if (!c->files) {
+		err_set("out of memory");
+		goto fail;
+	}
+	for (loaded = 0; loaded < c->n; loaded++)
+		if (snap_file_load(c->paths[loaded], &c->files[loaded]) < 0) {
+			c->n = loaded;
+			goto fail;
+		}
+	if (check_chain(c->files, c->paths, c->n) < 0)
+		goto fail;
+	return 0;
+fail:
+	snap_chain_free(c);
+	return -1;
+}
+
+void snap_chain_free(struct snap_chain *c)
+{
+	size_t i;
+
+	for (i = 0; c->files && i < c->n; i++)
+		snap_file_free(&c->files[i]);
+	free(c->files);
+	free(c->paths);
+	free(c->copy);
+	memset(c, 0, sizeof(*c));
+}
+
 struct template *snap_restore_list(const char *list, enum huge_mode huge,
 				   const struct vm_config *cfg)
 {
-	const char *paths[SNAP_CHAIN_MAX];
+	struct snap_chain c = {0};
 	struct template *tpl;
-	char *copy = strdup(list), *save = NULL, *tok;
-	size_t n = 0;
 
-	if (!copy) {
-		err_set("out of memory");
+	if (chain_split(list, &c) < 0) {
+		snap_chain_free(&c);
 		return NULL;
 	}
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (n == SNAP_CHAIN_MAX) {
-			free(copy);
-			err_set("more than %u snapshot files", SNAP_CHAIN_MAX);
-			return NULL;
-		}
-		paths[n++] = tok;
-	}
-	tpl = snap_restore_cfg(paths, n, huge, cfg);
-	free(copy);
+	tpl = snap_restore_cfg(c.paths, c.n, huge, cfg);
+	snap_chain_free(&c);
 	return tpl;
 }
