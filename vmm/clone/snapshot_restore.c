@@ -149,13 +149,36 @@ static struct image *restore_image(const struct snap_header *base, int memfd,
  * parsed: the restored memory holds their pages (they are never written), so
  * it feeds the huge-page memfd as an image's own memfd would.
  */
-static int restore_huge(struct image *img, int memfd, enum huge_mode mode)
+static int restore_huge(struct image *img, int memfd, uint64_t off, enum huge_mode mode)
 {
 	if (img->prog.nsegs == 0)
 		return 0; /* the ELF is gone or changed: symbols and plan unknown, 4 KiB pages */
 	if (image_plan_huge(img, mode) < 0)
 		return -1;
-	return image_fill_huge(img, memfd, mode);
+	return image_fill_huge_at(img, memfd, off, mode);
+}
+
+/*
+ * The image's 2 MiB pages hide what lies under them: a diff may not change
+ * one (a program's read-only pages are never written, so no diff of a run
+ * of it holds any); a mapped overlay could not split them either.
+ */
+static int overlay_under_huge(const struct image *img, uint64_t (*runs)[2], uint32_t n,
+			      const char *name)
+{
+	const uint64_t per = HUGE_PAGE_SIZE / PAGE;
+	uint32_t i;
+	uint64_t c;
+
+	if (img->huge.backing == HUGE_BACKING_NONE)
+		return 0;
+	for (i = 0; i < n; i++)
+		for (c = runs[i][0] / per; c <= (runs[i][0] + runs[i][1] - 1) / per; c++)
+			if (huge_map_test(&img->huge, c))
+				return err_set("snapshot %s: changes the guest program's read-only "
+					       "pages (guest page %lu)",
+					       name, (unsigned long)runs[i][0]);
+	return 0;
 }
 
 /* The guest's process state into tpl, from the chain's last file (snap_verify saw one). */
@@ -205,7 +228,7 @@ static struct template *restore_build(struct snap_file *files, size_t n, const c
 	data_map = NULL;
 	if (!img)
 		goto fail;
-	if (restore_huge(img, memfd, mode) < 0) {
+	if (restore_huge(img, memfd, 0, mode) < 0) {
 		image_put(img);
 		goto fail;
 	}
@@ -317,7 +340,7 @@ done:
  * cannot be (the caller copies the chain into a memfd instead).
  */
 static int restore_mapped(struct snap_file *files, size_t n, const char *const *paths,
-			  const struct vm_config *cfg, struct template **out)
+			  enum huge_mode mode, const struct vm_config *cfg, struct template **out)
 {
 	const struct snap_header *base = &files[0].hdr, *last = &files[n - 1].hdr;
 	uint64_t npages = base->mem_size / PAGE, i, (*runs)[2] = NULL;
@@ -351,6 +374,11 @@ static int restore_mapped(struct snap_file *files, size_t n, const char *const *
 	data_map = NULL;
 	if (!img)
 		goto fail;
+	if (restore_huge(img, fd, base->data_offset, mode) < 0 ||
+	    overlay_under_huge(img, runs, nruns, paths[n - 1]) < 0) {
+		image_put(img);
+		goto fail;
+	}
 	tpl = template_from_file(img, fd, base->data_offset, ovl, runs, nruns, tpl_map,
 				 &last->state, last->resume_gpa);
 	image_put(img);
@@ -406,14 +434,9 @@ struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_
 			goto done;
 	if (check_chain(files, paths, n) < 0)
 		goto done;
-	/*
-	 * Mapped from the file when it may be (snap_file_load) and no huge
-	 * pages are asked for (those are filled from a copy of the memory).
-	 */
-	if (files[0].mappable && huge == HUGE_MODE_OFF) {
-		if (restore_mapped(files, n, paths, cfg, &tpl) <= 0)
-			goto done;
-	}
+	/* Mapped from the file when it may be (snap_file_load). */
+	if (files[0].mappable && restore_mapped(files, n, paths, huge, cfg, &tpl) <= 0)
+		goto done;
 	tpl = restore_build(files, n, paths[0], huge, cfg);
 done:
 	for (i = 0; i < loaded; i++)
