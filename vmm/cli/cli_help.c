@@ -201,6 +201,7 @@ static const char run_text[] =
 
 static const char serve_text[] =
 	"usage: mvmm serve --socket PATH [--replace] [OPTIONS] GUEST.elf [ARGS...]\n"
+	"       mvmm serve --socket PATH [--replace] [OPTIONS] --from-snapshot BASE[,DIFF...]\n"
 	"\n"
 	"Boots GUEST.elf once to its ready call (mvmm_ready(), or with --ready-on=stdin\n"
 	"its first read of stdin) and serves clones of it on the Unix socket PATH until\n"
@@ -212,6 +213,11 @@ static const char serve_text[] =
 	"  --socket PATH       the Unix socket to serve on (required)\n"
 	"  --replace           take PATH over from a running server, which finishes its\n"
 	"                      clones in flight and exits (no request fails meanwhile)\n"
+	"  --from-snapshot BASE[,DIFF...]  serve clones of a snapshot chain's last state\n"
+	"                      instead of booting a guest (no GUEST.elf; its files are\n"
+	"                      opened again beneath --dir trees); the base is mapped\n"
+	"                      from its file as for mvmm run --from-snapshot, so servers\n"
+	"                      and runs restoring one chain share it\n"
 	HELP_GUEST_OPTS
 	HELP_HELP_OPT
 	"\n"
