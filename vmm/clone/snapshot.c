@@ -164,8 +164,80 @@ static int snap_header_check(const void *buf, size_t len, const char *name,
 	return 0;
 }
 
+/* The data pages' hash, in index order (a base's at their guest offsets). */
+static void data_hash(const struct snap_file *f, uint8_t out[16])
+{
+	XXH3_state_t *st = XXH3_createState();
+	uint64_t i, d = 0;
+
+	if (!st) {
+		memset(out, 0xff, 16); /* no match: refused, as damage would be */
+		return;
+	}
+	XXH3_128bits_reset(st);
+	for (i = 0; i < f->hdr.index_entries; i++) {
+		if (f->index[i] & SNAP_ZERO_PAGE)
+			continue;
+		XXH3_128bits_update(st, snap_page(f, f->index[i], d), PAGE);
+		d++;
+	}
+	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(st));
+	XXH3_freeState(st);
+}
+
+static int page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE];
+
+	return memcmp(p, zero, PAGE) == 0;
+}
+
+/*
+ * A base's pages the index does not list are zero pages: they must read as
+ * zeros (a restore maps the whole region). With the file (fd >= 0) only its
+ * data ranges are read (SEEK_DATA; its holes read as zeros), else every
+ * unlisted page of the buffer.
+ */
+static int verify_holes(const struct snap_file *f, const char *name, int fd)
+{
+	const struct snap_header *h = &f->hdr;
+	uint64_t npages = h->mem_size / PAGE, i, p, lo = 0, hi = npages;
+	uint8_t *listed;
+	off_t d, e;
+	int r = 0;
+
+	if (h->kind != SNAP_BASE)
+		return 0;
+	listed = calloc((npages + 7) / 8, 1);
+	if (!listed)
+		return bad(name, "out of memory");
+	for (i = 0; i < h->index_entries; i++)
+		listed[f->index[i] >> 3] |= (uint8_t)(1u << (f->index[i] & 7));
+	do {
+		if (fd >= 0) {
+			d = lseek(fd, (off_t)(h->data_offset + lo * PAGE), SEEK_DATA);
+			if (d < 0 || (uint64_t)d >= h->lx_offset)
+				break;
+			e = lseek(fd, d, SEEK_HOLE);
+			if (e < 0)
+				e = (off_t)h->lx_offset;
+			lo = ((uint64_t)d - h->data_offset) / PAGE;
+			hi = ((uint64_t)e - h->data_offset + PAGE - 1) / PAGE;
+			hi = hi < npages ? hi : npages;
+		}
+		for (p = lo; p < hi && !r; p++)
+			if (!((listed[p >> 3] >> (p & 7)) & 1) && !page_is_zero(f->data + p * PAGE))
+				r = bad(name, "page data corrupted (guest page %lu is not stored "
+					      "but does not read as zeros)",
+					(unsigned long)p);
+		lo = hi;
+	} while (fd >= 0 && !r && lo < npages);
+	free(listed);
+	return r;
+}
+
 /* Everything after the header's fields: f->index and f->lx point where they are to be checked. */
-static int verify_body(struct snap_file *f, const char *name)
+static int verify_body(struct snap_file *f, const char *name, int fd)
 {
 	uint8_t hash[16];
 
@@ -174,9 +246,11 @@ static int verify_body(struct snap_file *f, const char *name)
 		return bad(name, "page index corrupted (index hash mismatch)");
 	if (verify_index(f, name) < 0)
 		return -1;
-	hash128(f->data, f->hdr.lx_offset - f->hdr.data_offset, hash);
+	data_hash(f, hash);
 	if (memcmp(hash, f->hdr.data_hash, 16) != 0)
 		return bad(name, "page data corrupted (data hash mismatch)");
+	if (verify_holes(f, name, fd) < 0)
+		return -1;
 	f->lx_len = f->hdr.lx_size;
 	hash128(f->lx, f->lx_len, hash);
 	if (memcmp(hash, f->hdr.lx_hash, 16) != 0)
@@ -198,7 +272,7 @@ int snap_verify(const void *buf, size_t len, const char *name, struct snap_file 
 	f->index = (const uint64_t *)((const uint8_t *)buf + f->hdr.index_offset);
 	f->data = (const uint8_t *)buf + f->hdr.data_offset;
 	f->lx = (const uint8_t *)buf + f->hdr.lx_offset;
-	if (verify_body(f, name) < 0)
+	if (verify_body(f, name, -1) < 0)
 		return -1;
 	f->len = len;
 	return 0;
@@ -267,7 +341,7 @@ static int load_mapped(int fd, const struct stat *st, const char *path, struct s
 	f->index = f->own;
 	f->data = f->map + h->data_offset;
 	f->lx = (uint8_t *)f->own + index_len;
-	return verify_body(f, path);
+	return verify_body(f, path, fd);
 }
 
 int snap_file_load(const char *path, struct snap_file *f)

@@ -53,8 +53,10 @@
  *     xsave area and XCR0, events, MSRs), taken with the hypercall's I/O
  *     completed (RIP after the `out`); checked field by field on reading.
  *   index_hash: XXH3-128 of the index region (entries and padding).
- *   data_hash: XXH3-128 of the data region (a base's holes read as zeros
- *     and are hashed as such: a byte put in one is damage).
+ *   data_hash: XXH3-128 of the data pages' bytes in index order (a base's
+ *     at their guest offsets). Every page of a base's data region that the
+ *     index does not list must read as zeros (a restore maps the whole
+ *     region): the reader checks the file's data ranges (SEEK_DATA) there.
  *   lx_offset, lx_size, lx_hash: where the process state lies, its size,
  *     its XXH3-128. Every file holds one (guest ABI 2: every guest is a
  *     Linux program); a diff's is the whole state at its checkpoint, and

@@ -146,16 +146,6 @@ static int out_seek(struct snap_out *o, uint64_t *at, uint64_t off)
 	return 0;
 }
 
-/* A base's zero pages up to off: holes in the file, zeros in the data hash. */
-static int base_gap(struct snap_out *o, uint64_t *at, uint64_t off)
-{
-	uint64_t p;
-
-	for (p = *at; p < off; p += PAGE)
-		XXH3_128bits_update(o->data, zero_page, PAGE);
-	return out_seek(o, at, off);
-}
-
 int snap_write(const char *path, struct snap_header *h, const uint64_t *entries, uint64_t n,
 	       snap_page_fn src, void *ctx, const uint8_t *lx, size_t lx_len)
 {
@@ -198,7 +188,7 @@ int snap_write(const char *path, struct snap_header *h, const uint64_t *entries,
 		if (entries[i] & SNAP_ZERO_PAGE)
 			continue;
 		p = src(ctx, entries[i]);
-		if (!p || (h->kind == SNAP_BASE && base_gap(&o, &at, h->data_offset +
+		if (!p || (h->kind == SNAP_BASE && out_seek(&o, &at, h->data_offset +
 								     entries[i] * PAGE) < 0))
 			goto done;
 		XXH3_128bits_update(o.data, p, PAGE);
@@ -207,7 +197,7 @@ int snap_write(const char *path, struct snap_header *h, const uint64_t *entries,
 		at += PAGE;
 	}
 	/* A base's pages lie at their guest offsets: what no page was written to stays a hole. */
-	if ((h->kind == SNAP_BASE && base_gap(&o, &at, h->lx_offset) < 0) ||
+	if ((h->kind == SNAP_BASE && out_seek(&o, &at, h->lx_offset) < 0) ||
 	    (lx_len && out_put(&o, lx, lx_len) < 0) ||
 	    out_flush(&o) < 0)
 		goto done;
