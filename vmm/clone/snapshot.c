@@ -211,8 +211,10 @@ static int verify_holes(const struct snap_file *f, const char *name, int fd)
 	listed = calloc((npages + 7) / 8, 1);
 	if (!listed)
 		return bad(name, "out of memory");
+	/* a zero entry (none in a base the writer made) must read as zeros too */
 	for (i = 0; i < h->index_entries; i++)
-		listed[f->index[i] >> 3] |= (uint8_t)(1u << (f->index[i] & 7));
+		if (!(f->index[i] & SNAP_ZERO_PAGE))
+			listed[f->index[i] >> 3] |= (uint8_t)(1u << (f->index[i] & 7));
 	do {
 		if (fd >= 0) {
 			d = lseek(fd, (off_t)(h->data_offset + lo * PAGE), SEEK_DATA);

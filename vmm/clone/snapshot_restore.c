@@ -252,7 +252,7 @@ fail:
 	return NULL;
 }
 
-/* The runs of set bits in map (npages bits) into *out; -1 past SNAP_OVL_RUNS. */
+/* The runs of set bits in map (npages bits) into *out; 1 past SNAP_OVL_RUNS of them. */
 static int overlay_runs(const uint8_t *map, uint64_t npages, uint64_t (**out)[2], uint32_t *n)
 {
 	uint64_t(*runs)[2] = calloc(SNAP_OVL_RUNS, sizeof(*runs));
@@ -361,6 +361,10 @@ static int restore_mapped(struct snap_file *files, size_t n, const char *const *
 		if (r != 0) {
 			free(data_map);
 			return r;
+		}
+		if (!nruns) { /* diffs that name no page */
+			close(ovl);
+			ovl = -1;
 		}
 	}
 	tpl_map = malloc((npages + 7) / 8);
