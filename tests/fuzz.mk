@@ -75,6 +75,8 @@ if [ $(1) = snapshot ] && [ -f tests/fuzz/corpus/snapshot/base ] && \
    [ -f tests/fuzz/corpus/snapshot/diff ]; then \
 	{ printf '\003'; tail -c +2 tests/fuzz/corpus/snapshot/base; printf MVMMFUZZNEXTFILE; \
 	  tail -c +2 tests/fuzz/corpus/snapshot/diff; } >$(2)/gen-chain; \
+	{ printf '\007'; tail -c +2 tests/fuzz/corpus/snapshot/base; printf MVMMFUZZNEXTFILE; \
+	  tail -c +2 tests/fuzz/corpus/snapshot/diff; } >$(2)/gen-chain-mapped; \
 fi;
 endef
 

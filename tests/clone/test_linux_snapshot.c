@@ -529,7 +529,7 @@ Test(linux_snapshot, damaged_or_forged_records_are_refused_never_crash)
 	t_write_file(wpath(&t, "old"), sb.b, sb.len);
 	mvmm(&p, NULL, "run", "--from-snapshot", wpath(&t, "old"), NULL);
 	cr_expect_eq(p.status, 125);
-	cr_expect(strstr(p.err, "format version 2, this mvmm reads version 3 only"), "%s", p.err);
+	cr_expect(strstr(p.err, "format version 2, this mvmm reads version 4 only"), "%s", p.err);
 	t_proc_free(&p);
 	free(r);
 	free(sb.b);

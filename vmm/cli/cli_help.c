@@ -162,7 +162,10 @@ static const char run_text[] =
 	"  --from-snapshot BASE[,DIFF...]  resume the last state of a snapshot chain\n"
 	"                      (no GUEST.elf; the guest's files are opened again\n"
 	"                      beneath this run's --dir trees); mvmm snapshot info FILE\n"
-	"                      describes a file\n"
+	"                      describes a file. The base is mapped from its file\n"
+	"                      (processes restoring it share its pages) when we own it\n"
+	"                      and nobody else may write it, else copied; the diffs\n"
+	"                      are each process's own\n"
 	"  --shm NAME:SIZE[:ro]  create a shared-memory region (SIZE in bytes, suffixes\n"
 	"                      K, M; a multiple of 4K, at most 512M) that every instance\n"
 	"                      may look up by NAME and attach (read-only only, with\n"
@@ -218,6 +221,7 @@ static const char run_text[] =
 
 static const char serve_text[] =
 	"usage: mvmm serve --socket PATH [--replace] [OPTIONS] GUEST.elf [ARGS...]\n"
+	"       mvmm serve --socket PATH [--replace] [OPTIONS] --from-snapshot BASE[,DIFF...]\n"
 	"\n"
 	"Boots GUEST.elf once to its ready call (mvmm_ready(), or with --ready-on=stdin\n"
 	"its first read of stdin) and serves clones of it on the Unix socket PATH until\n"
@@ -229,6 +233,11 @@ static const char serve_text[] =
 	"  --socket PATH       the Unix socket to serve on (required)\n"
 	"  --replace           take PATH over from a running server, which finishes its\n"
 	"                      clones in flight and exits (no request fails meanwhile)\n"
+	"  --from-snapshot BASE[,DIFF...]  serve clones of a snapshot chain's last state\n"
+	"                      instead of booting a guest (no GUEST.elf; its files are\n"
+	"                      opened again beneath --dir trees); the base is mapped\n"
+	"                      from its file as for mvmm run --from-snapshot, so servers\n"
+	"                      and runs restoring one chain share it\n"
 	HELP_GUEST_OPTS
 	HELP_LOG_OPTS
 	HELP_HELP_OPT
@@ -272,13 +281,24 @@ static const char launch_text[] =
 
 static const char snapshot_text[] =
 	"usage: mvmm snapshot info [--json] FILE...\n"
+	"       mvmm snapshot diff A[,DIFF...] B[,DIFF...] -o OUT\n"
 	"\n"
-	"Verifies each snapshot file (written by mvmm run --template --snapshot) and\n"
-	"describes it: format, kind (base, or diff with its checkpoint), memory size,\n"
-	"hashes, pages stored, the guest's process state, where it resumes and the\n"
-	"guest ELF it came from.\n"
+	"info verifies each snapshot file (written by mvmm run --template --snapshot)\n"
+	"and describes it: format, kind (base, or diff with its checkpoint), memory\n"
+	"size, hashes, pages stored, the guest's process state, where it resumes and\n"
+	"the guest ELF it came from.\n"
+	"\n"
+	"diff writes OUT, a diff holding the pages of chain B's last state that differ\n"
+	"from chain A's, with B's vCPU and process state: mvmm run --from-snapshot\n"
+	"A,OUT then resumes B. A and B may be snapshots of two different VMs (not only\n"
+	"checkpoints of one), of one guest program and one memory size (others are\n"
+	"refused). Many processes restoring A,OUT share A's base (mapped from its\n"
+	"file) and each holds only OUT's pages. Prints the pages that differ and OUT's\n"
+	"hash.\n"
 	"\n"
 	"options:\n"
+	"  -o, --output OUT    diff: the file to write (atomically: written beside it,\n"
+	"                      then renamed)\n"
 	"  --json              one JSON object per file, one per line, with the keys\n"
 	"                      file, format_version, abi_version, kind (\"base\" or\n"
 	"                      \"diff\"), checkpoint (diffs), mem_bytes, hash, parent\n"
@@ -288,9 +308,10 @@ static const char snapshot_text[] =
 	HELP_HELP_OPT
 	"\n"
 	"exit status:\n"
-	"  0      every file checked out\n"
-	"  125    a file could not be read or is damaged (said on stderr); the others\n"
-	"         are still described\n";
+	"  0      every file checked out (diff: OUT written)\n"
+	"  125    a file could not be read or is damaged (said on stderr); info still\n"
+	"         describes the others; diff: A and B do not fit, or OUT could not be\n"
+	"         written (no file left)\n";
 
 static const char cache_text[] =
 	"usage: mvmm cache ls [--json] [--cache-dir DIR]\n"
@@ -347,7 +368,7 @@ const struct cli_help cli_helps[] = {
 	 cli_serve_longopts},
 	{"launch", "ask a server for one clone and relay its output and status", launch_text,
 	 cli_launch_longopts},
-	{"snapshot", "describe snapshot files", snapshot_text, cli_snapshot_longopts},
+	{"snapshot", "describe snapshot files, diff two of them", snapshot_text, cli_snapshot_longopts},
 	{"cache", "list, verify or clear the image cache", cache_text, cli_cache_longopts},
 	{NULL, NULL, NULL, NULL},
 };

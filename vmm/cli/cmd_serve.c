@@ -1,4 +1,5 @@
-/* cmd_serve.c: `mvmm serve`: boot a template once, then serve clones of it on a Unix socket. */
+/* cmd_serve.c: `mvmm serve`: boot a template once (or restore a snapshot chain), then serve
+ * clones of it on a Unix socket. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "core/kvm.h"
 #include "core/log.h"
 #include "load/image.h"
+#include "clone/snapshot.h"
 #include "serve/server.h"
 
 #define SERVE_MAX_ENV 256
@@ -31,6 +33,7 @@ struct serve_opts {
 	int nenv;
 	int replace;
 	int no_seccomp; /* --no-seccomp: no system-call filter (debugging) */
+	const char *from_snapshot; /* --from-snapshot BASE[,DIFF...]: no guest program */
 	struct cache_opts cache; /* --cache-dir, --no-cache, --cache-max */
 	struct cli_linux lx;	 /* --dir, --cwd, --strace, --env-inherit, --ready-on */
 	char **guest_argv;
@@ -49,6 +52,7 @@ const struct option cli_serve_longopts[] = {
 	{"env", required_argument, NULL, 'e'},
 	{"replace", no_argument, NULL, 'R'},
 	{"no-seccomp", no_argument, NULL, 'Z'},
+	{"from-snapshot", required_argument, NULL, 'F'},
 	CLI_CACHE_LONGOPTS,
 	CLI_LINUX_LONGOPTS,
 	CLI_LOG_LONGOPTS,
@@ -104,6 +108,9 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case 'Z':
 			o->no_seccomp = 1;
 			break;
+		case 'F':
+			o->from_snapshot = optarg;
+			break;
 		case CLI_CACHE_DIR:
 		case CLI_CACHE_OFF:
 		case CLI_CACHE_MAX:
@@ -125,10 +132,26 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 	}
 	if (!o->socket)
 		return serve_usage("--socket PATH is required");
-	if (optind >= argc)
+	if (o->from_snapshot && optind < argc)
+		return serve_usage("--from-snapshot takes no guest program (the chain holds it)");
+	if (!o->from_snapshot && optind >= argc)
 		return serve_usage("no guest program given");
 	o->guest_argv = argv + optind;
 	return 0;
+}
+
+/*
+ * --from-snapshot: the template is the chain's last state, restored with
+ * this server's --dir trees; its base is mapped from its file, so servers
+ * restoring one chain share it.
+ */
+static struct template *serve_restore(const struct serve_opts *o, const struct srv_config *cfg)
+{
+	struct vm_config vc = {.argv = cfg->argv, .envp = cfg->envp, .in_fd = -1,
+			       .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
+			       .timeout_ns = cfg->timeout_ns, .lx = cfg->lx};
+
+	return snap_restore_list(o->from_snapshot, o->cache.huge, &vc);
 }
 
 /* SIGTERM and SIGINT become a readable fd; blocked before any thread exists, so in all. */
@@ -188,13 +211,20 @@ int cmd_serve(int argc, char **argv)
 	 * a freshly booted template (a cached one would pin the base); any
 	 * other guest's template comes through the image cache.
 	 */
-	pie = image_load_file_random(o.guest_argv[0], o.mem_size, o.cache.huge);
+	if (o.from_snapshot) {
+		tpl = serve_restore(&o, &cfg);
+		if (!tpl) {
+			fprintf(stderr, "mvmm serve: %s\n", mvmm_errmsg());
+			goto out;
+		}
+	}
+	pie = tpl ? NULL : image_load_file_random(o.guest_argv[0], o.mem_size, o.cache.huge);
 	if (pie && !pie->prog.pie) {
 		image_put(pie);
 		pie = NULL;
 	}
 	memset(&cst, 0, sizeof(cst));
-	if (!pie) {
+	if (!pie && !tpl) {
 		struct vm_config vc = {.argv = cfg.argv, .envp = cfg.envp, .in_fd = -1,
 				       .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
 				       .timeout_ns = cfg.timeout_ns, .lx = cfg.lx};
@@ -231,7 +261,9 @@ int cmd_serve(int argc, char **argv)
 	if (srv_warning(s))
 		fprintf(stderr, "mvmm serve: warning: %s\n", srv_warning(s));
 	fprintf(stderr, "mvmm serve: ready on %s (template %s in %.1f ms)\n", o.socket,
-		cst.outcome == CACHE_HIT ? "mapped from the cache" : "booted",
+		o.from_snapshot		 ? "restored from its snapshot"
+		: cst.outcome == CACHE_HIT ? "mapped from the cache"
+					   : "booted",
 		(double)srv_boot_ns(s) / 1e6);
 	status = 0;
 	if (srv_run(s) < 0) {

@@ -1,4 +1,5 @@
-/* cmd_snapshot.c: `mvmm snapshot info FILE...`: what a snapshot file holds, after verifying it. */
+/* cmd_snapshot.c: `mvmm snapshot info FILE...`: what a snapshot file holds, after verifying it;
+ * `mvmm snapshot diff A B -o D`: the diff that takes chain A to chain B. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -17,13 +18,16 @@
 
 const struct option cli_snapshot_longopts[] = {
 	{"json", no_argument, NULL, SNAP_OPT_JSON},
+	{"output", required_argument, NULL, 'o'},
 	CLI_HELP_LONGOPT,
 	{NULL, 0, NULL, 0},
 };
 
 static int snapshot_usage(void)
 {
-	fprintf(stderr, "usage: mvmm snapshot info [--json] FILE...\n(see 'mvmm help snapshot')\n");
+	fprintf(stderr, "usage: mvmm snapshot info [--json] FILE...\n"
+			"       mvmm snapshot diff A[,DIFF...] B[,DIFF...] -o OUT\n"
+			"(see 'mvmm help snapshot')\n");
 	return CLI_STATUS_ERROR;
 }
 
@@ -159,6 +163,38 @@ static int snapshot_info(int argc, char **argv)
 	return status;
 }
 
+/* `snapshot diff A B -o OUT`: A and B are chains; OUT restores B as A,OUT. */
+static int snapshot_diff(int argc, char **argv)
+{
+	const char *out = NULL;
+	struct snap_diff_info info;
+	char hash[33];
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":ho:", cli_snapshot_longopts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help_print("snapshot", stdout);
+		if (c != 'o') {
+			cli_option_error("snapshot", c, argv, cli_snapshot_longopts);
+			return CLI_STATUS_ERROR;
+		}
+		out = optarg;
+	}
+	if (argc - optind != 2 || !out)
+		return snapshot_usage();
+	if (snap_diff(argv[optind], argv[optind + 1], out, &info) < 0) {
+		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+		return CLI_STATUS_ERROR;
+	}
+	snap_hash_hex(info.hash, hash);
+	printf("%s: %lu pages differ (%lu stored, %lu now zero), hash %s\n", out,
+	       (unsigned long)(info.data_pages + info.zero_pages), (unsigned long)info.data_pages,
+	       (unsigned long)info.zero_pages, hash);
+	return 0;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
@@ -166,7 +202,9 @@ int cmd_snapshot(int argc, char **argv)
 	/* info's argv: getopt takes argv[0] as the program name */
 	if (argc >= 2 && strcmp(argv[1], "info") == 0)
 		return snapshot_info(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "diff") == 0)
+		return snapshot_diff(argc - 1, argv + 1);
 	if (argc >= 2)
-		fprintf(stderr, "mvmm snapshot: unknown command '%s': info\n", argv[1]);
+		fprintf(stderr, "mvmm snapshot: unknown command '%s': info, diff\n", argv[1]);
 	return snapshot_usage();
 }

@@ -19,7 +19,7 @@ static int shell_pool_warm(struct shell_pool *p, struct vm *vm)
 {
 	const struct template_ws *ws;
 
-	if (vm_shell_warm(vm, p->warm_memfd, p->warm_huge) < 0)
+	if (vm_shell_warm_at(vm, p->warm_memfd, p->warm_tpl->mem_off, p->warm_huge) < 0)
 		return -1;
 	ws = p->warm_tpl ? __atomic_load_n(&p->warm_tpl->ws, __ATOMIC_ACQUIRE) : NULL;
 	return ws ? vm_shell_touch(vm, ws->pages, ws->n) : 0;

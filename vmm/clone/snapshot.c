@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -84,7 +85,9 @@ static int verify_fields(const struct snap_header *h, size_t len, const char *na
 	if (h->index_offset != sizeof(*h) || h->index_entries > npages ||
 	    h->data_pages + h->zero_pages != h->index_entries ||
 	    h->data_offset != round_up(h->index_offset + h->index_entries * 8, PAGE) ||
-	    h->lx_offset != h->data_offset + h->data_pages * PAGE || h->lx_size > LX_REC_MAX ||
+	    h->lx_offset != h->data_offset + (h->kind == SNAP_BASE ? h->mem_size
+								    : h->data_pages * PAGE) ||
+	    h->lx_size > LX_REC_MAX ||
 	    h->file_size != h->lx_offset + h->lx_size)
 		return bad(name, "inconsistent layout (counts and offsets disagree)");
 	/* Every guest is a Linux program: every file holds its process state. */
@@ -161,11 +164,106 @@ static int snap_header_check(const void *buf, size_t len, const char *name,
 	return 0;
 }
 
-int snap_verify(const void *buf, size_t len, const char *name, struct snap_file *f)
+/* The data pages' hash, in index order (a base's at their guest offsets). */
+static void data_hash(const struct snap_file *f, uint8_t out[16])
+{
+	XXH3_state_t *st = XXH3_createState();
+	uint64_t i, d = 0;
+
+	if (!st) {
+		memset(out, 0xff, 16); /* no match: refused, as damage would be */
+		return;
+	}
+	XXH3_128bits_reset(st);
+	for (i = 0; i < f->hdr.index_entries; i++) {
+		if (f->index[i] & SNAP_ZERO_PAGE)
+			continue;
+		XXH3_128bits_update(st, snap_page(f, f->index[i], d), PAGE);
+		d++;
+	}
+	XXH128_canonicalFromHash((XXH128_canonical_t *)out, XXH3_128bits_digest(st));
+	XXH3_freeState(st);
+}
+
+static int page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE];
+
+	return memcmp(p, zero, PAGE) == 0;
+}
+
+/*
+ * A base's pages the index does not list are zero pages: they must read as
+ * zeros (a restore maps the whole region). With the file (fd >= 0) only its
+ * data ranges are read (SEEK_DATA; its holes read as zeros), else every
+ * unlisted page of the buffer.
+ */
+static int verify_holes(const struct snap_file *f, const char *name, int fd)
+{
+	const struct snap_header *h = &f->hdr;
+	uint64_t npages = h->mem_size / PAGE, i, p, lo = 0, hi = npages;
+	uint8_t *listed;
+	off_t d, e;
+	int r = 0;
+
+	if (h->kind != SNAP_BASE)
+		return 0;
+	listed = calloc((npages + 7) / 8, 1);
+	if (!listed)
+		return bad(name, "out of memory");
+	/* a zero entry (none in a base the writer made) must read as zeros too */
+	for (i = 0; i < h->index_entries; i++)
+		if (!(f->index[i] & SNAP_ZERO_PAGE))
+			listed[f->index[i] >> 3] |= (uint8_t)(1u << (f->index[i] & 7));
+	do {
+		if (fd >= 0) {
+			d = lseek(fd, (off_t)(h->data_offset + lo * PAGE), SEEK_DATA);
+			if (d < 0 || (uint64_t)d >= h->lx_offset)
+				break;
+			e = lseek(fd, d, SEEK_HOLE);
+			if (e < 0)
+				e = (off_t)h->lx_offset;
+			lo = ((uint64_t)d - h->data_offset) / PAGE;
+			hi = ((uint64_t)e - h->data_offset + PAGE - 1) / PAGE;
+			hi = hi < npages ? hi : npages;
+		}
+		for (p = lo; p < hi && !r; p++)
+			if (!((listed[p >> 3] >> (p & 7)) & 1) && !page_is_zero(f->data + p * PAGE))
+				r = bad(name, "page data corrupted (guest page %lu is not stored "
+					      "but does not read as zeros)",
+					(unsigned long)p);
+		lo = hi;
+	} while (fd >= 0 && !r && lo < npages);
+	free(listed);
+	return r;
+}
+
+/* Everything after the header's fields: f->index and f->lx point where they are to be checked. */
+static int verify_body(struct snap_file *f, const char *name, int fd)
 {
 	uint8_t hash[16];
 
+	hash128(f->index, f->hdr.data_offset - f->hdr.index_offset, hash);
+	if (memcmp(hash, f->hdr.index_hash, 16) != 0)
+		return bad(name, "page index corrupted (index hash mismatch)");
+	if (verify_index(f, name) < 0)
+		return -1;
+	data_hash(f, hash);
+	if (memcmp(hash, f->hdr.data_hash, 16) != 0)
+		return bad(name, "page data corrupted (data hash mismatch)");
+	if (verify_holes(f, name, fd) < 0)
+		return -1;
+	f->lx_len = f->hdr.lx_size;
+	hash128(f->lx, f->lx_len, hash);
+	if (memcmp(hash, f->hdr.lx_hash, 16) != 0)
+		return bad(name, "process state corrupted (its hash mismatches)");
+	return 0;
+}
+
+int snap_verify(const void *buf, size_t len, const char *name, struct snap_file *f)
+{
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	if (snap_header_check(buf, len, name, &f->hdr) < 0)
 		return -1;
 	if (f->hdr.file_size > len)
@@ -175,23 +273,9 @@ int snap_verify(const void *buf, size_t len, const char *name, struct snap_file 
 		return -1;
 	f->index = (const uint64_t *)((const uint8_t *)buf + f->hdr.index_offset);
 	f->data = (const uint8_t *)buf + f->hdr.data_offset;
-	hash128(f->index, f->hdr.data_offset - f->hdr.index_offset, hash);
-	if (memcmp(hash, f->hdr.index_hash, 16) != 0)
-		return bad(name, "page index corrupted (index hash mismatch)");
-	if (verify_index(f, name) < 0)
+	f->lx = (const uint8_t *)buf + f->hdr.lx_offset;
+	if (verify_body(f, name, -1) < 0)
 		return -1;
-	hash128(f->data, f->hdr.data_pages * PAGE, hash);
-	if (memcmp(hash, f->hdr.data_hash, 16) != 0)
-		return bad(name, "page data corrupted (data hash mismatch)");
-	if (f->hdr.lx_size) {
-		f->lx = (const uint8_t *)buf + f->hdr.lx_offset;
-		f->lx_len = f->hdr.lx_size;
-		hash128(f->lx, f->lx_len, hash);
-	} else {
-		memset(hash, 0, sizeof(hash));
-	}
-	if (memcmp(hash, f->hdr.lx_hash, 16) != 0)
-		return bad(name, "process state corrupted (its hash mismatches)");
 	f->len = len;
 	return 0;
 }
@@ -225,14 +309,51 @@ static int snap_file_header(int fd, const struct stat *st, const char *path,
 	return 0;
 }
 
+/*
+ * Whether the file may be mapped as guest memory. A MAP_PRIVATE mapping
+ * still shows writes made to the file until a page is copied on write, so
+ * the pages a guest runs from could change after they were verified. That
+ * is accepted only for a file that we (or root) own and nobody else may
+ * write: whoever can change it could change this process's memory anyway.
+ * Other files are read into memory and the copy is verified and used.
+ */
+static int file_is_ours(const struct stat *st)
+{
+	return (st->st_uid == geteuid() || st->st_uid == 0) &&
+	       !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* The index and the process state, copied out of the mapping before they are checked. */
+static int load_mapped(int fd, const struct stat *st, const char *path, struct snap_file *f)
+{
+	const struct snap_header *h = &f->hdr;
+	uint64_t index_len = h->data_offset - h->index_offset;
+
+	f->map = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (f->map == MAP_FAILED) {
+		f->map = NULL;
+		return err_sys("mapping snapshot %s", path);
+	}
+	f->len = (size_t)st->st_size;
+	f->own = malloc(index_len + h->lx_size);
+	if (!f->own)
+		return err_set("snapshot %s: out of memory", path);
+	memcpy(f->own, f->map + h->index_offset, index_len);
+	memcpy((uint8_t *)f->own + index_len, f->map + h->lx_offset, h->lx_size);
+	f->index = f->own;
+	f->data = f->map + h->data_offset;
+	f->lx = (uint8_t *)f->own + index_len;
+	return verify_body(f, path, fd);
+}
+
 int snap_file_load(const char *path, struct snap_file *f)
 {
-	struct snap_header h;
 	struct stat st;
 	uint8_t *buf = NULL;
 	int fd;
 
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	fd = fd_open_regular_msg(path, "snapshot");
 	if (fd < 0)
 		return -1;
@@ -240,8 +361,16 @@ int snap_file_load(const char *path, struct snap_file *f)
 		err_sys("snapshot %s", path);
 		goto fail;
 	}
-	if (snap_file_header(fd, &st, path, &h) < 0)
+	if (snap_file_header(fd, &st, path, &f->hdr) < 0 ||
+	    verify_fields(&f->hdr, (size_t)st.st_size, path) < 0)
 		goto fail;
+	if (file_is_ours(&st)) {
+		if (load_mapped(fd, &st, path, f) < 0)
+			goto fail;
+		f->mappable = 1;
+		f->fd = fd;
+		return 0;
+	}
 	buf = malloc((size_t)st.st_size);
 	if (!buf) {
 		err_set("snapshot %s: out of memory", path);
@@ -251,22 +380,26 @@ int snap_file_load(const char *path, struct snap_file *f)
 		err_set("snapshot %s: truncated while reading", path);
 		goto fail;
 	}
-	close(fd);
-	fd = -1;
 	if (snap_verify(buf, (size_t)st.st_size, path, f) < 0)
 		goto fail;
 	f->buf = buf;
+	f->fd = fd;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	free(buf);
-	memset(f, 0, sizeof(*f));
+	snap_file_free(f);
 	return -1;
 }
 
 void snap_file_free(struct snap_file *f)
 {
+	if (f->map)
+		munmap(f->map, f->len);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->own);
 	free(f->buf);
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 }

@@ -3,7 +3,7 @@
 #define MVMM_SNAPSHOT_H
 
 /*
- * File format, version 3 (x86-64, little-endian; every field fixed-size)
+ * File format, version 4 (x86-64, little-endian; every field fixed-size)
  * ======================================================================
  *
  *   offset 0            struct snap_header (header_size bytes)
@@ -12,9 +12,16 @@
  *                       page number, with bit 63 (SNAP_ZERO_PAGE) set when
  *                       the page is all zero (no data stored for it)
  *                       then zero padding up to data_offset
- *   data_offset         data: data_pages x 4 KiB, the non-zero index entries'
- *                       contents, in index order (data_offset is 4 KiB-aligned)
- *   lx_offset           (= data_offset + data_pages x 4 KiB) the guest's
+ *   data_offset         data (data_offset is 4 KiB-aligned):
+ *                       a base: guest memory as the guest sees it, mem_size
+ *                       bytes, guest page p at data_offset + p x 4 KiB; pages
+ *                       not in the index are holes (never written), so the
+ *                       file is sparse and its data region maps MAP_PRIVATE
+ *                       straight into guest memory (restores share it)
+ *                       a diff: data_pages x 4 KiB, the non-zero index
+ *                       entries' contents, in index order
+ *   lx_offset           (= data_offset + mem_size for a base, data_offset +
+ *                       data_pages x 4 KiB for a diff) the guest's
  *                       process state: lx_size bytes (never 0) of the record
  *                       guestabi/lx_save.c describes
  *   file_size           (= lx_offset + lx_size) end of file; nothing may follow
@@ -46,7 +53,10 @@
  *     xsave area and XCR0, events, MSRs), taken with the hypercall's I/O
  *     completed (RIP after the `out`); checked field by field on reading.
  *   index_hash: XXH3-128 of the index region (entries and padding).
- *   data_hash: XXH3-128 of the data region.
+ *   data_hash: XXH3-128 of the data pages' bytes in index order (a base's
+ *     at their guest offsets). Every page of a base's data region that the
+ *     index does not list must read as zeros (a restore maps the whole
+ *     region): the reader checks the file's data ranges (SEEK_DATA) there.
  *   lx_offset, lx_size, lx_hash: where the process state lies, its size,
  *     its XXH3-128. Every file holds one (guest ABI 2: every guest is a
  *     Linux program); a diff's is the whole state at its checkpoint, and
@@ -71,8 +81,11 @@
 #include "template.h"
 
 #define SNAP_MAGIC	    "MVMMSNAP"
-/* 2: the vCPU state holds the whole xsave area and XCR0; 3: guest ABI 2, the process state */
-#define SNAP_FORMAT_VERSION 3u
+/*
+ * 2: the vCPU state holds the whole xsave area and XCR0; 3: guest ABI 2, the process state;
+ * 4: a base's pages at their guest offsets (mapped by restores, not copied)
+ */
+#define SNAP_FORMAT_VERSION 4u
 #define SNAP_PATH_MAX	    1024u
 #define SNAP_ZERO_PAGE	    (1ull << 63)
 
@@ -111,16 +124,32 @@ struct snap_header {
 	uint8_t lx_hash[16];
 };
 
-/* A snapshot file read into memory and verified. */
+/*
+ * A snapshot file read and verified. snap_file_load copies what it
+ * validates (the header, the index, the process state) out of the file
+ * before checking it; the pages are read from a read-only mapping of the
+ * file (hashed there), or from a copy in memory for a file someone else may
+ * write (see snap_file_load).
+ */
 struct snap_file {
 	struct snap_header hdr;
-	uint8_t *buf; /* the whole file (owned) */
+	uint8_t *buf;	   /* the whole file: a copy (owned), or NULL when mapped */
+	uint8_t *map;	   /* the whole file mapped read-only, or NULL */
 	size_t len;
-	const uint64_t *index; /* into buf */
-	const uint8_t *data;   /* into buf */
-	const uint8_t *lx;     /* into buf: the process state */
+	int fd;		   /* snap_file_load: the file, read-only (owned), else -1 */
+	int mappable;	   /* the file may be mapped as guest memory (see snap_file_load) */
+	uint64_t *own;	   /* the copies index and lx point into when mapped (owned) */
+	const uint64_t *index;
+	const uint8_t *data; /* the data region */
+	const uint8_t *lx;   /* the process state */
 	size_t lx_len;
 };
+
+/* Where the content of the i-th index entry, page page, lies (d: data entries before it). */
+static inline const uint8_t *snap_page(const struct snap_file *f, uint64_t page, uint64_t d)
+{
+	return f->data + (f->hdr.kind == SNAP_BASE ? page : d) * 4096u;
+}
 
 /*
  * Verifies a whole snapshot held in memory (name is for messages): magic,
@@ -129,7 +158,12 @@ struct snap_file {
  */
 int snap_verify(const void *buf, size_t len, const char *name, struct snap_file *f);
 
-/* Reads path and verifies it; snap_file_free releases it. */
+/*
+ * Reads path and verifies it; snap_file_free releases it. A file owned by
+ * us (or root) and writable by nobody else is mapped (mappable): anyone who
+ * could change its pages under a running guest could change our memory
+ * anyway. Any other file is read into memory and the copy verified.
+ */
 int snap_file_load(const char *path, struct snap_file *f);
 void snap_file_free(struct snap_file *f);
 
@@ -221,5 +255,21 @@ struct template *snap_restore_cfg(const char *const *paths, size_t n, enum huge_
 /* As snap_restore_cfg, from "BASE[,DIFF...]" (a comma-separated list). */
 struct template *snap_restore_list(const char *list, enum huge_mode huge,
 				   const struct vm_config *cfg);
+
+/*
+ * Writes to out the diff that takes the last state of chain a_list
+ * ("BASE[,DIFF...]") to the last state of chain b_list: the pages of B that
+ * differ from A (by exact comparison; a page that became zero is a zero
+ * entry), B's vCPU and process state and resume point; its parent is A's
+ * last file, so that restoring a_list,out resumes B. A and B may be
+ * snapshots of different VMs, of one guest program (the ELF recorded in
+ * the bases) and one memory size: others are refused. info may be NULL.
+ */
+struct snap_diff_info {
+	uint64_t data_pages, zero_pages;
+	uint8_t hash[16];
+};
+
+int snap_diff(const char *a_list, const char *b_list, const char *out, struct snap_diff_info *info);
 
 #endif

@@ -133,18 +133,23 @@ int snap_out_close(struct snap_out *o, int ok)
 	return out_close(o, ok);
 }
 
-/* Where the content of a guest page comes from while a snapshot is written. */
-typedef const uint8_t *(*snap_page_fn)(void *ctx, uint64_t page);
-
-/*
- * Writes header h (counts, kind, resume and ELF fields filled by the
- * caller) with the index entries[0..n), for each non-zero entry the page
- * that src gives, then the guest's process state lx (lx_len bytes).
- */
-static int snap_write(const char *path, struct snap_header *h, const uint64_t *entries,
-		      uint64_t n, snap_page_fn src, void *ctx, const uint8_t *lx, size_t lx_len)
+/* Moves the write position from *at to off (>= *at), leaving a hole between. */
+static int out_seek(struct snap_out *o, uint64_t *at, uint64_t off)
 {
-	uint64_t index_len, i;
+	if (off == *at)
+		return 0;
+	if (out_flush(o) < 0)
+		return -1;
+	if (lseek(o->fd, (off_t)off, SEEK_SET) < 0)
+		return out_fail(o, "lseek");
+	*at = off;
+	return 0;
+}
+
+int snap_write(const char *path, struct snap_header *h, const uint64_t *entries, uint64_t n,
+	       snap_page_fn src, void *ctx, const uint8_t *lx, size_t lx_len)
+{
+	uint64_t index_len, i, at;
 	uint8_t *index = NULL;
 	struct snap_out o;
 	int ok = 0;
@@ -155,7 +160,7 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 	h->data_pages = h->zero_pages = 0;
 	for (i = 0; i < n; i++)
 		entries[i] & SNAP_ZERO_PAGE ? h->zero_pages++ : h->data_pages++;
-	h->lx_offset = h->data_offset + h->data_pages * PAGE;
+	h->lx_offset = h->data_offset + (h->kind == SNAP_BASE ? h->mem_size : h->data_pages * PAGE);
 	h->lx_size = lx_len;
 	h->file_size = h->lx_offset + h->lx_size;
 	memset(h->lx_hash, 0, sizeof(h->lx_hash));
@@ -177,19 +182,24 @@ static int snap_write(const char *path, struct snap_header *h, const uint64_t *e
 			goto done;
 	if (out_put(&o, index, index_len) < 0)
 		goto done;
-	for (i = 0; i < n; i++) {
+	for (i = 0, at = h->data_offset; i < n; i++) {
 		const uint8_t *p;
 
 		if (entries[i] & SNAP_ZERO_PAGE)
 			continue;
 		p = src(ctx, entries[i]);
-		if (!p)
+		if (!p || (h->kind == SNAP_BASE && out_seek(&o, &at, h->data_offset +
+								     entries[i] * PAGE) < 0))
 			goto done;
 		XXH3_128bits_update(o.data, p, PAGE);
 		if (out_put(&o, p, PAGE) < 0)
 			goto done;
+		at += PAGE;
 	}
-	if ((lx_len && out_put(&o, lx, lx_len) < 0) || out_flush(&o) < 0)
+	/* A base's pages lie at their guest offsets: what no page was written to stays a hole. */
+	if ((h->kind == SNAP_BASE && out_seek(&o, &at, h->lx_offset) < 0) ||
+	    (lx_len && out_put(&o, lx, lx_len) < 0) ||
+	    out_flush(&o) < 0)
 		goto done;
 	XXH128_canonicalFromHash((XXH128_canonical_t *)h->data_hash, XXH3_128bits_digest(o.data));
 	memcpy(h->magic, SNAP_MAGIC, sizeof(h->magic));
@@ -248,10 +258,9 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 {
 	uint64_t npages = tpl->mem_size / PAGE, n = 0, p, *entries = NULL;
 	struct snap_header *h = NULL;
-	struct base_src src = {MAP_FAILED};
+	struct base_src src = {NULL};
 	uint8_t *lx = NULL;
 	size_t lx_len = 0;
-	off_t data = 0, hole;
 	int r = -1;
 
 	/* First what may refuse the template (one holding a pipe): no file then. */
@@ -261,26 +270,17 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 		return err_prefix("snapshot %s", path);
 	h = calloc(1, sizeof(*h));
 	entries = malloc(npages * sizeof(*entries));
-	src.mem = mmap(NULL, tpl->mem_size, PROT_READ, MAP_PRIVATE, tpl->memfd, 0);
-	if (!h || !entries || src.mem == MAP_FAILED) {
+	if (!h || !entries) {
 		err_set("snapshot %s: out of memory", path);
 		goto done;
 	}
-	/* Only the memfd's data ranges are read: its holes are zero pages. */
-	for (;;) {
-		data = lseek(tpl->memfd, data, SEEK_DATA);
-		if (data < 0)
-			break;
-		hole = lseek(tpl->memfd, data, SEEK_HOLE);
-		if (hole < 0) {
-			err_sys("SEEK_HOLE on the template memfd");
-			goto done;
-		}
-		for (p = (uint64_t)data / PAGE; p * PAGE < (uint64_t)hole && p < npages; p++)
-			if (!page_is_zero(src.mem + p * PAGE))
-				entries[n++] = p;
-		data = hole;
-	}
+	src.mem = template_view(tpl);
+	if (!src.mem)
+		goto done;
+	/* Only the pages that hold data are read: the others are zero. */
+	for (p = 0; p < npages; p++)
+		if (data_map_test(tpl->data_map, p) && !page_is_zero(src.mem + p * PAGE))
+			entries[n++] = p;
 	h->kind = SNAP_BASE;
 	h->mem_size = tpl->mem_size;
 	h->resume_kind = tpl->resume_ret ? SNAP_RESUME_CHECKPOINT : SNAP_RESUME_CLONE;
@@ -292,7 +292,7 @@ int snap_write_base(const char *path, const struct template *tpl, const char *el
 	if (r == 0 && hash)
 		memcpy(hash, h->content_hash, 16);
 done:
-	if (src.mem != MAP_FAILED)
+	if (src.mem)
 		munmap((void *)src.mem, tpl->mem_size);
 	free(entries);
 	free(h);
@@ -306,7 +306,7 @@ struct snap_taker {
 	char *base_path;
 	uint64_t seq;
 	uint8_t prev_hash[16];
-	int base_memfd; /* the base state's memory (the template's memfd, dup'd) */
+	const uint8_t *base; /* the base state's memory (template_view) */
 	uint64_t mem_size;
 	uint8_t *prev;	     /* previous content of the pages marked in prev_valid */
 	uint8_t *prev_valid; /* one bit per page */
@@ -326,7 +326,6 @@ struct snap_taker *snap_taker_new(const char *base_path, const struct template *
 		err_set("out of memory");
 		return NULL;
 	}
-	t->base_memfd = -1;
 	t->mem_size = tpl->mem_size;
 	memcpy(t->prev_hash, base_hash, 16);
 	t->base_path = strdup(base_path);
@@ -340,11 +339,9 @@ struct snap_taker *snap_taker_new(const char *base_path, const struct template *
 		err_set("out of memory");
 		goto fail;
 	}
-	t->base_memfd = fcntl(tpl->memfd, F_DUPFD_CLOEXEC, 0);
-	if (t->base_memfd < 0) {
-		err_sys("dup");
+	t->base = template_view(tpl);
+	if (!t->base)
 		goto fail;
-	}
 	return t;
 fail:
 	snap_taker_free(t);
@@ -355,8 +352,8 @@ void snap_taker_free(struct snap_taker *t)
 {
 	if (!t)
 		return;
-	if (t->base_memfd >= 0)
-		close(t->base_memfd);
+	if (t->base)
+		munmap((void *)t->base, t->mem_size);
 	if (t->prev)
 		munmap(t->prev, t->mem_size);
 	free(t->entries);
@@ -373,10 +370,7 @@ static const uint8_t *taker_prev_page(struct snap_taker *t, uint64_t p)
 	if ((t->prev_valid[p >> 3] >> (p & 7)) & 1)
 		return dst;
 	/* a hole in the memfd reads as zeros */
-	if (fd_pread_all(t->base_memfd, dst, PAGE, p * PAGE) < 0) {
-		err_sys("reading the base state");
-		return NULL;
-	}
+	memcpy(dst, t->base + p * PAGE, PAGE);
 	t->prev_valid[p >> 3] |= (uint8_t)(1u << (p & 7));
 	return dst;
 }

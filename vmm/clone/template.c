@@ -134,6 +134,87 @@ struct template *template_from_parts(struct image *img, int memfd, const struct 
 	return tpl;
 }
 
+struct template *template_from_file(struct image *img, int fd, uint64_t mem_off, int ovl_fd,
+				    uint64_t (*ovl)[2], uint32_t ovl_n, uint8_t *data_map,
+				    const struct vcpu_state *st, uint64_t ready_block)
+{
+	struct template *tpl = calloc(1, sizeof(*tpl));
+	uint64_t p;
+
+	if (!tpl) {
+		close(fd);
+		if (ovl_n)
+			close(ovl_fd);
+		free(ovl);
+		free(data_map);
+		err_set("out of memory");
+		return NULL;
+	}
+	tpl->refs = 1;
+	tpl->img = image_get(img);
+	tpl->memfd = fd;
+	tpl->mem_off = mem_off;
+	tpl->ovl_fd = ovl_fd;
+	tpl->ovl_n = ovl_n;
+	tpl->ovl = ovl;
+	tpl->data_map = data_map;
+	tpl->mem_size = img->mem_size;
+	/* The caller refuses overlays over the system area: the file's stubs are what runs. */
+	if (!x86_system_is_ours_at(fd, mem_off)) {
+		err_set("the template's system area (descriptor tables, exception stubs) is not "
+			"the one mvmm builds");
+		template_put(tpl);
+		return NULL;
+	}
+	for (p = 0; p < tpl->mem_size / MVMM_PAGE_SIZE; p++)
+		tpl->data_pages += data_map_test(data_map, p);
+	tpl->state = *st;
+	tpl->ready_block = ready_block;
+	tpl->next_clone = 1;
+	return tpl;
+}
+
+static int template_map_overlay(struct vm *vm, const struct template *tpl)
+{
+	uint32_t i;
+
+	for (i = 0; i < tpl->ovl_n; i++)
+		if (mmap(vm->mem.host + tpl->ovl[i][0] * MVMM_PAGE_SIZE,
+			 tpl->ovl[i][1] * MVMM_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, tpl->ovl_fd,
+			 (off_t)(tpl->ovl[i][0] * MVMM_PAGE_SIZE)) == MAP_FAILED)
+			return err_sys("mapping a snapshot diff's pages");
+	return 0;
+}
+
+int template_map(struct vm *vm, const struct template *tpl)
+{
+	if (vm_map_memfd_at(vm, tpl->memfd, tpl->mem_off) < 0)
+		return -1;
+	return template_map_overlay(vm, tpl);
+}
+
+uint8_t *template_view(const struct template *tpl)
+{
+	uint8_t *m = mmap(NULL, tpl->mem_size, PROT_READ, MAP_PRIVATE | MAP_NORESERVE, tpl->memfd,
+			  (off_t)tpl->mem_off);
+	uint32_t i;
+
+	if (m == MAP_FAILED) {
+		err_sys("mapping the template's memory");
+		return NULL;
+	}
+	for (i = 0; i < tpl->ovl_n; i++)
+		if (mmap(m + tpl->ovl[i][0] * MVMM_PAGE_SIZE, tpl->ovl[i][1] * MVMM_PAGE_SIZE,
+			 PROT_READ, MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, tpl->ovl_fd,
+			 (off_t)(tpl->ovl[i][0] * MVMM_PAGE_SIZE)) == MAP_FAILED) {
+			err_sys("mapping the template's memory");
+			munmap(m, tpl->mem_size);
+			return NULL;
+		}
+	return m;
+}
+
 /* The frozen guest's state, with its pending `out` completed (RIP past it). */
 static struct template *template_freeze(struct vm *vm)
 {
@@ -233,7 +314,11 @@ static int template_load_clone(struct vm *vm, struct template *tpl, const struct
 	 * ring-0 stack page was written (by the warm-up's stub), and the
 	 * shadow MMU keeps what the warm-up built. Remapping would throw that away.
 	 */
-	if (vm->mapped_memfd != tpl->memfd && vm_map_memfd(vm, tpl->memfd) < 0)
+	if ((vm->mapped_memfd != tpl->memfd || vm->mapped_off != tpl->mem_off) &&
+	    vm_map_memfd_at(vm, tpl->memfd, tpl->mem_off) < 0)
+		return -1;
+	/* A warmed shell maps the file alone: a restored chain's diffs go over it. */
+	if (template_map_overlay(vm, tpl) < 0)
 		return -1;
 	/* After the mapping: the clone's AT_RANDOM bytes are written into its memory. */
 	if (tpl->lx && lx_clone_into(vm, tpl->lx, cfg) < 0)
@@ -248,7 +333,7 @@ int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_co
 	vm->deadline_ns = 0;
 	vm->stop = 0;
 	/* Mapping the template again drops every page the last guest wrote. */
-	if (vm_map_memfd(vm, tpl->memfd) < 0)
+	if (template_map(vm, tpl) < 0)
 		return -1;
 	if (tpl->lx && lx_clone_into(vm, tpl->lx, cfg) < 0)
 		return -1;
@@ -332,6 +417,9 @@ void template_put(struct template *tpl)
 	if (!tpl || __atomic_sub_fetch(&tpl->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	close(tpl->memfd);
+	if (tpl->ovl_n)
+		close(tpl->ovl_fd);
+	free(tpl->ovl);
 	free(tpl->ws_buf);
 	lx_proc_free(tpl->lx);
 	free(tpl->data_map);

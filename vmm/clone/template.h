@@ -15,6 +15,10 @@ struct template {
 	int refs;
 	struct image *img;	  /* program symbols and layout */
 	int memfd;		  /* the frozen memory, sealed; holes stay holes */
+	uint64_t mem_off;	  /* file offset of guest page 0 in memfd: 0, or a snapshot file's */
+	int ovl_fd;		  /* with ovl_n: a sealed memfd of the pages mapped over memfd's */
+	uint32_t ovl_n;		  /* runs of ovl (0: no overlay; ovl_fd is not open) */
+	uint64_t (*ovl)[2];	  /* { first page, pages } mapped from ovl_fd at the same offsets */
 	uint64_t mem_size;
 	uint64_t data_pages;	  /* pages the memfd holds */
 	uint8_t *data_map;	  /* which ones (one bit per page) */
@@ -84,6 +88,26 @@ struct vm *template_clone(struct template *tpl, struct kvm_sys *kvm, struct shel
  * events cleared, the state restored, a new clone number.
  */
 int template_reuse_clone(struct vm *vm, struct template *tpl, const struct vm_config *cfg);
+
+/*
+ * A template whose memory is mapped from a file: guest page 0 at offset
+ * mem_off of fd (a snapshot base file), with ovl_n runs of ovl_fd (a
+ * sealed memfd holding pages at their guest offsets) mapped over it, both
+ * MAP_PRIVATE. data_map (one bit per page) says which pages hold data.
+ * Takes fd, ovl_fd (when ovl_n), ovl and data_map, even on failure.
+ */
+struct template *template_from_file(struct image *img, int fd, uint64_t mem_off, int ovl_fd,
+				    uint64_t (*ovl)[2], uint32_t ovl_n, uint8_t *data_map,
+				    const struct vcpu_state *st, uint64_t ready_block);
+
+/* Maps tpl's memory over vm's guest memory: the file, then the overlay's runs. */
+int template_map(struct vm *vm, const struct template *tpl);
+
+/*
+ * A read-only view of tpl's memory (as a clone first sees it) at a new
+ * address, mem_size bytes; munmap it when done. NULL with the message set.
+ */
+uint8_t *template_view(const struct template *tpl);
 
 struct template *template_get(struct template *tpl);
 void template_put(struct template *tpl);

@@ -201,7 +201,8 @@ static void thp_collapse(uint8_t *map, struct huge_map *h, uint64_t size)
 }
 
 /* Copies h's chunks of memfd into the overlay mapped at dst. */
-static int overlay_copy(int memfd, struct huge_map *h, uint8_t *dst, uint64_t size)
+static int overlay_copy(int memfd, uint64_t base, struct huge_map *h, uint8_t *dst,
+			uint64_t size)
 {
 	for (uint64_t c = 0; c < size / HUGE_PAGE_SIZE; c++) {
 		off_t off = (off_t)(c * HUGE_PAGE_SIZE);
@@ -211,7 +212,8 @@ static int overlay_copy(int memfd, struct huge_map *h, uint8_t *dst, uint64_t si
 		/* Allocated first, so an empty pool is an error here, not a SIGBUS in the copy. */
 		if (h->backing == HUGE_BACKING_HUGETLB && fallocate(h->fd, 0, off, HUGE_PAGE_SIZE) < 0)
 			return err_sys("allocating a 2 MiB hugetlbfs page (%s)", HINT_HUGETLB);
-		if (pread(memfd, dst + off, HUGE_PAGE_SIZE, off) != (ssize_t)HUGE_PAGE_SIZE)
+		if (pread(memfd, dst + off, HUGE_PAGE_SIZE, (off_t)base + off) !=
+		    (ssize_t)HUGE_PAGE_SIZE)
 			return err_sys("copying guest memory into huge pages");
 	}
 	return 0;
@@ -232,6 +234,11 @@ static int overlay_create(struct huge_map *h, uint64_t size)
 }
 
 int huge_overlay_fill(int memfd, uint64_t size, struct huge_map *h)
+{
+	return huge_overlay_fill_at(memfd, 0, size, h);
+}
+
+int huge_overlay_fill_at(int memfd, uint64_t base, uint64_t size, struct huge_map *h)
 {
 	uint8_t *dst;
 	int ret;
@@ -254,7 +261,7 @@ int huge_overlay_fill(int memfd, uint64_t size, struct huge_map *h)
 	/* Faulted in as THPs from the start (shmem_enabled allows it): no 4 KiB pages to collapse. */
 	if (h->backing == HUGE_BACKING_THP)
 		madvise(dst, size, MADV_HUGEPAGE);
-	ret = overlay_copy(memfd, h, dst, size);
+	ret = overlay_copy(memfd, base, h, dst, size);
 	if (ret == 0 && h->backing == HUGE_BACKING_THP)
 		thp_collapse(dst, h, size);
 	munmap(dst, size);

@@ -91,6 +91,8 @@ int huge_choose(enum huge_mode mode, uint64_t chunks, enum huge_backing *backing
  * image's pages whatever memory (template, snapshot, cache file) lies under.
  */
 int huge_overlay_fill(int memfd, uint64_t size, struct huge_map *h);
+/* The same from a file holding guest page 0 at offset base (a snapshot file's data region). */
+int huge_overlay_fill_at(int memfd, uint64_t base, uint64_t size, struct huge_map *h);
 
 /* Closes h->fd (a zeroed map owns none); h stays valid as a plan. */
 void huge_map_release(struct huge_map *h);

@@ -69,14 +69,20 @@ static void vm_install_signal(void)
 
 int vm_map_memfd(struct vm *vm, int memfd)
 {
+	return vm_map_memfd_at(vm, memfd, 0);
+}
+
+int vm_map_memfd_at(struct vm *vm, int memfd, uint64_t off)
+{
 	/* MAP_PRIVATE: the guest's writes are copied on write; the memfd never changes. */
 	if (mmap(vm->mem.host, vm->mem.size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, memfd, 0) == MAP_FAILED)
+		 MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, memfd, (off_t)off) == MAP_FAILED)
 		return err_sys("mapping guest memory");
 	vm->mapped_memfd = -1;
 	if (huge_map_apply(vm->mem.huge, vm->mem.host, vm->mem.size) < 0)
 		return -1;
 	vm->mapped_memfd = memfd;
+	vm->mapped_off = off;
 	return 0;
 }
 
@@ -226,11 +232,16 @@ static int vm_warm_run(struct vm *vm)
  */
 int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge)
 {
+	return vm_shell_warm_at(vm, memfd, 0, huge);
+}
+
+int vm_shell_warm_at(struct vm *vm, int memfd, uint64_t off, const struct huge_map *huge)
+{
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
 	vm->mem.huge = huge;
-	if (vm_map_memfd(vm, memfd) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (vm_map_memfd_at(vm, memfd, off) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return err_sys("warming a VM shell");
 	x86_user_sregs(&sregs, vm->kvm->xcr0 != 0);
 	sregs.cs.selector = MVMM_SEL_KCODE;

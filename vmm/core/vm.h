@@ -169,6 +169,7 @@ struct vm {
 	int fd;
 	int vcpu_fd;
 	int mapped_memfd; /* the memfd mapped as guest memory now (not owned), or -1 */
+	uint64_t mapped_off; /* the file offset of guest page 0 in it (a snapshot file's data) */
 	int remapped;	  /* pages may be mapped from elsewhere (dedup): DONTNEED may not give zero */
 	const uint8_t *data_map; /* pages the guest's source (image or template) holds (not owned) */
 	struct kvm_run *run;
@@ -259,12 +260,15 @@ void vm_apply_config(struct vm *vm, const struct vm_config *cfg);
  * 2 MiB pages over it (set it first: the image's or template's map, or NULL).
  */
 int vm_map_memfd(struct vm *vm, int memfd);
+/* The same with guest page 0 at file offset off (page-aligned): a snapshot file's data region. */
+int vm_map_memfd_at(struct vm *vm, int memfd, uint64_t off);
 void vm_drop_vm_fd(struct vm *vm);
 /*
  * Pays a shell's first-KVM_RUN cost ahead of need, over the tables in memfd
  * (an image or template) mapped with huge (its 2 MiB pages, or NULL).
  */
 int vm_shell_warm(struct vm *vm, int memfd, const struct huge_map *huge);
+int vm_shell_warm_at(struct vm *vm, int memfd, uint64_t off, const struct huge_map *huge);
 /*
  * After vm_shell_warm: reads each of the n guest pages (page numbers) once,
  * from CPL3, so that the shell's shadow MMU already maps what a clone will

@@ -205,13 +205,19 @@ const char *x86_vector_mnemonic(unsigned v)
 	return v < 32 && x86_vectors[v].mnemonic ? x86_vectors[v].mnemonic : "#??";
 }
 
-static int x86_range_is(int fd, const uint8_t *want, uint8_t *have, uint64_t lo, uint64_t hi)
+static int x86_range_is(int fd, uint64_t off, const uint8_t *want, uint8_t *have, uint64_t lo,
+			uint64_t hi)
 {
-	return fd_pread_all(fd, have + lo, hi - lo, lo) == 0 &&
+	return fd_pread_all(fd, have + lo, hi - lo, off + lo) == 0 &&
 	       memcmp(have + lo, want + lo, hi - lo) == 0;
 }
 
 int x86_system_is_ours(int fd)
+{
+	return x86_system_is_ours_at(fd, 0);
+}
+
+int x86_system_is_ours_at(int fd, uint64_t off)
 {
 	static uint8_t want[MVMM_SYSCALL_GPA + MVMM_PAGE_SIZE], have[sizeof(want)];
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -224,8 +230,9 @@ int x86_system_is_ours(int fd)
 		built = 1;
 	}
 	/* Everything but the ring-0 stack between the stubs and the system-call entry. */
-	same = x86_range_is(fd, want, have, MVMM_GDT_GPA, MVMM_STUBS_GPA + MVMM_PAGE_SIZE) &&
-	       x86_range_is(fd, want, have, MVMM_SYSCALL_GPA, MVMM_SYSCALL_GPA + MVMM_PAGE_SIZE);
+	same = x86_range_is(fd, off, want, have, MVMM_GDT_GPA, MVMM_STUBS_GPA + MVMM_PAGE_SIZE) &&
+	       x86_range_is(fd, off, want, have, MVMM_SYSCALL_GPA,
+			    MVMM_SYSCALL_GPA + MVMM_PAGE_SIZE);
 	pthread_mutex_unlock(&lock);
 	return same;
 }

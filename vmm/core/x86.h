@@ -36,6 +36,8 @@ void x86_build_system(uint8_t *mem);
  * ring-0 stack): the VMM runs its own stubs, never ones from a file.
  */
 int x86_system_is_ours(int fd);
+/* The same for a file holding guest page 0 at offset off. */
+int x86_system_is_ours_at(int fd, uint64_t off);
 
 #define X86_CR4_OSXSAVE (1ull << 18)
 

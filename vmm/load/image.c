@@ -155,7 +155,12 @@ int image_plan_huge(struct image *img, enum huge_mode mode)
 
 int image_fill_huge(struct image *img, int memfd, enum huge_mode mode)
 {
-	if (huge_overlay_fill(memfd, img->mem_size, &img->huge) == 0)
+	return image_fill_huge_at(img, memfd, 0, mode);
+}
+
+int image_fill_huge_at(struct image *img, int memfd, uint64_t off, enum huge_mode mode)
+{
+	if (huge_overlay_fill_at(memfd, off, img->mem_size, &img->huge) == 0)
 		return 0;
 	if (mode != HUGE_MODE_AUTO)
 		return -1;

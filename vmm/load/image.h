@@ -71,6 +71,8 @@ void image_plan_huge_as(struct image *img, enum huge_backing backing);
  * since huge_choose counted it leaves 4 KiB host pages instead of failing.
  */
 int image_fill_huge(struct image *img, int memfd, enum huge_mode mode);
+/* The same from a file holding guest page 0 at offset off (a snapshot base file). */
+int image_fill_huge_at(struct image *img, int memfd, uint64_t off, enum huge_mode mode);
 
 /*
  * Places a dynamic program's loader (img->prog.interp, read from the host)
