@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/exit.h"
+#include "core/log.h"
 
 #define LX_IOV_MAX 1024
 #define LX_IO_CHUNK (1u << 20) /* a vector element is copied through at most this much at once */
@@ -125,6 +126,7 @@ int64_t lx_stream_write(struct lx_call *c, int stream, const void *buf, uint64_t
 	fd = stream_fd(vm, stream);
 	if (fd < 0)
 		return -EBADF;
+	vlog_before_output(fd); /* a progress line on that terminal goes first */
 	while (done < len) {
 		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
 
@@ -374,6 +376,7 @@ static int64_t lx_writev_stream(struct lx_call *c, const struct lx_fd *f, uint64
 	}
 	if (hook)
 		return lx_writev_hook(c, f->stream, host, n, total);
+	vlog_before_output(fd);
 	do
 		w = writev(fd, host, (int)n);
 	while (w < 0 && errno == EINTR && !lx_interrupted(c->vm));
