@@ -11,6 +11,7 @@
 #define T_TICKER   "build/tests/linux/ticker-musl"
 #define T_SLEEPER  "build/tests/linux/sleeper-musl"
 #define T_SLOWINIT "build/tests/linux/slowinit-musl"
+#define T_TTYPROBE "build/tests/linux/ttyprobe-musl"
 
 /*
  * Runs `mvmm ARGS...` with stdout and stderr on a pseudo-terminal (stdin
@@ -207,6 +208,22 @@ Test(progress, a_long_boot_shows_nothing_through_a_pipe_or_with_quiet)
 	cr_expect_eq(p.status, 0, "%s", p.err);
 	cr_expect(!strstr(p.err, "booting") && !strchr(p.err, '\033'), "%s", p.err);
 	cr_expect(strstr(p.err, "slowinit: halfway\r\n"), "%s", p.err);
+	t_proc_free(&p);
+}
+
+/*
+ * A guest asking its terminal's settings (TCGETS, as isatty and Python's
+ * start-up do) gets the kernel's 36-byte struct termios, not libc's 60
+ * bytes written over its stack (seen: python3 as a template on a terminal
+ * died of "stack smashing detected").
+ */
+Test(progress, a_guest_on_a_terminal_gets_the_kernels_termios)
+{
+	struct t_proc p;
+
+	T_MVMM_PTY(&p, T_LIMIT_MS, "run", T_TTYPROBE);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	cr_expect(strstr(p.err, "ttyprobe: termios ok"), "%s", p.err);
 	t_proc_free(&p);
 }
 

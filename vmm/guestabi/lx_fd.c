@@ -22,6 +22,8 @@
 #include "core/log.h"
 
 #define LX_IOV_MAX 1024
+/* TCGETS fills the kernel's struct termios: 4 flag words, c_line, c_cc[19] (libc's has more). */
+#define LX_KERNEL_TERMIOS_SIZE (4 * sizeof(tcflag_t) + 1 + 19)
 #define LX_IO_CHUNK (1u << 20) /* a vector element is copied through at most this much at once */
 
 int lx_fd_init(struct lx_proc *p)
@@ -657,11 +659,12 @@ LX_HANDLER(ioctl)
 	if (host < 0)
 		return -ENOTTY;
 	if (req == TCGETS) {
-		struct termios t;
+		struct termios t = {0};
 
 		if (ioctl(host, TCGETS, &t) < 0)
 			return -errno;
-		return lx_put(c, c->a[2], &t, sizeof(t));
+		/* The kernel's struct termios, not libc's longer one: a guest's 36-byte buffer. */
+		return lx_put(c, c->a[2], &t, LX_KERNEL_TERMIOS_SIZE);
 	} else {
 		struct winsize w;
 
