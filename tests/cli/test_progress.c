@@ -10,6 +10,8 @@
 #define T_LIMIT_MS 30000
 #define T_TICKER   "build/tests/linux/ticker-musl"
 #define T_SLEEPER  "build/tests/linux/sleeper-musl"
+#define T_SLOWINIT "build/tests/linux/slowinit-musl"
+#define T_TTYPROBE "build/tests/linux/ttyprobe-musl"
 
 /*
  * Runs `mvmm ARGS...` with stdout and stderr on a pseudo-terminal (stdin
@@ -141,6 +143,87 @@ Test(progress, guest_lines_stay_whole)
 		cr_expect(strncmp(at + 8, "\r\n", 2) == 0, "a guest line cut:\n%s", p.err);
 	}
 	cr_expect_eq(n, 4, "%s", p.err);
+	t_proc_free(&p);
+}
+
+/* ---- a long phase: a template's 3-second boot ---- */
+
+/* The boot, not through the cache (--no-cache): each run boots again. */
+#define T_SLOW_TEMPLATE "run", "--no-cache", "--template", "--ready-on=stdin", T_SLOWINIT
+
+Test(progress, a_long_template_boot_shows_its_phase_and_erases_it)
+{
+	struct t_proc p;
+	const char *after;
+
+	T_MVMM_PTY(&p, T_LIMIT_MS, T_SLOW_TEMPLATE);
+	cr_assert(!p.timed_out);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	cr_expect(strstr(p.err, "\r\033[Kmvmm: booting the template: "),
+		  "no progress line in a 3 s boot:\n%s", p.err);
+	/* erased at the end of the phase: the clone's line starts a clean line */
+	after = strstr(p.err, "slowinit: got 0 bytes");
+	cr_assert(after, "%s", p.err);
+	cr_expect(!strstr(after, "booting the template"), "progress after the boot:\n%s", p.err);
+	cr_expect(after - p.err >= 3 && strncmp(after - 3, "\033[K", 3) == 0,
+		  "the line was not erased at the end of the boot:\n%s", p.err);
+	t_proc_free(&p);
+}
+
+/*
+ * The guest writes to the terminal itself during the boot (from the vCPU
+ * thread, not through the command's output): its line still stands whole
+ * on a line of its own, the progress line erased before it.
+ */
+Test(progress, guest_output_during_a_boot_stays_whole)
+{
+	struct t_proc p;
+	const char *at;
+
+	T_MVMM_PTY(&p, T_LIMIT_MS, T_SLOW_TEMPLATE);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	at = strstr(p.err, "slowinit: halfway");
+	cr_assert(at, "%s", p.err);
+	/* drawn at 1 s, so it stood there when the guest wrote at 1.5 s */
+	cr_expect(strstr(p.err, "booting the template") < at, "no progress before:\n%s", p.err);
+	cr_expect(at - p.err >= 3 && strncmp(at - 3, "\033[K", 3) == 0,
+		  "the guest's line shares the terminal line with progress:\n%s", p.err);
+	cr_expect(strncmp(at + strlen("slowinit: halfway"), "\r\n", 2) == 0,
+		  "the guest's line cut:\n%s", p.err);
+	t_proc_free(&p);
+}
+
+Test(progress, a_long_boot_shows_nothing_through_a_pipe_or_with_quiet)
+{
+	struct t_proc p;
+
+	T_MVMM(&p, T_LIMIT_MS, T_SLOW_TEMPLATE);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	cr_expect(strstr(p.err, "slowinit: halfway\nslowinit: got 0 bytes\n"), "%s", p.err);
+	cr_expect(!strstr(p.err, "booting") && !strchr(p.err, '\033') && !strchr(p.err, '\r'),
+		  "progress text on a pipe:\n%s", p.err);
+	t_proc_free(&p);
+	T_MVMM_PTY(&p, T_LIMIT_MS, "run", "-q", "--no-cache", "--template", "--ready-on=stdin",
+		   T_SLOWINIT);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	cr_expect(!strstr(p.err, "booting") && !strchr(p.err, '\033'), "%s", p.err);
+	cr_expect(strstr(p.err, "slowinit: halfway\r\n"), "%s", p.err);
+	t_proc_free(&p);
+}
+
+/*
+ * A guest asking its terminal's settings (TCGETS, as isatty and Python's
+ * start-up do) gets the kernel's 36-byte struct termios, not libc's 60
+ * bytes written over its stack (seen: python3 as a template on a terminal
+ * died of "stack smashing detected").
+ */
+Test(progress, a_guest_on_a_terminal_gets_the_kernels_termios)
+{
+	struct t_proc p;
+
+	T_MVMM_PTY(&p, T_LIMIT_MS, "run", T_TTYPROBE);
+	cr_expect_eq(p.status, 0, "%s", p.err);
+	cr_expect(strstr(p.err, "ttyprobe: termios ok"), "%s", p.err);
 	t_proc_free(&p);
 }
 

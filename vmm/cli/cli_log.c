@@ -43,6 +43,9 @@ void cli_log_init(void)
 	tty_err = isatty(STDERR_FILENO);
 	vlog_set_level(VLOG_WARN);
 	vlog_set_sink(cli_log_sink, NULL);
+	/* Guest writes to this terminal (a template's boot) erase the progress line first. */
+	vlog_set_before_output(cli_progress_before_output,
+			       (tty_out ? 1u << STDOUT_FILENO : 0) | (tty_err ? 1u << STDERR_FILENO : 0));
 }
 
 int cli_log_tty(int fd)

@@ -40,6 +40,7 @@ struct cli_progress {
 	int stop_fd; /* an eventfd: the drawer ends */
 	int stop;    /* atomic */
 	uint64_t t0;
+	const char *phase; /* a phase's name, or NULL for a fleet's counts */
 };
 
 static struct progress_shared *shared;
@@ -80,6 +81,10 @@ static void progress_draw(struct cli_progress *p)
 	char line[200], rate[32] = "";
 	int n;
 
+	if (p->phase) {
+		n = snprintf(line, sizeof(line), PROGRESS_ERASE "mvmm: %s: %.1f s", p->phase, s);
+		goto draw;
+	}
 	c.total = __atomic_load_n(&p->sh->counts.total, __ATOMIC_RELAXED);
 	c.started = __atomic_load_n(&p->sh->counts.started, __ATOMIC_RELAXED);
 	c.held = __atomic_load_n(&p->sh->counts.held, __ATOMIC_RELAXED);
@@ -91,6 +96,7 @@ static void progress_draw(struct cli_progress *p)
 		     PROGRESS_ERASE "mvmm: %lu/%lu started, %lu held, %lu exited, %.1f s%s",
 		     (unsigned long)c.started, (unsigned long)c.total, (unsigned long)c.held,
 		     (unsigned long)c.exited, s, rate);
+draw:
 	if (n < 0)
 		return;
 	pthread_mutex_lock(&p->sh->lock);
@@ -138,7 +144,7 @@ static struct progress_shared *progress_shared_get(void)
 	return sh;
 }
 
-struct cli_progress *cli_progress_start(unsigned total)
+static struct cli_progress *progress_start(unsigned total, const char *phase)
 {
 	struct progress_shared *sh;
 	struct cli_progress *p;
@@ -155,6 +161,7 @@ struct cli_progress *cli_progress_start(unsigned total)
 	if (!p)
 		goto fail;
 	p->sh = sh;
+	p->phase = phase;
 	memset(&sh->counts, 0, sizeof(sh->counts));
 	sh->counts.total = total;
 	sh->drawn = 0;
@@ -172,6 +179,16 @@ fail:
 	free(p);
 	__atomic_store_n(&sh->on, 0, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+struct cli_progress *cli_progress_start(unsigned total)
+{
+	return progress_start(total, NULL);
+}
+
+struct cli_progress *cli_progress_start_phase(const char *phase)
+{
+	return progress_start(0, phase);
 }
 
 struct fleet_progress *cli_progress_counts(struct cli_progress *p)

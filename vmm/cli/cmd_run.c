@@ -553,10 +553,14 @@ static struct template *run_template_load(struct kvm_sys *kvm, const struct run_
 {
 	struct cache_opts c = o->cache;
 	struct cache_status st;
+	struct cli_progress *prog;
 	struct template *tpl;
 
 	c.off |= o->snapshot || o->nexposed;
+	/* A cache hit maps the entry at once; a miss boots the guest to its ready point, then stores it. */
+	prog = cli_progress_start_phase("booting the template");
 	tpl = cache_load_template(&c, kvm, o->guest_argv[0], o->mem_size, cfg, res, &st);
+	cli_progress_stop(prog); /* erased before the notes and results below */
 	cli_cache_warn(&st);
 	return tpl;
 }
@@ -610,9 +614,11 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 /* The image through the image cache (mapped from it, or built and stored). */
 static struct image *run_load_image(const struct run_opts *o)
 {
+	struct cli_progress *prog = cli_progress_start_phase("loading the image");
 	struct cache_status st;
 	struct image *img = cache_load_image(&o->cache, o->guest_argv[0], o->mem_size, &st);
 
+	cli_progress_stop(prog);
 	cli_cache_warn(&st);
 	return img;
 }

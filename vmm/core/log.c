@@ -14,6 +14,9 @@ static int vlog_level = VLOG_WARN; /* atomic */
 static vlog_sink_fn vlog_sink;
 static void *vlog_ctx;
 
+static vlog_before_output_fn vlog_before; /* atomic */
+static uint64_t vlog_tty_fds;		   /* atomic */
+
 static const char *const vlog_names[] = {"error", "warn", "info", "debug"};
 
 void vlog_set_level(int level)
@@ -39,6 +42,23 @@ void vlog_set_sink(vlog_sink_fn fn, void *ctx)
 {
 	vlog_sink = fn;
 	vlog_ctx = ctx;
+}
+
+void vlog_set_before_output(vlog_before_output_fn fn, uint64_t tty_fds)
+{
+	__atomic_store_n(&vlog_tty_fds, tty_fds, __ATOMIC_RELAXED);
+	__atomic_store_n(&vlog_before, fn, __ATOMIC_RELEASE);
+}
+
+void vlog_before_output(int fd)
+{
+	vlog_before_output_fn fn;
+
+	if (fd < 0 || fd > 63 || !(__atomic_load_n(&vlog_tty_fds, __ATOMIC_RELAXED) >> fd & 1))
+		return;
+	fn = __atomic_load_n(&vlog_before, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn(fd);
 }
 
 int vlog_level_parse(const char *name)

@@ -13,6 +13,7 @@
 #define MVMM_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 /* The same numbers as enum mvmm_log_level in mvmm.h. */
 enum vlog_level {
@@ -37,6 +38,19 @@ int vlog_on(int level);
  * thread and from worker processes forked after it was set.
  */
 void vlog_set_sink(vlog_sink_fn fn, void *ctx);
+
+/*
+ * Output that bypasses the sink: a program that draws on a terminal (the
+ * command's progress line) sets fn and the fds (0 to 63) that are that
+ * terminal, found once by the program (isatty is an ioctl the vCPU filter
+ * refuses); guest writes to one of them call fn(fd) first, from the vCPU
+ * thread, so fn may only make calls that thread's filter allows (futex,
+ * write). NULL: nothing is called.
+ */
+typedef void (*vlog_before_output_fn)(int fd);
+void vlog_set_before_output(vlog_before_output_fn fn, uint64_t tty_fds);
+/* Called before writing to fd: a bit test, and fn when fd is one of the terminal's. */
+void vlog_before_output(int fd);
 
 /* "error", "warn", "info", "debug" (also "warning"); -1 for anything else. */
 int vlog_level_parse(const char *name);

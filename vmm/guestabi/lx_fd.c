@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include "core/exit.h"
+#include "core/log.h"
 
 #define LX_IOV_MAX 1024
+/* TCGETS fills the kernel's struct termios: 4 flag words, c_line, c_cc[19] (libc's has more). */
+#define LX_KERNEL_TERMIOS_SIZE (4 * sizeof(tcflag_t) + 1 + 19)
 #define LX_IO_CHUNK (1u << 20) /* a vector element is copied through at most this much at once */
 
 int lx_fd_init(struct lx_proc *p)
@@ -125,6 +128,7 @@ int64_t lx_stream_write(struct lx_call *c, int stream, const void *buf, uint64_t
 	fd = stream_fd(vm, stream);
 	if (fd < 0)
 		return -EBADF;
+	vlog_before_output(fd); /* a progress line on that terminal goes first */
 	while (done < len) {
 		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
 
@@ -374,6 +378,7 @@ static int64_t lx_writev_stream(struct lx_call *c, const struct lx_fd *f, uint64
 	}
 	if (hook)
 		return lx_writev_hook(c, f->stream, host, n, total);
+	vlog_before_output(fd);
 	do
 		w = writev(fd, host, (int)n);
 	while (w < 0 && errno == EINTR && !lx_interrupted(c->vm));
@@ -654,11 +659,12 @@ LX_HANDLER(ioctl)
 	if (host < 0)
 		return -ENOTTY;
 	if (req == TCGETS) {
-		struct termios t;
+		struct termios t = {0};
 
 		if (ioctl(host, TCGETS, &t) < 0)
 			return -errno;
-		return lx_put(c, c->a[2], &t, sizeof(t));
+		/* The kernel's struct termios, not libc's longer one: a guest's 36-byte buffer. */
+		return lx_put(c, c->a[2], &t, LX_KERNEL_TERMIOS_SIZE);
 	} else {
 		struct winsize w;
 
