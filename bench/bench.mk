@@ -57,8 +57,9 @@ $(BENCH_DIR)/touch_floor: bench/touch_floor.c
 
 .PHONY: bench-clone bench-density bench
 bench-clone: $(BENCH_DIR)/clone $(BENCH_DIR)/kvm_floor $(BENCH_DIR)/touch_floor $(BUILD)/mvmm \
-		$(BUILD)/guest/ready.elf
+		$(BUILD)/guest/ready.elf $(BUILD)/tests/guests/served.elf
 	BUILD=$(BUILD) bash bench/clone.sh
+	BUILD=$(BUILD) bash bench/clone_workers.sh
 
 bench-density: $(BUILD)/mvmm $(BUILD)/guest/density.elf $(BENCH_DIR)/touch_floor
 	BUILD=$(BUILD) bash bench/density.sh

@@ -141,7 +141,8 @@ static const char run_text[] =
 	"                      or one JSON object per instance and a summary object\n"
 	"  --per-process N     instances per worker process (default 50; 0: all in\n"
 	"                      one process); bigger runs are spread over processes\n"
-	"                      (not with --template, --dedup, --ksm, --shm or ---)\n"
+	"                      (not with --dedup, --ksm, --shm or ---); --template\n"
+	"                      clones are too, all mapping the one frozen template\n"
 	"  --no-share          give each instance a private copy of the image (the\n"
 	"                      baseline that sharing is measured against)\n"
 	"  --dedup[=MS]        merge identical private pages of the instances into\n"
@@ -229,6 +230,11 @@ static const char serve_text[] =
 	"  --socket PATH       the Unix socket to serve on (required)\n"
 	"  --replace           take PATH over from a running server, which finishes its\n"
 	"                      clones in flight and exits (no request fails meanwhile)\n"
+	"  --workers K         serve from K worker processes (1-256; default 1), forked\n"
+	"                      after the template is booted: all accept on PATH and\n"
+	"                      clone from the one frozen template; SIGTERM and\n"
+	"                      --replace end every worker. --status answers for the\n"
+	"                      worker that took the request (its own counts)\n"
 	HELP_GUEST_OPTS
 	HELP_LOG_OPTS
 	HELP_HELP_OPT
