@@ -75,7 +75,7 @@ static void srv_tell_all(const int *down, unsigned k, char b)
 			vlog_info("serve: telling worker %u: %s", w, strerror(errno));
 }
 
-static int srv_fork_workers(struct srv *s, pid_t *pids, int *down, int up_w, unsigned k)
+static int srv_fork_workers(struct srv *s, pid_t *pids, int *down, const int *up, unsigned k)
 {
 	unsigned w, v;
 
@@ -94,8 +94,9 @@ static int srv_fork_workers(struct srv *s, pid_t *pids, int *down, int up_w, uns
 			for (v = 0; v < w; v++)
 				close(down[v]);
 			close(d[1]);
+			close(up[0]);
 			s->ctl_fd = d[0];
-			s->up_fd = up_w;
+			s->up_fd = up[1];
 			srv_worker(s, w, k);
 		}
 		close(d[0]);
@@ -162,7 +163,7 @@ int srv_run_workers(struct srv *s)
 	}
 	fflush(NULL); /* nothing buffered may be written twice */
 	vlog_info("serve: %u worker processes accept on %s", k, s->path);
-	if (srv_fork_workers(s, pids, down, up[1], k) < 0) {
+	if (srv_fork_workers(s, pids, down, up, k) < 0) {
 		ret = -1;
 		srv_tell_all(down, k, SRV_CTL_STOP); /* those that started */
 	}
