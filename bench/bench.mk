@@ -55,10 +55,16 @@ $(BENCH_DIR)/touch_floor: bench/touch_floor.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# A direct `mvmm serve` client (threads, no process per request) for bench/clone_workers.sh.
+$(BENCH_DIR)/clone_client: bench/clone_client.c $(LIB_INT)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_INT) $(LDLIBS)
+
 .PHONY: bench-clone bench-density bench
 bench-clone: $(BENCH_DIR)/clone $(BENCH_DIR)/kvm_floor $(BENCH_DIR)/touch_floor $(BUILD)/mvmm \
-		$(BUILD)/guest/ready.elf
+		$(BUILD)/guest/ready.elf $(BUILD)/tests/guests/served.elf $(BENCH_DIR)/clone_client
 	BUILD=$(BUILD) bash bench/clone.sh
+	BUILD=$(BUILD) bash bench/clone_workers.sh
 
 bench-density: $(BUILD)/mvmm $(BUILD)/guest/density.elf $(BENCH_DIR)/touch_floor
 	BUILD=$(BUILD) bash bench/density.sh

@@ -141,7 +141,8 @@ static const char run_text[] =
 	"                      or one JSON object per instance and a summary object\n"
 	"  --per-process N     instances per worker process (default 50; 0: all in\n"
 	"                      one process); bigger runs are spread over processes\n"
-	"                      (not with --template, --dedup, --ksm, --shm or ---)\n"
+	"                      (not with --dedup, --ksm, --shm or ---); --template\n"
+	"                      clones are too, all mapping the one frozen template\n"
 	"  --no-share          give each instance a private copy of the image (the\n"
 	"                      baseline that sharing is measured against)\n"
 	"  --dedup[=MS]        merge identical private pages of the instances into\n"
@@ -243,6 +244,11 @@ static const char serve_text[] =
 	"                      opened again beneath --dir trees); the base is mapped\n"
 	"                      from its file as for mvmm run --from-snapshot, so servers\n"
 	"                      and runs restoring one chain share it\n"
+	"  --workers K         serve from K worker processes (1-256; default 1), forked\n"
+	"                      after the template is booted: all accept on PATH and\n"
+	"                      clone from the one frozen template; SIGTERM and\n"
+	"                      --replace end every worker. --status answers for the\n"
+	"                      worker that took the request (its own counts)\n"
 	HELP_GUEST_OPTS
 	HELP_LOG_OPTS
 	HELP_HELP_OPT

@@ -368,20 +368,83 @@ static unsigned run_per_process(const struct run_opts *o)
 	return o->per_process_set ? o->per_process : RUN_PER_PROCESS;
 }
 
+/*
+ * Whether a run of these options is spread over worker processes. Pages
+ * merge only within a process: --dedup and --ksm keep the fleet in one.
+ * Doorbells and regions live in this process; '---' groups run as threads
+ * of it, and a fork beside running threads may copy a lock one of them
+ * holds (seen: the sanitizer allocator's), so groups are never sharded.
+ * Clones of a template are: every worker maps the one frozen memfd.
+ */
+static int run_sharded(const struct run_opts *o)
+{
+	unsigned per = run_per_process(o);
+
+	return per && o->count > per && !o->dedup.on && !o->dedup.ksm && !o->shm.n &&
+	       !o->grouped && !o->gdb.spec;
+}
+
+/* What a worker process sets up for itself: its output, and its own shells for clones. */
+struct run_worker {
+	struct cli_output out; /* first: the output hooks' context */
+	struct shell_pool pool;
+	int pool_on;
+};
+
 static int run_output_init(void *ctx, struct fleet_config *fc)
 {
-	struct cli_output *out = ctx;
+	struct run_worker *w = ctx;
 
-	if (cli_output_init(out, fc->first_instance, fc->count, out->dir) < 0) {
+	if (cli_output_init(&w->out, fc->first_instance, fc->count, w->out.dir) < 0) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		return -1;
+	}
+	/* The parent starts no pool when it shards: its threads would not survive the fork. */
+	if (fc->tpl && !fc->pool) {
+		if (shell_pool_start(&w->pool, fc->kvm, fc->tpl->mem_size,
+				     fc->count < 16 ? fc->count : 16, fc->tpl) < 0) {
+			fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
+			cli_output_finish(&w->out);
+			return -1;
+		}
+		w->pool_on = 1;
+		fc->pool = &w->pool;
 	}
 	return 0;
 }
 
 static void run_output_done(void *ctx)
 {
-	cli_output_finish(ctx);
+	struct run_worker *w = ctx;
+
+	if (w->pool_on)
+		shell_pool_stop(&w->pool);
+	w->pool_on = 0;
+	cli_output_finish(&w->out);
+}
+
+/*
+ * The parent's shell pool for clones, unless the run is sharded (each
+ * worker starts its own: run_output_init). Returns the pool or NULL; -1 in
+ * *err on failure.
+ */
+static struct shell_pool *run_pool_start(struct shell_pool *pool, struct kvm_sys *kvm,
+					  struct template *tpl, const struct run_opts *o, int *err)
+{
+	*err = 0;
+	if (run_sharded(o))
+		return NULL;
+	if (shell_pool_start(pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16, tpl) < 0) {
+		*err = -1;
+		return NULL;
+	}
+	return pool;
+}
+
+static void run_pool_stop(struct shell_pool *pool)
+{
+	if (pool)
+		shell_pool_stop(pool);
 }
 
 static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl,
@@ -390,17 +453,10 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 {
 	struct fleet_config fc = {0};
 	struct cli_stats stats = {.mode = o->stats, .no_share = o->no_share};
-	struct cli_output out = {.dir = o->output_dir};
-	struct fleet_shard_hooks shard = {run_output_init, run_output_done, &out};
-	/* Pages merge only within a process: --dedup and --ksm keep the fleet in one. */
+	struct run_worker w = {.out = {.dir = o->output_dir}};
+	struct fleet_shard_hooks shard = {run_output_init, run_output_done, &w};
 	unsigned per = run_per_process(o);
-	/*
-	 * Doorbells and regions live in this process; '---' groups run as threads
-	 * of it, and a fork beside running threads may copy a lock one of them
-	 * holds (seen: the sanitizer allocator's), so groups are never sharded.
-	 */
-	int sharded = !tpl && per && o->count > per && !o->dedup.on && !o->dedup.ksm &&
-		      !o->shm.n && !o->grouped && !o->gdb.spec;
+	int sharded = run_sharded(o);
 	struct cli_progress *prog = cli_progress_start(o->count);
 	struct cli_dedup dd;
 	struct fleet f;
@@ -422,7 +478,7 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	fc.confine_extra = (o->snapshot ? CONFINE_VCPU_WRITES_FILES : 0) | cli_gdb_confine(&o->gdb);
 	if (o->count > 1 || o->output_dir || o->grouped) {
 		fc.hooks = &cli_output_hooks;
-		fc.hooks_ctx = &out;
+		fc.hooks_ctx = &w.out;
 	}
 	fc.on_hold = cli_stats_on_hold;
 	fc.on_hold_ctx = &stats;
@@ -435,13 +491,13 @@ static int run_many(struct kvm_sys *kvm, struct image *img, struct template *tpl
 	if (sharded) {
 		ret = fleet_run_sharded(&f, &fc, per, &shard);
 	} else {
-		if (run_output_init(&out, &fc) < 0) {
+		if (run_output_init(&w, &fc) < 0) {
 			cli_dedup_finish(&dd);
 			cli_progress_stop(prog);
 			return CLI_STATUS_ERROR;
 		}
 		ret = fleet_run(&f, &fc);
-		cli_output_finish(&out);
+		run_output_done(&w);
 	}
 	cli_dedup_finish(&dd);
 	cli_progress_stop(prog); /* erased before the results below */
@@ -521,23 +577,22 @@ done:
 static int run_from_snapshot(struct kvm_sys *kvm, const struct run_opts *o)
 {
 	struct vm_request request = {0};
-	struct shell_pool pool;
+	struct shell_pool pool, *pp = NULL;
 	struct template *tpl;
 	struct vm_config cfg;
-	int status;
+	int status, err = 0;
 
 	run_vm_config(o, &cfg);
 	tpl = snap_restore_list(o->from_snapshot, o->cache.huge, &cfg);
 	if (!tpl || vm_request_init(&request, (const char *const *)o->guest_argv) < 0 ||
-	    shell_pool_start(&pool, kvm, tpl->mem_size, o->count < 16 ? o->count : 16,
-			     tpl) < 0) {
+	    (pp = run_pool_start(&pool, kvm, tpl, o, &err), err < 0)) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_request_free(&request);
 		template_put(tpl);
 		return CLI_STATUS_ERROR;
 	}
-	status = run_many(kvm, tpl->img, tpl, &pool, &request, o);
-	shell_pool_stop(&pool);
+	status = run_many(kvm, tpl->img, tpl, pp, &request, o);
+	run_pool_stop(pp);
 	vm_request_free(&request);
 	template_put(tpl);
 	return status;
@@ -573,11 +628,11 @@ static struct template *run_template_load(struct kvm_sys *kvm, const struct run_
 static int run_template(struct kvm_sys *kvm, struct image *img, const struct run_opts *o)
 {
 	struct vm_request request = { 0 };
-	struct shell_pool pool;
+	struct shell_pool pool, *pp = NULL;
 	struct vm_result res;
 	struct vm_config cfg;
 	struct template *tpl;
-	int status;
+	int status, err = 0;
 
 	run_vm_config(o, &cfg);
 	tpl = run_template_load(kvm, o, &cfg, &res);
@@ -597,15 +652,14 @@ static int run_template(struct kvm_sys *kvm, struct image *img, const struct run
 		return status;
 	}
 	if (vm_request_init(&request, (const char *const *)o->guest_argv + 1) < 0 ||
-	    shell_pool_start(&pool, kvm, img->mem_size, o->count < 16 ? o->count : 16,
-			     tpl) < 0) {
+	    (pp = run_pool_start(&pool, kvm, tpl, o, &err), err < 0)) {
 		fprintf(stderr, "mvmm: %s\n", mvmm_errmsg());
 		vm_request_free(&request);
 		template_put(tpl);
 		return CLI_STATUS_ERROR;
 	}
-	status = run_many(kvm, img, tpl, &pool, &request, o);
-	shell_pool_stop(&pool);
+	status = run_many(kvm, img, tpl, pp, &request, o);
+	run_pool_stop(pp);
 	vm_request_free(&request);
 	template_put(tpl);
 	return status;

@@ -32,6 +32,7 @@ struct serve_opts {
 	const char *env[SERVE_MAX_ENV + 1];
 	int nenv;
 	int replace;
+	unsigned workers; /* --workers K: worker processes (srv_workers.c) */
 	int no_seccomp; /* --no-seccomp: no system-call filter (debugging) */
 	const char *from_snapshot; /* --from-snapshot BASE[,DIFF...]: no guest program */
 	struct cache_opts cache; /* --cache-dir, --no-cache, --cache-max */
@@ -51,6 +52,7 @@ const struct option cli_serve_longopts[] = {
 	{"timeout", required_argument, NULL, 't'},
 	{"env", required_argument, NULL, 'e'},
 	{"replace", no_argument, NULL, 'R'},
+	{"workers", required_argument, NULL, 'W'},
 	{"no-seccomp", no_argument, NULL, 'Z'},
 	{"from-snapshot", required_argument, NULL, 'F'},
 	CLI_CACHE_LONGOPTS,
@@ -111,6 +113,15 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case 'F':
 			o->from_snapshot = optarg;
 			break;
+		case 'W': {
+			char *end;
+			unsigned long k = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end || optarg[0] == '-' || k < 1 || k > 256)
+				return serve_usage("--workers needs a number of processes, 1 to 256");
+			o->workers = (unsigned)k;
+			break;
+		}
 		case CLI_CACHE_DIR:
 		case CLI_CACHE_OFF:
 		case CLI_CACHE_MAX:
@@ -200,6 +211,7 @@ int cmd_serve(int argc, char **argv)
 	cfg.lx = &o.lx.cfg;
 	cfg.timeout_ns = o.timeout_ns;
 	cfg.replace = o.replace;
+	cfg.workers = o.workers;
 	cfg.stop_fd = sfd;
 	cfg.confine = !o.no_seccomp;
 	if (kvm_sys_open(&kvm) < 0) {

@@ -279,7 +279,8 @@ static int template_resume(struct vm *vm, struct template *tpl)
 {
 	int64_t *ret;
 
-	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, 1, __ATOMIC_RELAXED);
+	vm->clone_no = __atomic_fetch_add(&tpl->next_clone, tpl->clone_step ? tpl->clone_step : 1,
+					  __ATOMIC_RELAXED);
 	/* Frozen at its first stdin read (--ready-on=stdin), it resumes on that `syscall`. */
 	if (!tpl->ready_block)
 		return vcpu_state_restore(vm->vcpu_fd, &tpl->state);

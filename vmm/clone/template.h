@@ -26,6 +26,7 @@ struct template {
 	uint64_t ready_block;	  /* GPA of the ready call's block: each clone's number goes here */
 	int64_t resume_ret;	  /* non-zero: clones get this `ret` instead (snapshot at a checkpoint) */
 	uint64_t next_clone;	  /* clone numbers start at 1 */
+	uint64_t clone_step;	  /* and go up by this (0: 1); serve's workers interleave them */
 	uint64_t boot_ns;	  /* how long the template took to reach ready */
 	struct lx_proc *lx;	  /* the program's process state at ready (owned) */
 	struct template_ws *ws;	  /* what its first reaped clone touched, or NULL (atomic) */

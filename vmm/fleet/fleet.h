@@ -99,7 +99,10 @@ int fleet_run(struct fleet *f, const struct fleet_config *cfg);
 void fleet_free(struct fleet *f);
 
 struct fleet_shard_hooks {
-	/* In each worker process, before its fleet starts: set up its output (cfg is its part). */
+	/*
+	 * In each worker process, before its fleet starts: set up its output
+	 * (cfg is its part), and for clones its shell pool (cfg->pool).
+	 */
 	int (*worker_init)(void *ctx, struct fleet_config *cfg);
 	/* In each worker process, after its fleet ended. */
 	void (*worker_done)(void *ctx);
@@ -114,8 +117,11 @@ struct fleet_shard_hooks {
  * VM's MMU notifier of a process for every mapping of a shared page; both
  * grow with the instances per process, so one process of thousands of VMs
  * slows down quadratically. The hold barrier spans all workers; results
- * come back to f->inst. Not for templates (a VM shell belongs to the
- * process that made it). f->workers lists the worker pids while on_hold runs.
+ * come back to f->inst. With cfg->tpl, every worker clones from the one
+ * frozen memfd made before the fork (its pages are shared, copy-on-write);
+ * cfg->pool must be NULL, as shells and pool threads belong to the process
+ * that made them: a worker's own comes from hooks->worker_init. f->workers
+ * lists the worker pids while on_hold runs.
  */
 int fleet_run_sharded(struct fleet *f, const struct fleet_config *cfg, unsigned per_process,
 		      const struct fleet_shard_hooks *hooks);

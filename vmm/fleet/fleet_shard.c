@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "clone/template.h"
 #include "core/log.h"
 #include "fleet.h"
 
@@ -97,6 +98,16 @@ shard_worker(const struct fleet_config *cfg, unsigned offset, unsigned count,
 
 	wc.first_instance = cfg->first_instance + offset;
 	wc.count = count;
+	/*
+	 * The parent's shells and their threads did not come over the fork (a
+	 * VM belongs to the process that made it): worker_init may start a pool
+	 * of this worker's own. The template's memfd did come over: every
+	 * worker maps the one frozen copy. Clone numbers stay one per instance
+	 * across workers (the parent made no clone before the fork).
+	 */
+	wc.pool = NULL;
+	if (wc.tpl)
+		__atomic_add_fetch(&wc.tpl->next_clone, offset, __ATOMIC_RELAXED);
 	wc.on_held = shard_worker_held;
 	wc.on_hold = shard_worker_wait_release;
 	wc.on_hold_ctx = l;

@@ -258,6 +258,14 @@ static void conn_retire(struct srv_conn *c, const struct srv_frame *f)
 	vlog_info("serve: generation %u: retiring, a new generation took %s; %u connection%s "
 		  "in flight to finish", s->generation, s->path, n, n == 1 ? "" : "s");
 	srv_wake(s);
+	/* A worker: the parent passes it on to every worker (the others never saw it). */
+	if (s->up_fd >= 0) {
+		char b = SRV_CTL_RETIRE;
+
+		if (write(s->up_fd, &b, 1) < 0)
+			vlog_info("serve: worker could not pass the retire request on: %s",
+				  strerror(errno));
+	}
 	srv_send_frame(c->fd, SRV_RETIRED, inflight, sizeof(inflight), NULL, 0);
 }
 
@@ -457,7 +465,32 @@ void srv_close_listener(struct srv *s, int unlink_path)
 	s->listen_fd = -1;
 }
 
+/* A byte from the parent of a worker: stop (or the parent is gone), or retire. */
+static void srv_read_ctl(struct srv *s, int *stop_seen)
+{
+	char b = 0;
+	ssize_t n = read(s->ctl_fd, &b, 1);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n == 1 && b == SRV_CTL_RETIRE) {
+		if (!__atomic_exchange_n(&s->retiring, 1, __ATOMIC_ACQ_REL))
+			vlog_info("serve: generation %u: a worker retires with the others",
+				  s->generation);
+		return;
+	}
+	*stop_seen = 1;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->ctl_fd, NULL);
+}
+
 int srv_run(struct srv *s)
+{
+	if (s->cfg.workers > 1 && s->ctl_fd < 0)
+		return srv_run_workers(s);
+	return srv_serve(s);
+}
+
+int srv_serve(struct srv *s)
 {
 	uint64_t quiet_since = 0;
 	int stop_seen = 0, draining = 0;
@@ -484,6 +517,8 @@ int srv_run(struct srv *s)
 			} else if (tag == SRV_TAG_STOP) {
 				stop_seen = 1;
 				epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->cfg.stop_fd, NULL);
+			} else if (tag == SRV_TAG_CTL) {
+				srv_read_ctl(s, &stop_seen);
 			} else {
 				srv_hangup(s, tag);
 			}

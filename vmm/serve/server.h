@@ -22,6 +22,7 @@ struct srv_config {
 	struct template *tpl; /* a template already made (the image cache): served instead of
 				 booting img; the server takes a reference */
 	const struct lx_config *lx; /* a Linux program's trees, --ready-on, --strace; or NULL */
+	unsigned workers; /* > 1: srv_run forks this many worker processes (srv_workers.c) */
 };
 
 struct srv;
@@ -48,6 +49,12 @@ uint64_t srv_boot_ns(const struct srv *s);
  * Serves until cfg->stop_fd becomes readable (clones in flight are stopped
  * and get status 125) or a retire request arrives (the backlog is drained,
  * clones in flight finish). Returns 0, or -1 on a host failure.
+ * With cfg->workers > 1 this process forks the workers, which accept on the
+ * one listening socket and clone from the one frozen template (its memfd is
+ * shared), each with its own shells; it serves nothing itself, passes a stop
+ * (cfg->stop_fd) or a retire request one worker received on to all of them,
+ * and returns once every worker has ended. A status request is answered by
+ * the worker that accepted it: its counts are that worker's.
  */
 int srv_run(struct srv *s);
 

@@ -10,7 +10,11 @@
 #include "srv_stats.h"
 
 /* epoll tags; connection ids start above them. */
-enum { SRV_TAG_LISTEN = 1, SRV_TAG_WAKE, SRV_TAG_STOP, SRV_FIRST_ID = 16 };
+enum { SRV_TAG_LISTEN = 1, SRV_TAG_WAKE, SRV_TAG_STOP, SRV_TAG_CTL, SRV_FIRST_ID = 16 };
+
+/* Bytes between a server of workers and its workers (srv_workers.c). */
+#define SRV_CTL_STOP   'S' /* parent -> worker: stop now, as at SIGTERM */
+#define SRV_CTL_RETIRE 'R' /* either way: a retire request arrived; all retire */
 
 struct srv_conn {
 	struct srv *srv;
@@ -45,7 +49,18 @@ struct srv {
 	uint32_t generation; /* 1, or the replaced server's plus 1 */
 	uint64_t t_start;
 	struct srv_stats stats;
+	int ctl_fd; /* in a worker: the parent's SRV_CTL_* bytes (EOF: it is gone), else -1 */
+	int up_fd;  /* in a worker: to tell the parent of a retire request, else -1 */
 };
+
+/* srv_workers.c: forks cfg.workers workers and waits for them all. */
+int srv_run_workers(struct srv *s);
+/* server.c: the accept loop of one process. */
+int srv_serve(struct srv *s);
+/* srv_start.c: starts the shell pool (in each worker, after the fork). */
+int srv_start_pool(struct srv *s);
+/* srv_start.c: adds fd to the server's epoll set under tag. */
+int srv_watch(struct srv *s, int fd, uint64_t tag);
 
 /* Closes the listening socket (removing the path if it is still ours, with unlink_path). */
 void srv_close_listener(struct srv *s, int unlink_path);

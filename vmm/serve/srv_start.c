@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "srv_int.h"
 
-static int srv_watch(struct srv *s, int fd, uint64_t tag)
+int srv_watch(struct srv *s, int fd, uint64_t tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
 
@@ -133,7 +133,7 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	}
 	s->cfg = *cfg;
 	s->kvm = kvm;
-	s->listen_fd = s->epfd = s->wake_fd = -1;
+	s->listen_fd = s->epfd = s->wake_fd = s->ctl_fd = s->up_fd = -1;
 	s->next_id = SRV_FIRST_ID;
 	s->buffer_left = SRV_BUFFER_MAX;
 	s->t_start = vm_now_ns();
@@ -154,10 +154,9 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 	s->tpl = cfg->tpl ? template_get(cfg->tpl) : template_create(kvm, img, &vc, tpl_res);
 	if (!s->tpl)
 		goto fail;
-	if (shell_pool_start(&s->pool, kvm, img->mem_size, cfg->shells ? cfg->shells : 8,
-			     s->tpl) < 0)
+	/* Workers start their own pools: its threads would not come over the fork. */
+	if (cfg->workers <= 1 && srv_start_pool(s) < 0)
 		goto fail;
-	s->pool_ok = 1;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->epfd < 0 || s->wake_fd < 0) {
@@ -172,6 +171,15 @@ struct srv *srv_create(struct kvm_sys *kvm, struct image *img, const struct srv_
 fail:
 	srv_destroy(s);
 	return NULL;
+}
+
+int srv_start_pool(struct srv *s)
+{
+	if (shell_pool_start(&s->pool, s->kvm, s->tpl->mem_size,
+			     s->cfg.shells ? s->cfg.shells : 8, s->tpl) < 0)
+		return -1;
+	s->pool_ok = 1;
+	return 0;
 }
 
 const char *srv_warning(const struct srv *s)
@@ -197,6 +205,10 @@ void srv_destroy(struct srv *s)
 		close(s->epfd);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
+	if (s->ctl_fd >= 0)
+		close(s->ctl_fd);
+	if (s->up_fd >= 0)
+		close(s->up_fd);
 	pthread_mutex_destroy(&s->lock);
 	srv_stats_destroy(&s->stats);
 	free(s->path);
