@@ -71,8 +71,9 @@
  * fleets (--count, --hold barriers, --per-process worker processes,
  * --output-dir, --stats): a program runs clones from its own threads;
  * --gdb; --no-share; --ready-on=ready (a template freezes at mvmm_ready()
- * or, for a program that never calls it, at its first read of stdin).
- * This header declares only what exists.
+ * or, for a program that never calls it, at its first read of stdin); a
+ * diff between two chains (mvmm snapshot diff); the preloading server
+ * (mvmm serve, its --workers). This header declares only what exists.
  */
 
 #include <stddef.h>
