@@ -20,20 +20,6 @@ struct mvmm_shm {
 	int ro;
 };
 
-/* --shm's rule: 1-63 letters, digits, _ - . */
-static int api_shm_name_ok(const char *s)
-{
-	size_t i, len = strlen(s);
-
-	if (!len || len >= MVMM_SHM_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
-			return 0;
-	return 1;
-}
-
 MVMM_API int mvmm_shm_new(const char *name, uint64_t size, unsigned flags, struct mvmm_shm **out)
 {
 	struct mvmm_shm *s;
@@ -41,7 +27,7 @@ MVMM_API int mvmm_shm_new(const char *name, uint64_t size, unsigned flags, struc
 	if (!out)
 		return api_fail(MVMM_ERR_INVAL, "mvmm_shm_new: out");
 	*out = NULL;
-	if (!name || !api_shm_name_ok(name)) {
+	if (!name || !shm_name_ok(name, strlen(name))) {
 		err_set("mvmm_shm_new: the name must be 1-63 letters, digits, _ - .");
 		return MVMM_ERR_INVAL;
 	}

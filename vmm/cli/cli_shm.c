@@ -15,19 +15,6 @@ static int shm_usage(const char *why)
 	return -1;
 }
 
-static int name_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!len || len >= MVMM_SHM_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
-			return 0;
-	return 1;
-}
-
 int cli_shm_option(struct cli_shm *s, const char *arg)
 {
 	const char *colon = strchr(arg, ':');
@@ -38,7 +25,7 @@ int cli_shm_option(struct cli_shm *s, const char *arg)
 
 	if (s->n == CLI_SHM_MAX)
 		return shm_usage("too many --shm regions (at most 16)");
-	if (!colon || !name_ok(arg, (size_t)(colon - arg)))
+	if (!colon || !shm_name_ok(arg, (size_t)(colon - arg)))
 		return shm_usage("--shm needs NAME:SIZE[:ro], NAME of 1-63 letters, digits, _ - .");
 	nlen = (size_t)(colon - arg);
 	rest = strchr(colon + 1, ':');

@@ -196,6 +196,19 @@ unsigned shm_region_attached(const struct shm_region *r)
 	return n;
 }
 
+int shm_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len >= MVMM_SHM_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
 unsigned shm_live_regions(void)
 {
 	unsigned n;

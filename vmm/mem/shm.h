@@ -2,6 +2,7 @@
 #ifndef MVMM_SHM_H
 #define MVMM_SHM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/exit.h"
@@ -58,6 +59,9 @@ struct shm_grant {
 	const char *name;
 	struct mvmm_shm_handle handle;
 };
+
+/* A region name as --shm and mvmm_shm_new take it: 1-63 letters, digits, _ - . (len bytes of s). */
+int shm_name_ok(const char *s, size_t len);
 
 /* Regions in this process not yet freed (created and not destroyed, or still attached). */
 unsigned shm_live_regions(void);
