@@ -70,28 +70,28 @@ int cli_linux_option(struct cli_linux *l, int opt, const char *arg, const char *
 {
 	switch (opt) {
 	case CLI_LX_DIR:
-		return linux_dir(l, arg, cmd);
+		return linux_dir(l, arg, cmd) < 0 ? -1 : 1;
 	case CLI_LX_CWD:
 		if (*arg != '/')
 			return linux_usage(cmd, "--cwd needs an absolute guest path", arg);
 		l->cfg.cwd = arg;
-		return 0;
+		return 1;
 	case CLI_LX_STRACE:
 		l->cfg.strace = 1;
 		l->cfg.strace_fd = STDERR_FILENO;
-		return 0;
+		return 1;
 	case CLI_LX_ENV_INHERIT:
 		l->env_inherit = 1;
-		return 0;
+		return 1;
 	case CLI_LX_READY_ON:
 		/* "ready": the SDK's ready hypercall (the default); "stdin": a Linux program's first read. */
 		if (!strcmp(arg, "stdin"))
 			l->cfg.ready_on_stdin = 1;
 		else if (strcmp(arg, "ready"))
 			return linux_usage(cmd, "--ready-on is stdin or ready", arg);
-		return 0;
+		return 1;
 	}
-	return linux_usage(cmd, "unknown option", NULL);
+	return 0;
 }
 
 int cli_env_option(const char *arg, const char **var, const char *cmd)

@@ -30,7 +30,7 @@ struct cli_linux {
 	const char **envp; /* --env first, then the inherited environment it does not override */
 };
 
-/* Takes one of the options above; -1 with a usage message printed. */
+/* Takes getopt's opt and arg: 1 when it was one of the options above, 0 when not, -1 on a bad value (said). */
 int cli_linux_option(struct cli_linux *l, int opt, const char *arg, const char *cmd);
 
 /*

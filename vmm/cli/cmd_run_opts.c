@@ -97,11 +97,29 @@ static int run_expose(struct run_opts *o, const char *path)
 	return 0;
 }
 
+/*
+ * The option groups run shares with other commands (log, cache and huge
+ * pages, Linux programs, core files, gdb): 1 when c was one of theirs, 0
+ * when not (getopt's '?' and ':' included), -1 on a bad value (said).
+ */
+static int run_option_group(struct run_opts *o, int c, const char *arg)
+{
+	int r;
+
+	if (c == '?' || c == ':')
+		return 0;
+	if ((r = cli_log_option(c, arg, "run")) || (r = cli_cache_option(&o->cache, c, arg, "run")) ||
+	    (r = cli_linux_option(&o->lx, c, arg, "run")) ||
+	    (r = cli_core_option(&o->core, c, arg, "run")))
+		return r;
+	return cli_gdb_option(&o->gdb, c, arg, "run");
+}
+
 int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	const struct option *longopts = cli_run_longopts;
 	char *end;
-	int c, li = 0;
+	int c, g, li = 0;
 
 	o->mem_size = MVMM_MEM_DEFAULT;
 	o->count = 1;
@@ -113,12 +131,6 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 		case 'h':
 			cli_help_print("run", stdout);
 			return 1;
-		case 'q':
-		case 'v':
-		case CLI_LOG_LEVEL:
-			if (cli_log_option(c, optarg, "run") < 0)
-				return -1;
-			break;
 		case 'm':
 			if (cli_parse_mem(optarg, &o->mem_size) < 0)
 				return run_usage("--mem needs a size such as 64 (MiB), 64M or 1G");
@@ -196,34 +208,13 @@ int run_parse(int argc, char **argv, struct run_opts *o)
 			if (cli_dedup_option(&o->dedup, longopts[li].name, optarg) < 0)
 				return -1;
 			break;
-		case CLI_CORE_FILE:
-		case CLI_CORE_DIR:
-			if (cli_core_option(&o->core, c, optarg, "run") < 0)
-				return -1;
-			break;
-		case CLI_CACHE_DIR:
-		case CLI_CACHE_OFF:
-		case CLI_CACHE_MAX:
-		case CLI_HUGE:
-			if (cli_cache_option(&o->cache, c, optarg, "run") < 0)
-				return -1;
-			break;
-		case CLI_LX_DIR:
-		case CLI_LX_CWD:
-		case CLI_LX_STRACE:
-		case CLI_LX_ENV_INHERIT:
-		case CLI_LX_READY_ON:
-			if (cli_linux_option(&o->lx, c, optarg, "run") < 0)
-				return -1;
-			break;
-		case CLI_GDB:
-		case CLI_GDB_ON_FAULT:
-		case CLI_GDB_INSTANCE:
-			if (cli_gdb_option(&o->gdb, c, optarg, "run") < 0)
-				return -1;
-			break;
 		default:
-			return cli_option_error("run", c, argv, longopts);
+			g = run_option_group(o, c, optarg);
+			if (g < 0)
+				return -1;
+			if (!g)
+				return cli_option_error("run", c, argv, longopts);
+			break;
 		}
 	}
 	o->envp = cli_linux_env(&o->lx, o->env);

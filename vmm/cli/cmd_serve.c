@@ -62,11 +62,28 @@ const struct option cli_serve_longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/*
+ * The option groups serve shares with run (log, cache and huge pages, Linux
+ * programs): 1 when c was one of theirs, 0 when not (getopt's '?' and ':'
+ * included), -1 on a bad value (said).
+ */
+static int serve_option_group(struct serve_opts *o, int c, const char *arg)
+{
+	int r;
+
+	if (c == '?' || c == ':')
+		return 0;
+	if ((r = cli_log_option(c, arg, "serve")) ||
+	    (r = cli_cache_option(&o->cache, c, arg, "serve")))
+		return r;
+	return cli_linux_option(&o->lx, c, arg, "serve");
+}
+
 /* -1 on a usage error (said), 1 when the help was asked for (printed), else 0. */
 static int serve_parse(int argc, char **argv, struct serve_opts *o)
 {
 	const struct option *longopts = cli_serve_longopts;
-	int c;
+	int c, g;
 
 	o->mem_size = MVMM_MEM_DEFAULT;
 	optind = 0;
@@ -76,12 +93,6 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		case 'h':
 			cli_help_print("serve", stdout);
 			return 1;
-		case 'q':
-		case 'v':
-		case CLI_LOG_LEVEL:
-			if (cli_log_option(c, optarg, "serve") < 0)
-				return -1;
-			break;
 		case 'S':
 			o->socket = optarg;
 			break;
@@ -122,23 +133,13 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 			o->workers = (unsigned)k;
 			break;
 		}
-		case CLI_CACHE_DIR:
-		case CLI_CACHE_OFF:
-		case CLI_CACHE_MAX:
-		case CLI_HUGE:
-			if (cli_cache_option(&o->cache, c, optarg, "serve") < 0)
-				return -1;
-			break;
-		case CLI_LX_DIR:
-		case CLI_LX_CWD:
-		case CLI_LX_STRACE:
-		case CLI_LX_ENV_INHERIT:
-		case CLI_LX_READY_ON:
-			if (cli_linux_option(&o->lx, c, optarg, "serve") < 0)
-				return -1;
-			break;
 		default:
-			return cli_option_error("serve", c, argv, longopts);
+			g = serve_option_group(o, c, optarg);
+			if (g < 0)
+				return -1;
+			if (!g)
+				return cli_option_error("serve", c, argv, longopts);
+			break;
 		}
 	}
 	if (!o->socket)
